@@ -1,2 +1,91 @@
-// Placeholder entry point; replaced by the real runner.
-console.log('nanoclaw runner');
+import net from 'node:net';
+import { CONTAINER_PATHS, type HostToRunner, type RunnerToHost } from '../../src/protocol/messages.ts';
+import { ClaudeEngine } from './engines/claude.ts';
+import type { Engine, EngineOptions } from './engines/engine.ts';
+import { startModelBridge } from './model-bridge.ts';
+
+/**
+ * The agent runner: the container's main process. It connects to the host's
+ * protocol socket first (before any agent code can run, so the stream is
+ * provably the runner's), starts the model bridge, warms the engine up, and
+ * then relays user messages in and turn events out.
+ */
+async function main(): Promise<void> {
+  const token = process.env.NANOCLAW_TOKEN;
+  if (!token) throw new Error('NANOCLAW_TOKEN is not set; this program runs inside a NanoClaw container');
+  // The token is for the engine's requests; nothing else in this process needs it in the environment.
+  delete process.env.NANOCLAW_TOKEN;
+
+  const host = net.connect(CONTAINER_PATHS.control);
+  await new Promise<void>((resolve, reject) => { host.once('connect', resolve); host.once('error', reject); });
+  const send = (m: RunnerToHost) => host.write(JSON.stringify(m) + '\n');
+
+  const bridge = await startModelBridge(CONTAINER_PATHS.model);
+  const engine: Engine = new ClaudeEngine({
+    session: (sessionId) => send({ type: 'session', sessionId }),
+    progress: (id, kind, text, tool) => send({ type: 'progress', id, kind, text, tool }),
+    turnEnd: (id, result) => send(result.ok ? { type: 'turn_end', id, ok: true, replies: result.replies } : { type: 'turn_end', id, ok: false, error: result.error }),
+    log: (level, text) => send({ type: 'log', level, text }),
+  });
+  const baseOptions: EngineOptions = {
+    cwd: CONTAINER_PATHS.workspace,
+    env: {
+      PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+      HOME: CONTAINER_PATHS.home,
+      LANG: 'C.UTF-8',
+      ANTHROPIC_BASE_URL: bridge.url,
+      ANTHROPIC_API_KEY: token,
+      CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+      DISABLE_AUTOUPDATER: '1',
+      DISABLE_TELEMETRY: '1',
+      DISABLE_ERROR_REPORTING: '1',
+    },
+  };
+
+  // Warm the engine while the container waits in the pool: a new conversation
+  // then only pays for its first model request. A resumed session or
+  // different options reopen it.
+  let opened: EngineOptions | undefined;
+  if (process.env.NANOCLAW_PREWARM === '1') {
+    opened = baseOptions;
+    engine.open(opened);
+  }
+  send({ type: 'hello', runner: '0.1.0', engine: engine.name });
+
+  let buffer = '';
+  host.setEncoding('utf8');
+  host.on('data', (chunk: string) => {
+    buffer += chunk;
+    let nl: number;
+    while ((nl = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+      if (line.trim()) handle(JSON.parse(line) as HostToRunner);
+    }
+  });
+  host.on('close', () => void engine.close().finally(() => process.exit(0)));
+
+  function handle(m: HostToRunner): void {
+    if (m.type === 'start') {
+      const systemPrompt = [m.systemPrompt, m.memory ? memoryPrompt : ''].filter(Boolean).join('\n\n') || undefined;
+      const wanted: EngineOptions = { ...baseOptions, resumeSession: m.resumeSession, systemPrompt };
+      if (!opened || wanted.resumeSession || wanted.systemPrompt) {
+        opened = wanted;
+        engine.open(wanted);
+      }
+    } else if (m.type === 'message') {
+      if (!opened) { opened = baseOptions; engine.open(opened); }
+      engine.send(m.id, m.text);
+    } else if (m.type === 'stop') {
+      void engine.close().finally(() => process.exit(0));
+    }
+  }
+}
+
+const memoryPrompt = `You have persistent memory in ${CONTAINER_PATHS.memory}: files you write there are kept between conversations (every change is recorded). ` +
+  `Shared read-only material is in ${CONTAINER_PATHS.global}.`;
+
+main().catch((err) => {
+  process.stderr.write(`nanoclaw runner: ${(err as Error).stack ?? err}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,260 @@
+#!/usr/bin/env bash
+# Builds the agent image (default nanoclaw-agent:latest, or $NANOCLAW_IMAGE).
+#
+#   bash image/build.sh                 offline: no container registry needed
+#   bash image/build.sh --online        FROM node:24-bookworm-slim (needs Docker Hub + npm)
+#   bash image/build.sh --refresh-base  rebuild the Debian base too (picks up security updates)
+#
+# scripts/setup.sh runs this on every `npm test`, after `npm ci` (root and
+# runner/) and `tsc`. So the no-change path must be fast: the image carries a
+# label with a hash of everything it is built from, and when that matches we
+# stop before touching the network, debootstrap or `docker build`.
+#
+# Offline path (the default; these machines reach no registry):
+#   1. base: debootstrap a Debian bookworm minbase with a few tools, from the
+#      mirror the host's apt already uses, and `docker import` it as
+#      nanoclaw-base:<recipe hash>. Cached: skipped while that tag exists.
+#   2. stage a small build context in a temp dir (never the repo root: its
+#      node_modules is huge): the host's Node binary, runner/node_modules
+#      pruned to this platform, the compiled runner and protocol.
+#   3. `docker build --network none` with image/Dockerfile.offline, smoke-test
+#      the result under the sandbox's flags, and only then tag it.
+# All downloading happens on the host: package downloads inside `docker build`
+# are not reliable here.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+say() { printf '\033[1m[image]\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[31m[image] %s\033[0m\n' "$*" >&2; exit 1; }
+
+IMAGE="${NANOCLAW_IMAGE:-nanoclaw-agent:latest}"
+LABEL=org.nanoclaw.inputs
+MODE=offline REFRESH_BASE=0
+for arg in "$@"; do
+  case "$arg" in
+    --online) MODE=online ;;
+    --refresh-base) REFRESH_BASE=1 ;;
+    -h|--help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown option '$arg' (try --help)" ;;
+  esac
+done
+
+# The base image: Debian's smallest variant plus only what an agent's shell
+# commands need. Changing any of these (or build_base below) changes the tag.
+SUITE=bookworm
+VARIANT=minbase
+BASE_PACKAGES="ca-certificates,curl,git,procps,ripgrep,less"
+case "$(uname -m)" in
+  x86_64) DEB_ARCH=amd64 NPM_CPU=x64 ;;
+  aarch64|arm64) DEB_ARCH=arm64 NPM_CPU=arm64 ;;
+  *) die "unsupported CPU $(uname -m): the agent image is built for x86_64 or aarch64" ;;
+esac
+SDK_CLI="runner/node_modules/@anthropic-ai/claude-agent-sdk-linux-$NPM_CPU/claude"
+
+# --- inputs -------------------------------------------------------------------
+
+# First archive URI the host's apt sources use for a suite (one-line .list and
+# deb822 .sources formats), so debootstrap downloads from wherever this machine
+# is already allowed to. Prints nothing when no source names the suite.
+apt_uri_for_suite() { # suite
+  local suite="$1" f
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [ -f "$f" ] || continue
+    awk -v s="$suite" '$1 == "deb" {
+      i = 2; if ($2 ~ /^\[/) { while ($i !~ /\]$/) i++; i++ }
+      if ($(i + 1) == s) { print $i; exit } }' "$f"
+  done
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    awk -v s="$suite" 'BEGIN { RS = "" } {
+      uri = ""; deb = 0; hit = 0; n = split($0, line, "\n")
+      for (j = 1; j <= n; j++) {
+        m = split(line[j], w, /[ \t]+/)
+        if (w[1] == "URIs:") uri = w[2]
+        for (k = 2; k <= m; k++) {
+          if (w[1] == "Types:" && w[k] == "deb") deb = 1
+          if (w[1] == "Suites:" && w[k] == s) hit = 1
+        }
+      }
+      if (deb && hit && uri != "") { print uri; exit } }' "$f"
+  done
+}
+MIRROR="$(apt_uri_for_suite "$SUITE" | head -n1)"
+MIRROR="${MIRROR:-http://deb.debian.org/debian}"
+SECURITY_MIRROR="$(apt_uri_for_suite "$SUITE-security" | head -n1)"
+SECURITY_MIRROR="${SECURITY_MIRROR:-http://deb.debian.org/debian-security}"
+
+# Node for the image: the project's own (scripts/setup.sh unpacks Node 24 there
+# when the machine's is too old), else the one on PATH.
+NODE_BIN="$ROOT/.tools/node/bin/node"
+[ -x "$NODE_BIN" ] || NODE_BIN="$(command -v node || true)"
+[ -n "$NODE_BIN" ] || die "no Node found: run 'bash scripts/setup.sh' first"
+NODE_VERSION="$("$NODE_BIN" -v)"
+[ "$(echo "$NODE_VERSION" | sed 's/^v//; s/\..*//')" -ge 22 ] ||
+  die "Node $NODE_VERSION at $NODE_BIN is too old for the image (need >= 22): run 'bash scripts/setup.sh'"
+
+[ -f dist/runner/src/main.js ] || die "dist/runner/src/main.js is missing: run npm run build first"
+[ -d dist/src/protocol ] || die "dist/src/protocol is missing: run npm run build first"
+
+sha() { sha256sum | cut -c1-"$1"; }
+
+# Tag of the base for this recipe: the function that builds it plus its inputs.
+# declare -f means editing build_base retires the old base by itself.
+base_tag() {
+  local recipe
+  recipe="$(declare -f build_base; echo "$SUITE $VARIANT $DEB_ARCH $BASE_PACKAGES $MIRROR $SECURITY_MIRROR")"
+  echo "nanoclaw-base:$(printf '%s' "$recipe" | sha 16)"
+}
+
+# Hash of everything the final image is built from. Only files are read here
+# (no docker build, no network), which keeps the no-change path well under a
+# second. runner/node_modules is covered by its lock file: setup.sh runs
+# `npm ci` whenever the lock changes.
+inputs_hash() {
+  {
+    echo "mode=$MODE node=$NODE_VERSION"
+    [ "$MODE" = online ] || base_tag
+    find image dist/runner/src dist/src/protocol -type f -print0 | sort -z | xargs -0 sha256sum
+    sha256sum runner/package-lock.json
+  } | sha 64
+}
+
+# --- 1. the base (offline path) -------------------------------------------------
+
+# Runs a long, chatty step with its output in a log; shows the log's tail only
+# when it fails, so a failure explains itself without scrolling.
+logged() { # log-file command...
+  local log="$1"; shift
+  if ! "$@" >"$log" 2>&1; then
+    tail -n 40 "$log" >&2
+    die "failed: $* (full log: $log)"
+  fi
+}
+
+build_base() { # tag
+  local tag="$1" rootfs="$WORK/rootfs" log="$LOG_DIR/nanoclaw-image-debootstrap.log"
+  [ "$(id -u)" = 0 ] || die "building the base image needs root (debootstrap); run as root, or use --online"
+  command -v debootstrap >/dev/null || die "debootstrap is missing: apt-get install debootstrap"
+
+  say "debootstrap $SUITE ($VARIANT + $BASE_PACKAGES) from $MIRROR; takes a few minutes, log: $log"
+  logged "$log" debootstrap --variant="$VARIANT" --arch="$DEB_ARCH" --include="$BASE_PACKAGES" \
+    "$SUITE" "$rootfs" "$MIRROR"
+
+  # debootstrap installs the suite as of its last point release; bring it up
+  # to date with bookworm-updates and bookworm-security, still on the host.
+  say "applying $SUITE-updates and $SUITE-security"
+  cat >"$rootfs/etc/apt/sources.list" <<SOURCES
+deb $MIRROR $SUITE main
+deb $MIRROR $SUITE-updates main
+deb $SECURITY_MIRROR $SUITE-security main
+SOURCES
+  cp /etc/resolv.conf "$rootfs/etc/resolv.conf"
+  logged "$LOG_DIR/nanoclaw-image-upgrade.log" chroot "$rootfs" sh -c \
+    'export DEBIAN_FRONTEND=noninteractive; apt-get update && apt-get -y upgrade && apt-get clean'
+
+  # Trim what a sandbox never uses. Docker provides /dev, resolv.conf and the
+  # hostname at run time; the apt lists are stale the moment they are written.
+  rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin \
+    "$rootfs"/var/cache/debconf/*-old "$rootfs"/var/log/* \
+    "$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/* "$rootfs"/usr/share/locale/* \
+    "$rootfs"/etc/resolv.conf "$rootfs"/etc/hostname "$rootfs"/dev/*
+
+  say "importing the base as $tag"
+  tar --numeric-owner -C "$rootfs" -c . | docker import --message "debootstrap $SUITE $VARIANT" - "$tag" >/dev/null
+  rm -rf "$rootfs"
+}
+
+# --- skip when nothing changed -------------------------------------------------
+current_label() {
+  docker image inspect --format "{{ index .Config.Labels \"$LABEL\" }}" "$IMAGE" 2>/dev/null || true
+}
+INPUTS="$(inputs_hash)"
+if [ "$REFRESH_BASE" = 0 ] && [ "$(current_label)" = "$INPUTS" ]; then
+  say "$IMAGE is up to date"
+  exit 0
+fi
+
+# Parallel runs (two test suites at once) would both build; let one wait for
+# the other, then look again.
+LOCK="${TMPDIR:-/tmp}/nanoclaw-image.lock"
+exec 9>"$LOCK"
+if ! flock -n 9; then
+  say "another image build is running; waiting for it"
+  flock 9
+  if [ "$REFRESH_BASE" = 0 ] && [ "$(current_label)" = "$INPUTS" ]; then
+    say "$IMAGE is up to date"
+    exit 0
+  fi
+fi
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/nanoclaw-image.XXXXXX")"
+trap 'rm -rf "$WORK"' EXIT
+LOG_DIR="${TMPDIR:-/tmp}"
+
+BASE_TAG=""
+if [ "$MODE" = offline ]; then
+  BASE_TAG="$(base_tag)"
+  if [ "$REFRESH_BASE" = 1 ] || ! docker image inspect "$BASE_TAG" >/dev/null 2>&1; then
+    build_base "$BASE_TAG"
+  else
+    say "base $BASE_TAG is cached"
+  fi
+fi
+
+# --- 2. the build context ---------------------------------------------------------
+say "staging the build context"
+CTX="$WORK/context"
+mkdir -p "$CTX/runner/dist/runner" "$CTX/runner/dist/src"
+cp runner/package.json runner/package-lock.json "$CTX/runner/"
+# Keeps the repo's relative layout (dist/runner/src next to dist/src/protocol),
+# so the runner's `../../src/protocol/...` imports resolve unchanged.
+cp -a dist/runner/src "$CTX/runner/dist/runner/src"
+cp -a dist/src/protocol "$CTX/runner/dist/src/protocol"
+
+if [ "$MODE" = online ]; then
+  cp image/Dockerfile "$CTX/Dockerfile"
+else
+  cp image/Dockerfile.offline "$CTX/Dockerfile"
+  cp "$NODE_BIN" "$CTX/node"
+  [ -f runner/node_modules/.package-lock.json ] ||
+    die "runner/node_modules is missing: run 'bash scripts/setup.sh' (it runs npm ci in runner/)"
+  [ -x "$SDK_CLI" ] || die "$SDK_CLI is missing or not executable: reinstall with 'rm -rf runner/node_modules && bash scripts/setup.sh'"
+  # Hard links: ~400 MB staged in an instant, on the same filesystem. The
+  # pruning below only unlinks, so the host's files are never changed.
+  cp -al runner/node_modules "$CTX/runner/node_modules" 2>/dev/null ||
+    { rm -rf "$CTX/runner/node_modules"; cp -a runner/node_modules "$CTX/runner/node_modules"; }
+  pruned="$("$NODE_BIN" image/prune-platform-packages.mjs "$CTX/runner/node_modules" "$NPM_CPU")"
+  [ -z "$pruned" ] || say "left out packages for other platforms: $(echo "$pruned" | tr '\n' ' ')"
+fi
+
+# --- 3. build, smoke-test, tag -------------------------------------------------------
+say "docker build ($MODE, context $(du -sh "$CTX" | cut -f1)); log: $LOG_DIR/nanoclaw-image-build.log"
+build_args=(--force-rm --iidfile "$WORK/iid" --label "$LABEL=$INPUTS")
+# Offline, the build has no network at all: a step that tries to download fails
+# here, loudly, instead of hanging on a flaky connection.
+[ "$MODE" = online ] || build_args+=(--network none --build-arg "BASE_IMAGE=$BASE_TAG")
+logged "$LOG_DIR/nanoclaw-image-build.log" docker build "${build_args[@]}" "$CTX"
+NEW_ID="$(cat "$WORK/iid")"
+
+# The image must work under the sandbox's own flags before it replaces the
+# current one; an untagged failure costs nothing, a tagged one would be
+# skipped as "up to date" on the next run.
+say "smoke test: node, the runner's dependencies and the Claude CLI, as uid 1000 with no network"
+sandbox=(docker run --rm --read-only --cap-drop ALL --security-opt no-new-privileges --network none
+  --user 1000:1000 --tmpfs /tmp --tmpfs /home/agent:uid=1000,gid=1000 --pids-limit 256 --memory 1g)
+logged "$LOG_DIR/nanoclaw-image-smoke.log" "${sandbox[@]}" --workdir /opt/nanoclaw/runner \
+  --entrypoint /usr/local/bin/node "$NEW_ID" --input-type=module -e "
+    await import('@anthropic-ai/claude-agent-sdk');
+    console.log(process.version, process.arch);"
+logged "$LOG_DIR/nanoclaw-image-smoke.log" "${sandbox[@]}" \
+  --entrypoint "/opt/nanoclaw/$SDK_CLI" "$NEW_ID" --version
+
+OLD_ID="$(docker image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)"
+docker tag "$NEW_ID" "$IMAGE"
+# Drop the image this one replaces, unless something still uses or names it
+# (then docker refuses, which is what we want); repeated builds would
+# otherwise pile up untagged images.
+if [ -n "$OLD_ID" ] && [ "$OLD_ID" != "$NEW_ID" ]; then
+  docker image rm "$OLD_ID" >/dev/null 2>&1 || true
+fi
+say "built $IMAGE ($(docker image inspect --format '{{.Size}}' "$IMAGE" | awk '{ printf "%d MB", $1 / 1e6 }'))"

@@ -1,0 +1,151 @@
+import { query, type Query, type SDKMessage, type SDKUserMessage } from '@anthropic-ai/claude-agent-sdk';
+import type { Engine, EngineEvents, EngineOptions } from './engine.ts';
+
+/** Longest progress text sent to the host for one tool call or result. */
+const PROGRESS_LIMIT = 2000;
+
+/**
+ * The Claude Agent SDK in streaming-input mode: one live session per
+ * container, each user message pushed into it as it arrives (no polling).
+ * Permission prompts are skipped on purpose: the container is the boundary,
+ * and nobody is there to answer a prompt.
+ */
+export class ClaudeEngine implements Engine {
+  readonly name = 'claude-agent-sdk';
+  private inbox?: MessageQueue;
+  private q?: Query;
+  private turns: string[] = [];
+  private sessionId?: string;
+  private opts?: EngineOptions;
+
+  constructor(private readonly events: EngineEvents) {}
+
+  open(opts: EngineOptions): void {
+    this.opts = opts;
+    this.inbox?.end();
+    const inbox = new MessageQueue();
+    this.inbox = inbox;
+    this.q = query({
+      prompt: inbox,
+      options: {
+        cwd: opts.cwd,
+        resume: opts.resumeSession,
+        permissionMode: 'bypassPermissions',
+        allowDangerouslySkipPermissions: true,
+        settingSources: [],
+        systemPrompt: { type: 'preset', preset: 'claude_code', append: opts.systemPrompt || undefined },
+        env: opts.env,
+        stderr: (data: string) => this.events.log('warn', `engine: ${data.trim().slice(0, 500)}`),
+      },
+    });
+    void this.consume(this.q, inbox);
+  }
+
+  send(id: string, text: string): void {
+    if (!this.inbox || this.inbox.ended) {
+      // The previous session ended (crash of the engine process); carry on in a new one, resuming if we can.
+      this.open({ ...this.opts!, resumeSession: this.sessionId ?? this.opts!.resumeSession });
+    }
+    this.turns.push(id);
+    this.inbox!.push({ type: 'user', message: { role: 'user', content: text }, parent_tool_use_id: null });
+  }
+
+  private async consume(q: Query, inbox: MessageQueue): Promise<void> {
+    try {
+      for await (const m of q) this.handle(m);
+      if (this.inbox === inbox) this.failAll('the agent engine ended its session unexpectedly');
+    } catch (err) {
+      if (this.inbox === inbox) this.failAll(`the agent engine failed: ${(err as Error).message}`);
+    } finally {
+      inbox.end();
+    }
+  }
+
+  private handle(m: SDKMessage): void {
+    if (m.type === 'system' && m.subtype === 'init') {
+      if (m.session_id !== this.sessionId) {
+        this.sessionId = m.session_id;
+        this.events.session(m.session_id);
+      }
+      return;
+    }
+    const id = this.turns[0];
+    if (!id) return;
+    if (m.type === 'assistant') {
+      for (const block of m.message.content) {
+        if (block.type === 'tool_use') {
+          this.events.progress(id, 'tool_use', truncate(summarizeInput(block.input)), block.name);
+        } else if (block.type === 'text' && block.text.trim()) {
+          this.events.progress(id, 'text', truncate(block.text));
+        }
+      }
+    } else if (m.type === 'user' && Array.isArray(m.message.content)) {
+      for (const block of m.message.content) {
+        if (typeof block === 'object' && block.type === 'tool_result') {
+          const content = typeof block.content === 'string' ? block.content
+            : Array.isArray(block.content) ? block.content.map((c: any) => c.type === 'text' ? c.text : `[${c.type}]`).join('\n') : '';
+          this.events.progress(id, 'tool_result', truncate(content));
+        }
+      }
+    } else if (m.type === 'result') {
+      this.turns.shift();
+      if (m.subtype === 'success' && !m.is_error) {
+        this.events.turnEnd(id, { ok: true, replies: m.result.trim() ? [m.result] : [] });
+      } else {
+        const detail = 'errors' in m && m.errors?.length ? m.errors.join('; ') : (m as any).result || m.subtype;
+        this.events.turnEnd(id, { ok: false, error: `the agent could not finish this turn: ${detail}` });
+      }
+    }
+  }
+
+  private failAll(error: string): void {
+    for (const id of this.turns.splice(0)) this.events.turnEnd(id, { ok: false, error });
+  }
+
+  async close(): Promise<void> {
+    this.inbox?.end();
+    try { this.q?.interrupt?.(); } catch { /* already finished */ }
+  }
+}
+
+/** An async iterable of user messages that the SDK reads as they are pushed. */
+class MessageQueue implements AsyncIterable<SDKUserMessage> {
+  private items: SDKUserMessage[] = [];
+  private waiting?: (r: IteratorResult<SDKUserMessage>) => void;
+  ended = false;
+
+  push(m: SDKUserMessage): void {
+    if (this.waiting) { const w = this.waiting; this.waiting = undefined; w({ value: m, done: false }); }
+    else this.items.push(m);
+  }
+
+  end(): void {
+    this.ended = true;
+    if (this.waiting) { const w = this.waiting; this.waiting = undefined; w({ value: undefined, done: true }); }
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<SDKUserMessage> {
+    return {
+      next: () => {
+        const item = this.items.shift();
+        if (item) return Promise.resolve({ value: item, done: false });
+        if (this.ended) return Promise.resolve({ value: undefined, done: true });
+        return new Promise((resolve) => { this.waiting = resolve; });
+      },
+    };
+  }
+}
+
+function summarizeInput(input: unknown): string {
+  if (input && typeof input === 'object') {
+    const o = input as Record<string, unknown>;
+    for (const key of ['command', 'file_path', 'path', 'pattern', 'url', 'query']) {
+      if (typeof o[key] === 'string') return o[key] as string;
+    }
+  }
+  return JSON.stringify(input);
+}
+
+function truncate(s: string): string {
+  return s.length > PROGRESS_LIMIT ? `${s.slice(0, PROGRESS_LIMIT)}… (${s.length - PROGRESS_LIMIT} more characters)` : s;
+}

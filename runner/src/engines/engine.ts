@@ -1,0 +1,30 @@
+/**
+ * An agent engine inside the container: takes user messages one at a time and
+ * reports progress and the end of each turn. The runner hosts exactly one.
+ *
+ *   const engine = new ClaudeEngine(events);
+ *   engine.open({ cwd: '/workspace' });
+ *   engine.send('m1', 'hello');   // later: events.turnEnd('m1', ...)
+ */
+export interface Engine {
+  readonly name: string;
+  /** Starts (or restarts) the engine's session; may be called before the first message to warm it up. */
+  open(opts: EngineOptions): void;
+  /** Queues one user message; its turn ends with exactly one `turnEnd`. */
+  send(id: string, text: string): void;
+  close(): Promise<void>;
+}
+
+export interface EngineOptions {
+  cwd: string;
+  resumeSession?: string;
+  systemPrompt?: string;
+  env: Record<string, string>;
+}
+
+export interface EngineEvents {
+  session(sessionId: string): void;
+  progress(id: string, kind: 'tool_use' | 'text' | 'tool_result', text: string, tool?: string): void;
+  turnEnd(id: string, result: { ok: true; replies: string[] } | { ok: false; error: string }): void;
+  log(level: 'info' | 'warn' | 'error', text: string): void;
+}

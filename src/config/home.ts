@@ -1,0 +1,49 @@
+import { chmodSync, mkdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+/**
+ * Where NanoClaw keeps its state: `$NANOCLAW_HOME`, else `~/.nanoclaw`.
+ * Created with mode 0700: it holds the API token, the store and every
+ * conversation's files, and no container ever sees it whole.
+ */
+export function resolveHome(env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(env.NANOCLAW_HOME || join(homedir(), '.nanoclaw'));
+}
+
+/** The fixed layout under the home folder. */
+export function homeLayout(home: string) {
+  return {
+    home,
+    db: join(home, 'nanoclaw.db'),
+    config: join(home, 'config.json'),
+    apiToken: join(home, 'api-token'),
+    chatSocket: join(home, 'chat.sock'),
+    /** Per-container socket folders (short names: Unix socket paths are limited to 107 bytes). */
+    run: join(home, 'run'),
+    /** Per-conversation workspace and engine state. */
+    conversations: join(home, 'conversations'),
+    /** Persistent memory work trees (mounted into containers) ... */
+    memory: join(home, 'memory'),
+    /** ... and their history, which containers never see. */
+    memoryHistory: join(home, 'memory-history'),
+    /** Shared read-only material mounted into every container. */
+    global: join(home, 'global'),
+    gatewayLock: join(home, 'gateway.pid'),
+  };
+}
+
+export type HomeLayout = ReturnType<typeof homeLayout>;
+
+export function ensureHome(home: string): HomeLayout {
+  const layout = homeLayout(home);
+  mkdirSync(home, { recursive: true, mode: 0o700 });
+  chmodSync(home, 0o700);
+  for (const dir of [layout.run, layout.conversations, layout.memory, layout.memoryHistory]) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  }
+  // Readable by the container's user: it is mounted read-only into every container.
+  mkdirSync(layout.global, { recursive: true });
+  chmodSync(layout.global, 0o755);
+  return layout;
+}

@@ -1,0 +1,42 @@
+import { z } from 'zod';
+
+/**
+ * The one place NanoClaw's options are defined. Every field has a default and
+ * a description; `nanoclaw config` prints them. Values come from
+ * `$NANOCLAW_HOME/config.json`, then `NANOCLAW_<SECTION>_<FIELD>` environment
+ * variables (for example `NANOCLAW_CONTAINER_MAX_RUNNING=2`).
+ *
+ * Secrets never live here: the model key is read from `ANTHROPIC_API_KEY` and
+ * stays in the host process.
+ */
+export const ConfigSchema = z.strictObject({
+  model: z.strictObject({
+    baseUrl: z.url().default('https://api.anthropic.com')
+      .describe('Anthropic-compatible endpoint the credential proxy forwards to (env ANTHROPIC_BASE_URL also sets it).'),
+  }).prefault({}),
+  http: z.strictObject({
+    host: z.string().default('127.0.0.1').describe('Address the local HTTP API listens on. Keep it on loopback unless a proxy with TLS sits in front.'),
+    port: z.number().int().min(0).max(65535).default(7878).describe('Port of the local HTTP API (0 picks a free one).'),
+    maxBodyBytes: z.number().int().min(1024).default(256 * 1024).describe('Largest request body the HTTP API accepts; larger ones get 413.'),
+  }).prefault({}),
+  container: z.strictObject({
+    image: z.string().min(1).default('nanoclaw-agent:latest').describe('Agent image (built by scripts/setup.sh).'),
+    runtime: z.enum(['runc', 'runsc']).default('runc').describe('OCI runtime: runc, or runsc for gVisor (a user-space kernel).'),
+    memoryMb: z.number().int().min(64).default(1024).describe('Memory limit per container, MiB (swap is not allowed on top).'),
+    cpus: z.number().positive().max(64).default(1).describe('CPU limit per container, in cores.'),
+    pidsLimit: z.number().int().min(16).default(256).describe('Most processes and threads one container may run.'),
+    tmpfsMb: z.number().int().min(8).default(256).describe('Size of each scratch tmpfs (/tmp and the home folder), MiB.'),
+    maxRunning: z.number().int().min(1).default(4).describe('Most conversation containers alive at once; further conversations wait in a queue.'),
+    prestart: z.number().int().min(0).max(8).default(1).describe('Pristine containers kept started ahead of need, so a new conversation does not wait for one. Each serves exactly one conversation.'),
+    idleTimeoutSec: z.number().int().min(1).default(900).describe('A conversation idle this long has its container destroyed (and its workspace deleted unless memory is on).'),
+    turnTimeoutSec: z.number().int().min(1).default(600).describe('A turn running longer than this is stopped and the user told.'),
+  }).prefault({}),
+  memory: z.strictObject({
+    enabledByDefault: z.boolean().default(false).describe('Give new conversations persistent memory without `/memory on`.'),
+  }).prefault({}),
+  agent: z.strictObject({
+    systemPrompt: z.string().default('').describe('Extra instructions appended to the agent\'s system prompt.'),
+  }).prefault({}),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;

@@ -1,0 +1,247 @@
+/**
+ * A local stand-in for the Anthropic Messages API, so the real clients (the
+ * `@anthropic-ai/sdk`, the Claude Agent SDK's CLI) run offline in tests and
+ * the demo. It speaks the real wire protocol:
+ *
+ * - `POST /v1/messages`: a full `Message` JSON, or with `stream: true` an SSE
+ *   stream (message_start, content_block_start, content_block_delta
+ *   (text_delta / input_json_delta), content_block_stop, message_delta,
+ *   message_stop); ids `msg_...` / `toolu_...`, a `request-id` header, usage
+ *   estimated from the request's size. A query string (`?beta=true`) is ignored.
+ * - `POST /v1/messages/count_tokens`: `{input_tokens}`.
+ * - anything else: 404 `not_found_error`; a body that is not JSON: 400
+ *   `invalid_request_error`; both in the API's `{type:'error', error}` shape.
+ *
+ * What the model answers is the script in ./fake-anthropic/script.ts (its
+ * header lists the rules: `run: <cmd>` calls Bash, `sleep: <ms>` waits,
+ * tool results are quoted back, anything else is echoed).
+ *
+ *   const fake = await startFakeAnthropic();
+ *   const client = new Anthropic({ apiKey: 'test', baseURL: fake.url });
+ *   // ... fake.requests[0].headers['x-api-key'] === 'test'
+ *   await fake.close();
+ *
+ * Run by hand: `node dist/src/devtools/fake-anthropic.js --port 8788`.
+ */
+import { EventEmitter } from 'node:events';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { pathToFileURL } from 'node:url';
+import { defaultScript, isAgentTurn, type Reply, type ScriptFn } from './fake-anthropic/script.ts';
+import { buildMessage, errorBody, estimateInputTokens, newId, streamFrames, type MessagesRequest } from './fake-anthropic/wire.ts';
+
+export type { Reply, ScriptFn } from './fake-anthropic/script.ts';
+export type { MessagesRequest, ReplyBlock } from './fake-anthropic/wire.ts';
+
+export interface FakeAnthropicOptions {
+  /** Default 0: the system picks a free port. */
+  port?: number;
+  /** Default 127.0.0.1: never reachable from other machines. */
+  host?: string;
+  /** Added before every answer (default 0), to model a slow model. */
+  latencyMs?: number;
+  /** Tried before the default script; returning undefined falls back to it. */
+  script?: ScriptFn;
+}
+
+/** One request as it arrived, kept so tests can check what a client really sent. */
+export interface RecordedRequest {
+  /** Also sent back as the `request-id` header. */
+  id: string;
+  /** `performance.now()` when the request line arrived (before its body was read). */
+  receivedAt: number;
+  /** `Date.now()` at the same moment. */
+  receivedAtEpochMs: number;
+  method: string;
+  /** Path without the query string, e.g. `/v1/messages`. */
+  path: string;
+  /** Path with the query string, as sent. */
+  url: string;
+  headers: IncomingHttpHeaders;
+  /** Parsed JSON body; undefined when there was none or it did not parse. */
+  body: MessagesRequest | undefined;
+  /** `turn` for an agent turn (the request offers tools), `side` for other model calls. */
+  kind: 'turn' | 'side' | 'count_tokens' | 'other';
+}
+
+interface Events {
+  request: [RecordedRequest];
+}
+
+export class FakeAnthropic extends EventEmitter<Events> {
+  /** Base URL for clients, e.g. `http://127.0.0.1:41234` (no trailing slash). */
+  url = '';
+  readonly requests: RecordedRequest[] = [];
+  readonly #server = createServer((req, res) => {
+    // A throwing script or 'request' listener answers 500 instead of killing the test process.
+    this.#handle(req, res).catch((err: unknown) => {
+      if (res.headersSent) return void res.destroy();
+      const message = `fake Anthropic API failed on ${req.method} ${req.url}: ${err instanceof Error ? err.message : String(err)}`;
+      sendJson(res, 500, errorBody('api_error', message, String(res.getHeader('request-id') ?? '')));
+    });
+  });
+  /** Answers being held back (latency, `sleep:`); cancelled on close or client disconnect. */
+  readonly #pending = new Set<() => void>();
+
+  constructor(private readonly opts: FakeAnthropicOptions = {}) {
+    super();
+  }
+
+  /** Starts listening; resolves once `url` is set. */
+  async listen(): Promise<this> {
+    const { port = 0, host = '127.0.0.1' } = this.opts;
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(port, host, () => resolve());
+    });
+    const address = this.#server.address() as AddressInfo;
+    const hostPart = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    this.url = `http://${hostPart}:${address.port}`;
+    return this;
+  }
+
+  /**
+   * Resolves with the recorded requests once at least `n` have arrived.
+   *
+   *   const [first] = await fake.waitForRequests(1, 5000);
+   */
+  waitForRequests(n: number, timeoutMs: number): Promise<RecordedRequest[]> {
+    if (this.requests.length >= n) return Promise.resolve([...this.requests]);
+    return new Promise((resolve, reject) => {
+      const onRequest = () => {
+        if (this.requests.length < n) return;
+        clearTimeout(timer);
+        this.off('request', onRequest);
+        resolve([...this.requests]);
+      };
+      const timer = setTimeout(() => {
+        this.off('request', onRequest);
+        const seen = this.requests.map((r) => `${r.method} ${r.path}`).join(', ') || 'none';
+        reject(new Error(`fake Anthropic API: waited ${timeoutMs} ms for ${n} request(s), got ${this.requests.length} (${seen})`));
+      }, timeoutMs);
+      this.on('request', onRequest);
+    });
+  }
+
+  /** Stops listening, drops held-back answers and open connections. */
+  async close(): Promise<void> {
+    for (const cancel of this.#pending) cancel();
+    this.#pending.clear();
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    this.#server.closeAllConnections();
+    await closed;
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const receivedAt = performance.now();
+    const receivedAtEpochMs = Date.now();
+    const id = newId('req');
+    const url = req.url ?? '/';
+    const path = new URL(url, 'http://fake').pathname.replace(/\/+$/, '') || '/';
+    const text = await readBody(req);
+    let body: MessagesRequest | undefined;
+    let malformed = false;
+    if (text.length > 0) {
+      try {
+        body = JSON.parse(text) as MessagesRequest;
+      } catch {
+        malformed = true;
+      }
+    }
+
+    const route = req.method === 'POST' ? ROUTES[path] : undefined;
+    const kind = !route || !body ? 'other' : route === 'messages' ? (isAgentTurn(body) ? 'turn' : 'side') : route;
+    const record: RecordedRequest = { id, receivedAt, receivedAtEpochMs, method: req.method ?? '', path, url, headers: req.headers, body, kind };
+    this.requests.push(record);
+    this.emit('request', record);
+
+    res.setHeader('request-id', id);
+    if (!route) return sendJson(res, 404, errorBody('not_found_error', `Not found: ${req.method} ${path}`, id));
+    if (malformed || typeof body !== 'object' || body === null || Array.isArray(body)) {
+      return sendJson(res, 400, errorBody('invalid_request_error', 'The request body is not a valid JSON object.', id));
+    }
+    if (route === 'count_tokens') return sendJson(res, 200, { input_tokens: estimateInputTokens(body) });
+    if (!Array.isArray(body.messages)) {
+      return sendJson(res, 400, errorBody('invalid_request_error', 'messages: Field required', id));
+    }
+
+    const reply: Reply = (await this.opts.script?.(body)) ?? defaultScript(body);
+    const waited = await this.#hold(res, (this.opts.latencyMs ?? 0) + (reply.delayMs ?? 0));
+    if (!waited) return;
+    const message = buildMessage(reply.blocks, body.model ?? 'claude-fake', estimateInputTokens(body));
+    if (body.stream === true) {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+      for (const f of streamFrames(message)) res.write(f);
+      res.end();
+    } else {
+      sendJson(res, 200, message);
+    }
+  }
+
+  /** Waits `ms`; false if the client went away or the server closed meanwhile. */
+  #hold(res: ServerResponse, ms: number): Promise<boolean> {
+    if (ms <= 0) return Promise.resolve(!res.destroyed);
+    return new Promise((resolve) => {
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        res.off('close', gone);
+        this.#pending.delete(cancel);
+        resolve(ok);
+      };
+      const timer = setTimeout(() => done(!res.destroyed), ms);
+      const gone = () => done(false);
+      const cancel = () => done(false);
+      res.on('close', gone);
+      this.#pending.add(cancel);
+    });
+  }
+}
+
+const ROUTES: Record<string, 'messages' | 'count_tokens'> = {
+  '/v1/messages': 'messages',
+  '/v1/messages/count_tokens': 'count_tokens',
+};
+
+/**
+ * Starts a fake Anthropic API on 127.0.0.1 and a free port.
+ *
+ *   const fake = await startFakeAnthropic({ latencyMs: 50 });
+ *   process.env.ANTHROPIC_BASE_URL = fake.url;
+ */
+export function startFakeAnthropic(opts: FakeAnthropicOptions = {}): Promise<FakeAnthropic> {
+  return new FakeAnthropic(opts).listen();
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => parts.push(chunk));
+    req.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  const payload = JSON.stringify(value);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
+  res.end(payload);
+}
+
+// Manual use: `node dist/src/devtools/fake-anthropic.js [--port 8788] [--host 127.0.0.1] [--latency 0]`.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const { values } = parseArgs({
+    options: { port: { type: 'string', default: '0' }, host: { type: 'string' }, latency: { type: 'string', default: '0' } },
+  });
+  const fake = await startFakeAnthropic({ port: Number(values.port), host: values.host, latencyMs: Number(values.latency) });
+  fake.on('request', (r) => {
+    const model = r.body?.model ? ` model=${r.body.model}` : '';
+    const max = r.body?.max_tokens !== undefined ? ` max_tokens=${r.body.max_tokens}` : '';
+    console.log(`${new Date(r.receivedAtEpochMs).toISOString()} ${r.method} ${r.url} ${r.kind}${model}${max}`);
+  });
+  console.log(`Fake Anthropic API listening on ${fake.url}  (set ANTHROPIC_BASE_URL=${fake.url})`);
+  const stop = () => void fake.close().then(() => process.exit(0));
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}

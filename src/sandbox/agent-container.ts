@@ -1,0 +1,236 @@
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { chownSync, mkdirSync, rmSync, chmodSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Config } from '../config/schema.ts';
+import type { HomeLayout } from '../config/home.ts';
+import type { HostToRunner, RunnerToHost } from '../protocol/messages.ts';
+import { ControlChannel } from './control-channel.ts';
+import { startCredentialProxy, type CredentialProxy } from './credential-proxy.ts';
+import { AGENT_UID, hardenedSpec } from './profile.ts';
+import type { ContainerExit, ContainerRuntime } from './runtime.ts';
+
+export interface AgentContainerDeps {
+  runtime: ContainerRuntime;
+  config: Config;
+  layout: HomeLayout;
+  apiKey: string;
+  onUsage?: (conversationId: string, usage: { inputTokens: number; outputTokens: number }) => void;
+  onModelRequest?: (container: string) => void;
+}
+
+/** Where a container's conversation files live on the host. */
+export interface DataDirs { dataDir: string; workspace: string; state: string }
+
+export type TurnResult = { ok: true; replies: string[] } | { ok: false; error: string };
+
+/** Makes a folder the container's user can write (the gateway runs as root or as uid 1000 itself). */
+export function prepareAgentDir(path: string): void {
+  mkdirSync(path, { recursive: true, mode: 0o700 });
+  if (process.getuid?.() === 0) chownSync(path, AGENT_UID, AGENT_UID);
+  else if (process.getuid?.() !== AGENT_UID) chmodSync(path, 0o777);
+}
+
+export function dataDirs(layout: HomeLayout, dirName: string): DataDirs {
+  const dataDir = join(layout.conversations, dirName);
+  return { dataDir, workspace: join(dataDir, 'workspace'), state: join(dataDir, 'state') };
+}
+
+/**
+ * One running agent container with its two host-side sockets: the protocol
+ * stream (control.sock) and the credential proxy (model.sock). It is started
+ * either pristine (for the pre-start pool, bound to a conversation later) or
+ * directly for a conversation. It serves one conversation, once: there is no
+ * way to unbind it.
+ *
+ *   const c = await AgentContainer.launch(deps, { dirs });
+ *   c.bind(conversationId, { type: 'start', conversation: conversationId, memory: false });
+ *   const result = await c.runTurn({ type: 'message', id: '1', text: 'hi', sender: 'me' }, 600_000);
+ */
+export class AgentContainer extends EventEmitter {
+  conversationId?: string;
+  /** Set once the container is gone; the reason the user sees. */
+  exitReason?: string;
+  private busy?: { id: string; resolve: (r: TurnResult) => void; timer: NodeJS.Timeout; onProgress?: (m: RunnerToHost) => void };
+  private stopping = false;
+  private hello!: Promise<void>;
+  private exited: Promise<ContainerExit | undefined> = Promise.resolve(undefined);
+  lastActive = Date.now();
+
+  private constructor(
+    readonly name: string,
+    readonly dirs: DataDirs,
+    private readonly deps: AgentContainerDeps,
+    private readonly runDir: string,
+    private readonly channel: ControlChannel,
+    private readonly proxy: CredentialProxy,
+  ) {
+    super();
+  }
+
+  /** Starts a container; resolves once its runner has said hello. */
+  static async launch(deps: AgentContainerDeps, opts: { dirs?: DataDirs; memoryDir?: string; conversationId?: string }): Promise<AgentContainer> {
+    const name = `nanoclaw-${randomBytes(5).toString('hex')}`;
+    const dirs = opts.dirs ?? dataDirs(deps.layout, name);
+    prepareAgentDir(dirs.workspace);
+    prepareAgentDir(dirs.state);
+    const runDir = join(deps.layout.run, name.slice(-10));
+    rmSync(runDir, { recursive: true, force: true });
+    mkdirSync(runDir, { recursive: true });
+    chmodSync(runDir, 0o755);
+    const token = randomBytes(24).toString('base64url');
+
+    let self: AgentContainer | undefined;
+    const proxy = await startCredentialProxy({
+      socketPath: join(runDir, 'model.sock'),
+      token,
+      upstream: deps.config.model.baseUrl,
+      apiKey: deps.apiKey,
+      onUsage: (u) => { if (self?.conversationId) deps.onUsage?.(self.conversationId, u); },
+      onRequest: () => deps.onModelRequest?.(name),
+    });
+    const channel = await ControlChannel.listen(join(runDir, 'control.sock'));
+    self = new AgentContainer(name, dirs, deps, runDir, channel, proxy);
+    self.conversationId = opts.conversationId;
+    await self.start(token, opts.memoryDir);
+    return self;
+  }
+
+  private async start(token: string, memoryDir?: string): Promise<void> {
+    const { runtime, config, layout } = this.deps;
+    let helloSeen!: () => void;
+    this.hello = new Promise((resolve) => { helloSeen = resolve; });
+    this.channel.on('message', (m: RunnerToHost) => {
+      if (m.type === 'hello') helloSeen();
+      else this.onRunnerMessage(m);
+    });
+    this.channel.on('close', () => this.onGone());
+
+    try {
+      await runtime.start(hardenedSpec(config, {
+        name: this.name, runDir: this.runDir, workspaceDir: this.dirs.workspace, stateDir: this.dirs.state,
+        memoryDir, globalDir: layout.global, token, home: layout.home, conversationId: this.conversationId,
+      }));
+    } catch (err) {
+      await this.cleanupHostSide();
+      throw err;
+    }
+    this.exited = runtime.wait(this.name).catch(() => undefined);
+    void this.exited.then((exit) => this.onGone(exit ?? { exitCode: -1, oomKilled: false }));
+
+    const startupTimeout = 60_000;
+    let timer: NodeJS.Timeout | undefined;
+    const gone = new Promise<never>((_, reject) => this.once('exit', () => reject(new Error(`container ${this.name} exited during start-up: ${this.exitReason}`))));
+    const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`the runner in ${this.name} did not connect within ${startupTimeout / 1000} s`)), startupTimeout); });
+    try {
+      await Promise.race([this.hello, gone, late]);
+    } catch (err) {
+      await this.destroy('start-up failed');
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Binds this container to its conversation; sends `start`. */
+  bind(conversationId: string, start: Extract<HostToRunner, { type: 'start' }>): void {
+    if (this.conversationId && this.conversationId !== conversationId) throw new Error(`container ${this.name} already serves ${this.conversationId}`);
+    this.conversationId = conversationId;
+    this.channel.send(start);
+  }
+
+  get alive(): boolean { return !this.exitReason; }
+  get idle(): boolean { return !this.busy; }
+
+  /** Runs one turn. Never rejects: a crash, OOM kill or timeout becomes `{ ok: false, error }`. */
+  runTurn(msg: Extract<HostToRunner, { type: 'message' }>, timeoutMs: number, onProgress?: (m: RunnerToHost) => void): Promise<TurnResult> {
+    if (!this.alive) return Promise.resolve({ ok: false, error: this.exitReason! });
+    if (this.busy) throw new Error(`container ${this.name} is already running turn ${this.busy.id}`);
+    this.lastActive = Date.now();
+    return new Promise<TurnResult>((resolve) => {
+      const timer = setTimeout(() => {
+        void this.destroy(`the turn ran longer than ${Math.round(timeoutMs / 1000)} s and was stopped`);
+      }, timeoutMs);
+      this.busy = { id: msg.id, resolve, timer, onProgress };
+      this.channel.send(msg);
+    });
+  }
+
+  private onRunnerMessage(m: RunnerToHost): void {
+    if (m.type === 'session') this.emit('session', m.sessionId);
+    else if (m.type === 'log') this.emit('log', m);
+    else if (m.type === 'progress' && this.busy && m.id === this.busy.id) this.busy.onProgress?.(m);
+    else if (m.type === 'turn_end' && this.busy && m.id === this.busy.id) this.finishTurn(m.ok ? { ok: true, replies: m.replies } : { ok: false, error: m.error });
+  }
+
+  private finishTurn(result: TurnResult): void {
+    const busy = this.busy;
+    if (!busy) return;
+    this.busy = undefined;
+    clearTimeout(busy.timer);
+    this.lastActive = Date.now();
+    busy.resolve(result);
+  }
+
+  /**
+   * Called when the stream closes or the engine reports the exit, whichever
+   * comes first; runs once. The stream usually closes first, so wait briefly
+   * for the exit status: "ran out of memory" tells the user more than "closed".
+   */
+  private onGone(exit?: ContainerExit): void {
+    if (this.gone) return;
+    if (!exit && !this.stopping) {
+      void Promise.race([this.exited, sleep(2000, undefined, { ref: false })])
+        .then((e) => this.markGone(e ?? undefined));
+      return;
+    }
+    this.markGone(exit);
+  }
+
+  private gone = false;
+  private markGone(exit?: ContainerExit): void {
+    if (this.gone) return;
+    this.gone = true;
+    const described = describeExit(exit, this.deps.config.container.memoryMb);
+    if (!this.exitReason || exit?.oomKilled) this.exitReason = described;
+    this.proxy.revoke();
+    this.finishTurn({ ok: false, error: this.exitReason });
+    void (async () => {
+      await this.deps.runtime.destroy(this.name, 0).catch(() => {});
+      await this.cleanupHostSide();
+      this.emit('exit', this.exitReason);
+    })();
+  }
+
+  /** Stops and removes the container; resolves when it is gone. */
+  async destroy(reason: string): Promise<void> {
+    if (!this.exitReason) this.exitReason = reason;
+    this.stopping = true;
+    this.channel.send({ type: 'stop' });
+    await this.deps.runtime.destroy(this.name, 2).catch(() => {});
+    this.markGone();
+    await this.cleanupHostSide();
+  }
+
+  private cleaned = false;
+  private async cleanupHostSide(): Promise<void> {
+    if (this.cleaned) return;
+    this.cleaned = true;
+    this.proxy.revoke();
+    this.channel.close();
+    await this.proxy.close();
+    rmSync(this.runDir, { recursive: true, force: true });
+  }
+}
+
+function describeExit(exit: ContainerExit | undefined, memoryMb: number): string {
+  if (!exit) return 'the agent container stopped unexpectedly';
+  if (exit.oomKilled || exit.exitCode === 137) {
+    return exit.oomKilled ? `the agent container ran out of memory (limit ${memoryMb} MiB) and was stopped`
+      : 'the agent container was killed (exit 137: out of memory or stopped)';
+  }
+  if (exit.exitCode === 0) return 'the agent container exited';
+  if (exit.exitCode === -1) return 'the agent container was removed';
+  return `the agent container crashed (exit code ${exit.exitCode})`;
+}

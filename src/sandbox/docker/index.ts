@@ -1,0 +1,1 @@
+export { DockerRuntime } from './runtime.ts';

@@ -1,0 +1,83 @@
+import Database from 'better-sqlite3';
+
+/**
+ * Opens (and migrates) the SQLite store. WAL mode with synchronous=FULL: a
+ * message is durable once the statement that stored it returns, which is what
+ * lets the gateway acknowledge it (see store/messages.ts).
+ *
+ *   const db = openDatabase(join(home, 'nanoclaw.db'));
+ */
+export function openDatabase(file: string): Database.Database {
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrate(db);
+  return db;
+}
+
+const MIGRATIONS: string[] = [
+  `CREATE TABLE conversations (
+     id TEXT PRIMARY KEY,
+     channel TEXT NOT NULL,
+     chat TEXT NOT NULL,
+     thread TEXT NOT NULL,
+     memory INTEGER NOT NULL DEFAULT 0,
+     session_id TEXT,
+     data_dir TEXT,
+     created_at INTEGER NOT NULL,
+     last_active_at INTEGER NOT NULL,
+     UNIQUE (channel, chat, thread)
+   );
+   CREATE TABLE inbound (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     conversation_id TEXT NOT NULL REFERENCES conversations(id),
+     client_id TEXT,
+     sender TEXT NOT NULL,
+     text TEXT NOT NULL,
+     status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'done')),
+     received_at INTEGER NOT NULL,
+     done_at INTEGER,
+     UNIQUE (conversation_id, client_id)
+   );
+   CREATE INDEX inbound_pending ON inbound (status, id);
+   CREATE TABLE outbound (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     conversation_id TEXT NOT NULL REFERENCES conversations(id),
+     inbound_id INTEGER REFERENCES inbound(id),
+     kind TEXT NOT NULL CHECK (kind IN ('reply', 'error', 'notice')),
+     text TEXT NOT NULL,
+     status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent')),
+     created_at INTEGER NOT NULL,
+     sent_at INTEGER
+   );
+   CREATE INDEX outbound_pending ON outbound (status, id);
+   CREATE INDEX outbound_by_inbound ON outbound (inbound_id);
+   CREATE TABLE containers (
+     name TEXT PRIMARY KEY,
+     conversation_id TEXT,
+     state TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     ended_at INTEGER,
+     end_reason TEXT
+   );
+   CREATE TABLE usage (
+     conversation_id TEXT NOT NULL,
+     day TEXT NOT NULL,
+     requests INTEGER NOT NULL DEFAULT 0,
+     input_tokens INTEGER NOT NULL DEFAULT 0,
+     output_tokens INTEGER NOT NULL DEFAULT 0,
+     PRIMARY KEY (conversation_id, day)
+   );`,
+];
+
+function migrate(db: Database.Database): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  for (let v = version; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}

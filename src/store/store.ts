@@ -1,0 +1,204 @@
+import { createHash } from 'node:crypto';
+import type Database from 'better-sqlite3';
+
+/** What identifies a conversation: one container, one workspace, one session each. */
+export interface ConversationKey {
+  channel: string;
+  chat: string;
+  /** '' for chats without threads. */
+  thread: string;
+}
+
+export interface Conversation extends ConversationKey {
+  id: string;
+  memory: boolean;
+  sessionId: string | null;
+  dataDir: string | null;
+  createdAt: number;
+  lastActiveAt: number;
+}
+
+export interface Inbound {
+  id: number;
+  conversationId: string;
+  clientId: string | null;
+  sender: string;
+  text: string;
+  status: 'pending' | 'done';
+  receivedAt: number;
+}
+
+export type OutboundKind = 'reply' | 'error' | 'notice';
+
+export interface Outbound {
+  id: number;
+  conversationId: string;
+  inboundId: number | null;
+  kind: OutboundKind;
+  text: string;
+  status: 'pending' | 'sent';
+  createdAt: number;
+}
+
+/** Stable, path-safe id for a conversation key. */
+export function conversationId(key: ConversationKey): string {
+  const hash = createHash('sha256').update(`${key.channel}\0${key.chat}\0${key.thread}`).digest('hex');
+  return `c-${hash.slice(0, 20)}`;
+}
+
+const conv = (r: any): Conversation => ({
+  id: r.id, channel: r.channel, chat: r.chat, thread: r.thread, memory: !!r.memory,
+  sessionId: r.session_id, dataDir: r.data_dir, createdAt: r.created_at, lastActiveAt: r.last_active_at,
+});
+const inbound = (r: any): Inbound => ({
+  id: r.id, conversationId: r.conversation_id, clientId: r.client_id, sender: r.sender, text: r.text,
+  status: r.status, receivedAt: r.received_at,
+});
+const outbound = (r: any): Outbound => ({
+  id: r.id, conversationId: r.conversation_id, inboundId: r.inbound_id, kind: r.kind, text: r.text,
+  status: r.status, createdAt: r.created_at,
+});
+
+/**
+ * The durable inbox and outbox. The rules the rest of the gateway relies on:
+ * an inbound message is acknowledged only after `acceptInbound` returns; a
+ * turn's replies and the inbound's `done` mark are written in one transaction
+ * (`completeTurn`), so after a crash a message is either still pending (and is
+ * run again) or has its replies stored (and they are sent, once).
+ *
+ *   const { message } = store.acceptInbound(conv.id, { sender: 'me', text: 'hi' });
+ *   store.completeTurn(message.id, [{ kind: 'reply', text: 'hello' }]);
+ */
+export class Store {
+  constructor(readonly db: Database.Database) {}
+
+  /** Finds or creates the conversation for a key. */
+  conversation(key: ConversationKey, memoryByDefault = false): Conversation {
+    const id = conversationId(key);
+    const now = Date.now();
+    this.db.prepare(`INSERT INTO conversations (id, channel, chat, thread, memory, created_at, last_active_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
+      .run(id, key.channel, key.chat, key.thread, memoryByDefault ? 1 : 0, now, now);
+    return this.getConversation(id)!;
+  }
+
+  getConversation(id: string): Conversation | undefined {
+    const row = this.db.prepare('SELECT * FROM conversations WHERE id = ?').get(id);
+    return row ? conv(row) : undefined;
+  }
+
+  listConversations(): Conversation[] {
+    return this.db.prepare('SELECT * FROM conversations ORDER BY last_active_at DESC').all().map(conv);
+  }
+
+  updateConversation(id: string, patch: Partial<Pick<Conversation, 'memory' | 'sessionId' | 'dataDir'>>): void {
+    if ('memory' in patch) this.db.prepare('UPDATE conversations SET memory = ? WHERE id = ?').run(patch.memory ? 1 : 0, id);
+    if ('sessionId' in patch) this.db.prepare('UPDATE conversations SET session_id = ? WHERE id = ?').run(patch.sessionId, id);
+    if ('dataDir' in patch) this.db.prepare('UPDATE conversations SET data_dir = ? WHERE id = ?').run(patch.dataDir, id);
+  }
+
+  /**
+   * Stores an inbound message. A repeated `clientId` in the same conversation
+   * (a client retrying after a lost answer) returns the first message instead.
+   */
+  acceptInbound(conversationId: string, msg: { clientId?: string; sender: string; text: string }): { message: Inbound; duplicate: boolean } {
+    return this.db.transaction(() => {
+      if (msg.clientId) {
+        const existing = this.db.prepare('SELECT * FROM inbound WHERE conversation_id = ? AND client_id = ?').get(conversationId, msg.clientId);
+        if (existing) return { message: inbound(existing), duplicate: true };
+      }
+      const now = Date.now();
+      const info = this.db.prepare('INSERT INTO inbound (conversation_id, client_id, sender, text, received_at) VALUES (?, ?, ?, ?, ?)')
+        .run(conversationId, msg.clientId ?? null, msg.sender, msg.text, now);
+      this.db.prepare('UPDATE conversations SET last_active_at = ? WHERE id = ?').run(now, conversationId);
+      return { message: this.getInbound(Number(info.lastInsertRowid))!, duplicate: false };
+    })();
+  }
+
+  getInbound(id: number): Inbound | undefined {
+    const row = this.db.prepare('SELECT * FROM inbound WHERE id = ?').get(id);
+    return row ? inbound(row) : undefined;
+  }
+
+  /** Every message still waiting for its turn, oldest first (run again after a restart). */
+  pendingInbound(): Inbound[] {
+    return this.db.prepare("SELECT * FROM inbound WHERE status = 'pending' ORDER BY id").all().map(inbound);
+  }
+
+  /** Stores a turn's replies and marks its inbound done, atomically. Returns the new outbound rows. */
+  completeTurn(inboundId: number, replies: Array<{ kind: OutboundKind; text: string }>): Outbound[] {
+    return this.db.transaction(() => {
+      const msg = this.getInbound(inboundId);
+      if (!msg) throw new Error(`completeTurn: no inbound message ${inboundId}`);
+      if (msg.status === 'done') return [];
+      const now = Date.now();
+      const ids = replies.map((r) => Number(this.db.prepare(
+        'INSERT INTO outbound (conversation_id, inbound_id, kind, text, created_at) VALUES (?, ?, ?, ?, ?)',
+      ).run(msg.conversationId, inboundId, r.kind, r.text, now).lastInsertRowid));
+      this.db.prepare("UPDATE inbound SET status = 'done', done_at = ? WHERE id = ?").run(now, inboundId);
+      return ids.map((id) => this.getOutbound(id)!);
+    })();
+  }
+
+  /** Stores a message to the user that answers no inbound (for example an idle-timeout notice). */
+  addNotice(conversationId: string, text: string): Outbound {
+    const id = Number(this.db.prepare("INSERT INTO outbound (conversation_id, kind, text, created_at) VALUES (?, 'notice', ?, ?)")
+      .run(conversationId, text, Date.now()).lastInsertRowid);
+    return this.getOutbound(id)!;
+  }
+
+  getOutbound(id: number): Outbound | undefined {
+    const row = this.db.prepare('SELECT * FROM outbound WHERE id = ?').get(id);
+    return row ? outbound(row) : undefined;
+  }
+
+  outboundFor(inboundId: number): Outbound[] {
+    return this.db.prepare('SELECT * FROM outbound WHERE inbound_id = ? ORDER BY id').all(inboundId).map(outbound);
+  }
+
+  pendingOutbound(): Outbound[] {
+    return this.db.prepare("SELECT * FROM outbound WHERE status = 'pending' ORDER BY id").all().map(outbound);
+  }
+
+  markSent(outboundId: number): void {
+    this.db.prepare("UPDATE outbound SET status = 'sent', sent_at = ? WHERE id = ? AND status = 'pending'").run(Date.now(), outboundId);
+  }
+
+  /** The conversation's messages in order, both directions. */
+  history(conversationId: string, limit = 100): Array<{ direction: 'in' | 'out'; id: number; kind: string; text: string; at: number }> {
+    return this.db.prepare(`SELECT * FROM (
+        SELECT 'in' AS direction, id, 'message' AS kind, text, received_at AS at FROM inbound WHERE conversation_id = ?
+        UNION ALL
+        SELECT 'out', id, kind, text, created_at FROM outbound WHERE conversation_id = ?
+      ) ORDER BY at DESC, direction DESC LIMIT ?`).all(conversationId, conversationId, limit).reverse() as any;
+  }
+
+  recordContainer(name: string, conversationId: string | null, state: string): void {
+    this.db.prepare(`INSERT INTO containers (name, conversation_id, state, created_at) VALUES (?, ?, ?, ?)
+      ON CONFLICT (name) DO UPDATE SET conversation_id = excluded.conversation_id, state = excluded.state`)
+      .run(name, conversationId, state, Date.now());
+  }
+
+  endContainer(name: string, reason: string): void {
+    this.db.prepare("UPDATE containers SET state = 'ended', ended_at = ?, end_reason = ? WHERE name = ? AND ended_at IS NULL")
+      .run(Date.now(), reason, name);
+  }
+
+  liveContainers(): Array<{ name: string; conversationId: string | null; state: string; createdAt: number }> {
+    return this.db.prepare("SELECT name, conversation_id AS conversationId, state, created_at AS createdAt FROM containers WHERE ended_at IS NULL").all() as any;
+  }
+
+  addUsage(conversationId: string, inputTokens: number, outputTokens: number): void {
+    const day = new Date().toISOString().slice(0, 10);
+    this.db.prepare(`INSERT INTO usage (conversation_id, day, requests, input_tokens, output_tokens) VALUES (?, ?, 1, ?, ?)
+      ON CONFLICT (conversation_id, day) DO UPDATE SET requests = requests + 1,
+        input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens`)
+      .run(conversationId, day, inputTokens, outputTokens);
+  }
+
+  usage(conversationId: string): { requests: number; inputTokens: number; outputTokens: number } {
+    const r = this.db.prepare(`SELECT COALESCE(SUM(requests), 0) AS requests, COALESCE(SUM(input_tokens), 0) AS inputTokens,
+      COALESCE(SUM(output_tokens), 0) AS outputTokens FROM usage WHERE conversation_id = ?`).get(conversationId) as any;
+    return r;
+  }
+}
