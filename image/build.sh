@@ -119,7 +119,7 @@ inputs_hash() {
   } | sha 64
 }
 
-# --- 1. the base (offline path) -------------------------------------------------
+# --- steps ----------------------------------------------------------------------
 
 # Runs a long, chatty step with its output in a log; shows the log's tail only
 # when it fails, so a failure explains itself without scrolling.
@@ -152,8 +152,11 @@ SOURCES
   logged "$LOG_DIR/nanoclaw-image-upgrade.log" chroot "$rootfs" sh -c \
     'export DEBIAN_FRONTEND=noninteractive; apt-get update && apt-get -y upgrade && apt-get clean'
 
-  # Trim what a sandbox never uses. Docker provides /dev, resolv.conf and the
-  # hostname at run time; the apt lists are stale the moment they are written.
+  # Trim what a sandbox never uses (keeping the packages' copyright files).
+  # Docker provides /dev, resolv.conf and the hostname at run time; the apt
+  # lists are stale the moment they are written.
+  find "$rootfs/usr/share/doc" -type f ! -name copyright -delete
+  find "$rootfs/usr/share/doc" -depth -type d -empty -delete
   rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin \
     "$rootfs"/var/cache/debconf/*-old "$rootfs"/var/log/* \
     "$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/* "$rootfs"/usr/share/locale/* \
@@ -176,21 +179,31 @@ fi
 
 # Parallel runs (two test suites at once) would both build; let one wait for
 # the other, then look again.
-LOCK="${TMPDIR:-/tmp}/nanoclaw-image.lock"
-exec 9>"$LOCK"
-if ! flock -n 9; then
-  say "another image build is running; waiting for it"
-  flock 9
-  if [ "$REFRESH_BASE" = 0 ] && [ "$(current_label)" = "$INPUTS" ]; then
-    say "$IMAGE is up to date"
-    exit 0
+if command -v flock >/dev/null; then
+  exec 9>"${TMPDIR:-/tmp}/nanoclaw-image.lock"
+  if ! flock -n 9; then
+    say "another image build is running; waiting for it"
+    flock 9
+    if [ "$REFRESH_BASE" = 0 ] && [ "$(current_label)" = "$INPUTS" ]; then
+      say "$IMAGE is up to date"
+      exit 0
+    fi
   fi
 fi
+docker version >/dev/null 2>&1 || die "the Docker engine is not answering: run 'bash scripts/docker-engine.sh'"
 
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/nanoclaw-image.XXXXXX")"
-trap 'rm -rf "$WORK"' EXIT
 LOG_DIR="${TMPDIR:-/tmp}"
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/nanoclaw-image.XXXXXX")"
+# A debootstrap that dies midway can leave /proc or /sys mounted inside the
+# rootfs: unmount those first, and never let rm cross into another filesystem.
+cleanup() {
+  awk -v w="$WORK/" 'index($2, w) == 1 { print $2 }' /proc/mounts 2>/dev/null | sort -r |
+    while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  rm -rf --one-file-system "$WORK"
+}
+trap cleanup EXIT
 
+# --- 1. the base (offline path) -------------------------------------------------
 BASE_TAG=""
 if [ "$MODE" = offline ]; then
   BASE_TAG="$(base_tag)"

@@ -70,7 +70,7 @@ export class AgentContainer extends EventEmitter {
   }
 
   /** Starts a container; resolves once its runner has said hello. */
-  static async launch(deps: AgentContainerDeps, opts: { dirs?: DataDirs; memoryDir?: string; conversationId?: string }): Promise<AgentContainer> {
+  static async launch(deps: AgentContainerDeps, opts: { dirs?: DataDirs; memoryDir?: string; conversationId?: string; prewarm?: boolean }): Promise<AgentContainer> {
     const name = `nanoclaw-${randomBytes(5).toString('hex')}`;
     const dirs = opts.dirs ?? dataDirs(deps.layout, name);
     prepareAgentDir(dirs.workspace);
@@ -93,11 +93,11 @@ export class AgentContainer extends EventEmitter {
     const channel = await ControlChannel.listen(join(runDir, 'control.sock'));
     self = new AgentContainer(name, dirs, deps, runDir, channel, proxy);
     self.conversationId = opts.conversationId;
-    await self.start(token, opts.memoryDir);
+    await self.start(token, opts.memoryDir, opts.prewarm ?? false);
     return self;
   }
 
-  private async start(token: string, memoryDir?: string): Promise<void> {
+  private async start(token: string, memoryDir: string | undefined, prewarm: boolean): Promise<void> {
     const { runtime, config, layout } = this.deps;
     let helloSeen!: () => void;
     this.hello = new Promise((resolve) => { helloSeen = resolve; });
@@ -108,10 +108,12 @@ export class AgentContainer extends EventEmitter {
     this.channel.on('close', () => this.onGone());
 
     try {
-      await runtime.start(hardenedSpec(config, {
+      const spec = hardenedSpec(config, {
         name: this.name, runDir: this.runDir, workspaceDir: this.dirs.workspace, stateDir: this.dirs.state,
         memoryDir, globalDir: layout.global, token, home: layout.home, conversationId: this.conversationId,
-      }));
+      });
+      if (prewarm) spec.env.NANOCLAW_PREWARM = '1';
+      await runtime.start(spec);
     } catch (err) {
       await this.cleanupHostSide();
       throw err;

@@ -15,10 +15,11 @@
  *    - anything else -> `Echo: <text>`.
  *
  * The rules apply to agent turns only: requests that offer tools. Claude Code
- * also sends side requests without tools (a title for the session, a quota
- * probe with max_tokens 1, ...); those get a short answer (`OK`, or JSON that
- * fits a requested json_schema) and never a tool call or a sleep, so they
- * cannot break or slow a test.
+ * also sends side requests without tools (2.1.331 asks for a session title
+ * unless CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1; older versions probed
+ * quota with max_tokens 1); those get a short answer (`OK`, or JSON that fits
+ * a requested json_schema) and never a tool call or a sleep, so they cannot
+ * break or slow a test.
  */
 import type { ContentBlockParam, MessagesRequest, ReplyBlock } from './wire.ts';
 

@@ -1,0 +1,78 @@
+import { writeFileSync, rmSync } from 'node:fs';
+import type { Config } from './config/schema.ts';
+import { ensureHome, type HomeLayout } from './config/home.ts';
+import { loadConfig } from './config/load.ts';
+import { HttpChannel, ensureApiToken } from './channels/http/index.ts';
+import { TerminalChannel } from './channels/terminal/index.ts';
+import { Gateway } from './core/gateway.ts';
+import { createLogger, type Logger } from './core/logger.ts';
+import { DockerRuntime } from './sandbox/docker/index.ts';
+import type { ContainerRuntime } from './sandbox/runtime.ts';
+import { openDatabase } from './store/database.ts';
+import { Store } from './store/store.ts';
+
+export interface App {
+  config: Config;
+  layout: HomeLayout;
+  store: Store;
+  gateway: Gateway;
+  http: HttpChannel;
+  token: string;
+  stop(): Promise<void>;
+}
+
+/** Thrown when the gateway cannot start; the message says what to do. */
+export class StartError extends Error {
+  override name = 'StartError';
+}
+
+/**
+ * The one place that turns configuration into concrete parts: the store, the
+ * Docker runtime, the channels and the gateway.
+ *
+ *   const app = await startApp({ home: '/var/lib/nanoclaw' });
+ *   console.log(app.http.url); ...; await app.stop();
+ */
+export async function startApp(opts: {
+  home: string;
+  env?: NodeJS.ProcessEnv;
+  log?: Logger;
+  runtime?: ContainerRuntime;
+  onModelRequest?: (container: string) => void;
+}): Promise<App> {
+  const env = opts.env ?? process.env;
+  const layout = ensureHome(opts.home);
+  const config = loadConfig(layout.home, env);
+  const apiKey = env.ANTHROPIC_API_KEY;
+  if (!apiKey) throw new StartError('ANTHROPIC_API_KEY is not set. Export your Anthropic API key (it stays in the gateway; containers never see it), or run `npm run demo` for an offline demo.');
+  const log = opts.log ?? createLogger(env.NANOCLAW_LOG);
+  const runtime = opts.runtime ?? new DockerRuntime();
+  try {
+    await runtime.version();
+  } catch (err) {
+    throw new StartError(`The Docker engine does not answer (${(err as Error).message}). Start it (or run scripts/setup.sh as root), then try again. \`nanoclaw doctor\` checks everything.`, { cause: err });
+  }
+  if (!(await runtime.hasImage(config.container.image))) {
+    throw new StartError(`The agent image ${config.container.image} is missing. Build it with \`bash image/build.sh\` (or \`npm run setup\`).`);
+  }
+
+  const db = openDatabase(layout.db);
+  const store = new Store(db);
+  const token = ensureApiToken(layout.apiToken);
+  const gateway = new Gateway({ config, layout, store, runtime, apiKey, log, onModelRequest: opts.onModelRequest });
+  const http = new HttpChannel({ host: config.http.host, port: config.http.port, token, store, maxBodyBytes: config.http.maxBodyBytes });
+  gateway.addChannel(http);
+  gateway.addChannel(new TerminalChannel(layout.chatSocket));
+  await gateway.start();
+  writeFileSync(layout.gatewayLock, JSON.stringify({ pid: process.pid, url: http.url }) + '\n', { mode: 0o600 });
+  log.info(`gateway up: HTTP API on ${http.url}, terminal chat on ${layout.chatSocket}, store ${layout.db}`);
+
+  return {
+    config, layout, store, gateway, http, token,
+    async stop() {
+      await gateway.stop();
+      db.close();
+      rmSync(layout.gatewayLock, { force: true });
+    },
+  };
+}

@@ -1,0 +1,19 @@
+import type { Gateway } from '../core/gateway.ts';
+import type { Conversation, Outbound } from '../store/store.ts';
+
+/**
+ * A way in and out: a chat service, the terminal, the local HTTP API. The
+ * gateway knows channels only through this interface.
+ *
+ *   gateway.addChannel(new HttpChannel({ ... }));
+ *   // inbound:  gateway.receive({ channel: 'api', chat, thread: '' }, { sender, text })
+ *   // outbound: the gateway calls channel.send(conversation, message)
+ */
+export interface Channel {
+  /** Also the `channel` part of every conversation key it creates. */
+  readonly name: string;
+  start(gateway: Gateway): Promise<void>;
+  /** Delivers one stored outbound message; throwing leaves it queued for a retry. */
+  send(conversation: Conversation, message: Outbound): Promise<void>;
+  stop(): Promise<void>;
+}

@@ -1,0 +1,120 @@
+import { timingSafeEqual } from 'node:crypto';
+import { Hono, type Context } from 'hono';
+import { bearerAuth } from 'hono/bearer-auth';
+import { bodyLimit } from 'hono/body-limit';
+import { streamSSE } from 'hono/streaming';
+import type { Gateway, GatewayEvent } from '../../core/gateway.ts';
+import { conversationId, type Outbound, type Store } from '../../store/store.ts';
+
+/** The conversation key every API conversation id maps to. */
+export const apiKey = (id: string) => ({ channel: 'api', chat: id, thread: '' });
+
+/** Conversation ids are chosen by clients: letters, digits and `._:-`, so no id can name a path. */
+const ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+const MAX_TEXT = 100_000;
+
+const publicMessage = (m: Outbound) => ({ id: m.id, kind: m.kind, text: m.text, createdAt: new Date(m.createdAt).toISOString() });
+
+function problem(c: Context, status: 400 | 401 | 404 | 413 | 415, message: string) {
+  return c.json({ error: { status, message } }, status);
+}
+
+/**
+ * The local HTTP API's routes. Every route but /health needs the bearer
+ * token; a request without it is answered 401 before anything is read.
+ *
+ *   POST /api/v1/conversations/{id}/messages  {"text": "..."}  -> replies, when the turn ends
+ *   GET  /api/v1/conversations/{id}/events                        -> server-sent events
+ */
+export function createApi(opts: { gateway: Gateway; store: Store; token: string; maxBodyBytes: number }): Hono {
+  const { gateway, store } = opts;
+  const app = new Hono();
+  const expected = Buffer.from(opts.token);
+
+  app.get('/api/v1/health', (c) => c.json({ ok: true }));
+  app.use('/api/*', bearerAuth({
+    verifyToken: (token) => {
+      const got = Buffer.from(token);
+      return got.length === expected.length && timingSafeEqual(got, expected);
+    },
+    noAuthenticationHeader: { message: { error: { status: 401, message: 'Missing bearer token: send "Authorization: Bearer <token>" (see `nanoclaw status`).' } } },
+    invalidToken: { message: { error: { status: 401, message: 'Invalid bearer token (see `nanoclaw status` for the current one).' } } },
+    invalidAuthenticationHeader: { message: { error: { status: 401, message: 'Malformed Authorization header; expected "Bearer <token>".' } } },
+  }));
+  app.use('/api/v1/conversations/:id/*', async (c, next) => {
+    if (!ID.test(c.req.param('id'))) return problem(c, 400, 'Invalid conversation id: use 1-128 letters, digits, ".", "_", ":" or "-", starting with a letter or digit.');
+    await next();
+  });
+
+  app.get('/api/v1/conversations', (c) => c.json({ conversations: gateway.status().conversations.filter((x) => x.channel === 'api').map((x) => ({
+    id: x.chat, container: x.container, busy: x.busy, memory: x.memory, lastActiveAt: new Date(x.lastActiveAt).toISOString(), usage: x.usage,
+  })) }));
+
+  app.post('/api/v1/conversations/:id/messages',
+    bodyLimit({ maxSize: opts.maxBodyBytes, onError: (c) => problem(c, 413, `Request body over ${opts.maxBodyBytes} bytes.`) }),
+    async (c) => {
+      if (!(c.req.header('content-type') ?? '').toLowerCase().startsWith('application/json')) return problem(c, 415, 'Send JSON with "Content-Type: application/json".');
+      let body: any;
+      try { body = await c.req.json(); } catch { return problem(c, 400, 'Body is not valid JSON; expected {"text": "..."}.'); }
+      if (typeof body !== 'object' || body === null || typeof body.text !== 'string' || !body.text.trim()) return problem(c, 400, 'Expected a JSON object with a non-empty "text" string.');
+      if (body.text.length > MAX_TEXT) return problem(c, 413, `"text" is over ${MAX_TEXT} characters.`);
+      const clientId = c.req.header('idempotency-key') ?? (typeof body.clientId === 'string' ? body.clientId : undefined);
+      if (clientId !== undefined && !/^[\x21-\x7e]{1,200}$/.test(clientId)) return problem(c, 400, 'Idempotency-Key must be 1-200 printable ASCII characters.');
+
+      const id = c.req.param('id');
+      let resolveTurn!: (r: Outbound[]) => void;
+      const turn = new Promise<Outbound[]>((r) => { resolveTurn = r; });
+      let inboundId = -1;
+      const onEvent = (ev: GatewayEvent) => { if (ev.type === 'turn_end' && ev.inboundId === inboundId) resolveTurn(ev.replies); };
+      gateway.on('event', onEvent);
+      try {
+        const { message, duplicate } = gateway.receive(apiKey(id), { clientId, sender: 'api', text: body.text });
+        inboundId = message.id;
+        const done = store.getInbound(message.id)!;
+        if (done.status === 'done') resolveTurn(store.outboundFor(message.id));
+        const replies = await turn;
+        return c.json({ conversation: id, message: { id: message.id, duplicate }, replies: replies.map(publicMessage) });
+      } finally {
+        gateway.off('event', onEvent);
+      }
+    });
+
+  app.get('/api/v1/conversations/:id/messages', (c) => {
+    const conv = store.getConversation(conversationId(apiKey(c.req.param('id'))));
+    if (!conv) return problem(c, 404, 'No such conversation.');
+    return c.json({ conversation: c.req.param('id'), messages: store.history(conv.id).map((m) => ({ ...m, at: new Date(m.at).toISOString() })) });
+  });
+
+  app.get('/api/v1/conversations/:id/events', (c) => {
+    const convId = conversationId(apiKey(c.req.param('id')));
+    return streamSSE(c, async (stream) => {
+      const queue: GatewayEvent[] = [];
+      let wake: (() => void) | undefined;
+      const onEvent = (ev: GatewayEvent) => {
+        if (ev.conversationId !== convId) return;
+        queue.push(ev);
+        wake?.();
+      };
+      gateway.on('event', onEvent);
+      let open = true;
+      stream.onAbort(() => { open = false; wake?.(); });
+      try {
+        await stream.writeSSE({ event: 'ready', data: JSON.stringify({ conversation: c.req.param('id') }) });
+        while (open) {
+          const ev = queue.shift();
+          if (!ev) { await new Promise<void>((r) => { wake = r; }); wake = undefined; continue; }
+          const { type, conversationId: _, ...rest } = ev;
+          const data = 'message' in rest ? { ...rest, message: publicMessage(rest.message) }
+            : 'replies' in rest ? { ...rest, replies: rest.replies.map(publicMessage) } : rest;
+          await stream.writeSSE({ event: type, data: JSON.stringify(data) });
+        }
+      } finally {
+        gateway.off('event', onEvent);
+      }
+    });
+  });
+
+  app.notFound((c) => problem(c, 404, `No route ${c.req.method} ${new URL(c.req.url).pathname}.`));
+  app.onError((err, c) => c.json({ error: { status: 500, message: `Internal error: ${err.message}` } }, 500));
+  return app;
+}

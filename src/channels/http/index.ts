@@ -1,0 +1,52 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
+import type { Channel } from '../channel.ts';
+import type { Gateway } from '../../core/gateway.ts';
+import type { Store } from '../../store/store.ts';
+import { createApi } from './handler.ts';
+
+/** Reads the API token, creating it (mode 0600) on first use. */
+export function ensureApiToken(file: string): string {
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const token = `ncl_${randomBytes(32).toString('base64url')}`;
+  writeFileSync(file, token + '\n', { mode: 0o600, flag: 'wx' });
+  return token;
+}
+
+/**
+ * The local HTTP API as a channel. Replies reach API clients through the
+ * waiting POST or the event stream, so `send` has nothing left to do: the
+ * message is already stored and readable from /messages.
+ *
+ *   const http = new HttpChannel({ host: '127.0.0.1', port: 7878, token, store, maxBodyBytes });
+ *   gateway.addChannel(http); await gateway.start(); console.log(http.url);
+ */
+export class HttpChannel implements Channel {
+  readonly name = 'api';
+  private server?: ServerType;
+  url = '';
+
+  constructor(private readonly opts: { host: string; port: number; token: string; store: Store; maxBodyBytes: number }) {}
+
+  async start(gateway: Gateway): Promise<void> {
+    const app = createApi({ gateway, store: this.opts.store, token: this.opts.token, maxBodyBytes: this.opts.maxBodyBytes });
+    await new Promise<void>((resolve, reject) => {
+      this.server = serve({ fetch: app.fetch, hostname: this.opts.host, port: this.opts.port }, (info: AddressInfo) => {
+        this.url = `http://${info.address.includes(':') ? `[${info.address}]` : info.address}:${info.port}`;
+        resolve();
+      });
+      this.server.once('error', (err: NodeJS.ErrnoException) => reject(new Error(
+        err.code === 'EADDRINUSE' ? `port ${this.opts.port} on ${this.opts.host} is in use: is another gateway running? Set NANOCLAW_HTTP_PORT to use another.` : err.message, { cause: err })));
+    });
+  }
+
+  async send(): Promise<void> {}
+
+  async stop(): Promise<void> {
+    const server = this.server as any;
+    server?.closeAllConnections?.();
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  }
+}

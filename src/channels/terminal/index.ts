@@ -1,0 +1,89 @@
+import { chmodSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { userInfo } from 'node:os';
+import type { Channel } from '../channel.ts';
+import type { Gateway, GatewayEvent } from '../../core/gateway.ts';
+import type { Conversation, Outbound } from '../../store/store.ts';
+
+/** Messages on the terminal socket, one JSON object per line. */
+export type TerminalClientLine = { type: 'message'; text: string; id?: string };
+export type TerminalServerLine =
+  | { type: 'ready'; conversation: string }
+  | { type: 'accepted'; id: number }
+  | { type: 'progress'; kind: string; tool?: string; text: string }
+  | { type: 'message'; kind: Outbound['kind']; text: string }
+  | { type: 'turn_end' }
+  | { type: 'error'; text: string };
+
+/**
+ * The terminal chat: `nanoclaw chat` connects to a Unix socket in
+ * NANOCLAW_HOME (mode 0600, so only the owner can use it; no token needed).
+ * Each local user has one conversation. Replies that could not be shown
+ * (nobody connected) are delivered when a chat connects again.
+ */
+export class TerminalChannel implements Channel {
+  readonly name = 'terminal';
+  private server?: net.Server;
+  private clients = new Set<net.Socket>();
+  private gateway?: Gateway;
+
+  constructor(private readonly socketPath: string) {}
+
+  async start(gateway: Gateway): Promise<void> {
+    this.gateway = gateway;
+    rmSync(this.socketPath, { force: true });
+    this.server = net.createServer((sock) => this.accept(sock));
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(this.socketPath, () => resolve());
+    });
+    chmodSync(this.socketPath, 0o600);
+  }
+
+  private accept(sock: net.Socket): void {
+    const gateway = this.gateway!;
+    const key = { channel: this.name, chat: userInfo().username, thread: '' };
+    const write = (l: TerminalServerLine) => { if (!sock.destroyed) sock.write(JSON.stringify(l) + '\n'); };
+    this.clients.add(sock);
+    let convId = '';
+    const onEvent = (ev: GatewayEvent) => {
+      if (ev.conversationId !== convId) return;
+      if (ev.type === 'progress') write({ type: 'progress', kind: ev.kind, tool: ev.tool, text: ev.text });
+      else if (ev.type === 'turn_end') write({ type: 'turn_end' });
+    };
+    gateway.on('event', onEvent);
+    sock.on('close', () => { this.clients.delete(sock); gateway.off('event', onEvent); });
+    sock.on('error', () => {});
+    convId = gateway.conversationFor(key).id;
+    write({ type: 'ready', conversation: convId });
+    gateway.redeliver(this.name);
+
+    let buffer = '';
+    sock.setEncoding('utf8');
+    sock.on('data', (chunk: string) => {
+      buffer += chunk;
+      if (buffer.length > 1_000_000) { write({ type: 'error', text: 'line too long' }); sock.destroy(); return; }
+      let nl: number;
+      while ((nl = buffer.indexOf('\n')) >= 0) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        let msg: TerminalClientLine;
+        try { msg = JSON.parse(line); } catch { write({ type: 'error', text: 'expected one JSON object per line' }); continue; }
+        if (msg?.type !== 'message' || typeof msg.text !== 'string' || !msg.text.trim()) { write({ type: 'error', text: 'expected {"type":"message","text":"..."}' }); continue; }
+        const { message } = gateway.receive(key, { sender: key.chat, text: msg.text, clientId: msg.id });
+        write({ type: 'accepted', id: message.id });
+      }
+    });
+  }
+
+  async send(_conversation: Conversation, message: Outbound): Promise<void> {
+    if (this.clients.size === 0) throw new Error('no terminal chat is connected');
+    for (const sock of this.clients) sock.write(JSON.stringify({ type: 'message', kind: message.kind, text: message.text } satisfies TerminalServerLine) + '\n');
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.clients) s.destroy();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    rmSync(this.socketPath, { force: true });
+  }
+}

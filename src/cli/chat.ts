@@ -1,0 +1,46 @@
+import net from 'node:net';
+import { createInterface } from 'node:readline';
+import { homeLayout, resolveHome } from '../config/home.ts';
+import type { TerminalServerLine } from '../channels/terminal/index.ts';
+
+/** `nanoclaw chat`: a line-based chat with the running gateway over its terminal socket. */
+export async function runChat(): Promise<void> {
+  const { chatSocket } = homeLayout(resolveHome());
+  const sock = net.connect(chatSocket);
+  await new Promise<void>((resolve, reject) => {
+    sock.once('connect', resolve);
+    sock.once('error', (err: NodeJS.ErrnoException) => reject(new Error(
+      err.code === 'ENOENT' || err.code === 'ECONNREFUSED' ? `no gateway is running for ${resolveHome()}: start one with \`nanoclaw start\`.` : err.message)));
+  });
+  const tty = process.stdout.isTTY;
+  const dim = (s: string) => (tty ? `\x1b[2m${s}\x1b[0m` : s);
+  const rl = createInterface({ input: process.stdin, output: process.stdout, prompt: tty ? 'you> ' : '' });
+  let buffer = '';
+  let waiting = 0;
+  sock.setEncoding('utf8');
+  sock.on('data', (chunk: string) => {
+    buffer += chunk;
+    let nl: number;
+    while ((nl = buffer.indexOf('\n')) >= 0) {
+      const line: TerminalServerLine = JSON.parse(buffer.slice(0, nl));
+      buffer = buffer.slice(nl + 1);
+      if (line.type === 'ready') process.stdout.write(dim(`connected (conversation ${line.conversation}); /end ends it, /memory on keeps memory, Ctrl-D quits\n`));
+      else if (line.type === 'progress') process.stdout.write(dim(line.tool ? `  [${line.tool}] ${line.text}\n` : `  ${line.text}\n`));
+      else if (line.type === 'message') process.stdout.write(`${line.kind === 'reply' ? 'agent' : line.kind}> ${line.text}\n`);
+      else if (line.type === 'error') process.stdout.write(`error> ${line.text}\n`);
+      else if (line.type === 'turn_end') { waiting--; if (waiting <= 0) { waiting = 0; rl.prompt(); } }
+    }
+  });
+  sock.on('close', () => { process.stdout.write('\ngateway closed the chat\n'); process.exit(0); });
+  rl.on('line', (text) => {
+    if (!text.trim()) return rl.prompt();
+    waiting++;
+    sock.write(JSON.stringify({ type: 'message', text }) + '\n');
+  });
+  rl.on('close', () => {
+    // Ctrl-D or end of piped input: wait for pending answers, then leave.
+    const leave = () => (waiting > 0 ? setTimeout(leave, 100) : (sock.end(), process.exit(0)));
+    leave();
+  });
+  rl.prompt();
+}

@@ -1,0 +1,26 @@
+import { Command } from 'commander';
+import { runChat } from './chat.ts';
+import { runConfig } from './config.ts';
+import { runDemo } from './demo.ts';
+import { runDoctor } from './doctor.ts';
+import { runMemoryLog } from './memory.ts';
+import { runStart } from './start.ts';
+import { runStatus } from './status.ts';
+
+const program = new Command('nanoclaw')
+  .description('A security-first personal AI agent: every conversation runs in its own hardened container.')
+  .showHelpAfterError();
+
+program.command('start').description('run the gateway (HTTP API on 127.0.0.1, terminal chat)').action(runStart);
+program.command('chat').description('chat with the agent from this terminal (needs a running gateway)').action(runChat);
+program.command('status').description('show the API address and token, conversations and their containers').option('--json', 'machine-readable output').action(runStatus);
+program.command('doctor').description('check Docker, the agent image, config, the data folder and the model endpoint').action(runDoctor);
+program.command('demo').description('offline demo: a stand-in model scripts a shell command in a real container').action(runDemo);
+program.command('config').description('list every option with its default, current value and environment variable').action(runConfig);
+program.command('memory').description('persistent memory').command('log <conversation>')
+  .description('show the recorded changes to a conversation\'s memory (an API id or a c-... id)').action(runMemoryLog);
+
+program.parseAsync(process.argv).catch((err) => {
+  process.stderr.write(`nanoclaw: ${(err as Error).message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,54 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { homeLayout, resolveHome } from '../config/home.ts';
+import { DockerRuntime } from '../sandbox/docker/index.ts';
+import { LABEL_CONVERSATION, LABEL_HOME, LABEL_MANAGED } from '../sandbox/profile.ts';
+import { openDatabase } from '../store/database.ts';
+import { Store } from '../store/store.ts';
+
+/** `nanoclaw status`: the API address and token, and every conversation with its container. */
+export async function runStatus(opts: { json?: boolean }): Promise<void> {
+  const layout = homeLayout(resolveHome());
+  if (!existsSync(layout.db)) {
+    process.stdout.write(`No NanoClaw data in ${layout.home} yet: run \`nanoclaw start\` first.\n`);
+    return;
+  }
+  const gateway = existsSync(layout.gatewayLock) ? JSON.parse(readFileSync(layout.gatewayLock, 'utf8')) as { pid: number; url: string } : undefined;
+  const running = gateway ? isAlive(gateway.pid) : false;
+  const token = existsSync(layout.apiToken) ? readFileSync(layout.apiToken, 'utf8').trim() : undefined;
+  const store = new Store(openDatabase(layout.db));
+  let containers: Array<{ name: string; state: string; labels: Record<string, string> }> = [];
+  let engineError: string | undefined;
+  try {
+    containers = await new DockerRuntime().list({ [LABEL_MANAGED]: 'true', [LABEL_HOME]: layout.home });
+  } catch (err) {
+    engineError = (err as Error).message;
+  }
+  const byConv = new Map(containers.filter((c) => c.labels[LABEL_CONVERSATION]).map((c) => [c.labels[LABEL_CONVERSATION], c]));
+  const conversations = store.listConversations().map((c) => ({
+    id: c.id, channel: c.channel, chat: c.chat, thread: c.thread, memory: c.memory,
+    lastActive: new Date(c.lastActiveAt).toISOString(), container: byConv.get(c.id)?.name ?? null,
+    usage: store.usage(c.id),
+  }));
+  const pool = containers.filter((c) => !c.labels[LABEL_CONVERSATION]).length;
+  if (opts.json) {
+    process.stdout.write(JSON.stringify({ home: layout.home, gateway: running ? gateway : null, token, pool, conversations, engineError }, null, 2) + '\n');
+    return;
+  }
+  const out = [
+    `home:     ${layout.home}`,
+    `gateway:  ${running ? `running (pid ${gateway!.pid}), API ${gateway!.url}` : 'not running (start it with `nanoclaw start`)'}`,
+    `token:    ${token ?? '(created on first start)'}`,
+    `          curl -H "Authorization: Bearer $TOKEN" ${gateway?.url ?? 'http://127.0.0.1:7878'}/api/v1/conversations`,
+    `pool:     ${pool} pre-started container(s)`,
+    engineError ? `engine:   not answering (${engineError})` : '',
+    '',
+    conversations.length ? 'conversations:' : 'no conversations yet',
+    ...conversations.map((c) => `  ${c.id}  ${c.channel}:${c.chat}${c.thread ? `/${c.thread}` : ''}  ${c.container ? `container ${c.container}` : 'no container'}` +
+      `  memory ${c.memory ? 'on' : 'off'}  ${c.usage.inputTokens}/${c.usage.outputTokens} tokens in/out  last active ${c.lastActive}`),
+  ].filter((l, i) => l !== '' || i > 5);
+  process.stdout.write(out.join('\n') + '\n');
+}
+
+function isAlive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch { return false; }
+}

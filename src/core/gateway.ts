@@ -1,0 +1,332 @@
+import { EventEmitter } from 'node:events';
+import { rmSync } from 'node:fs';
+import type { Config } from '../config/schema.ts';
+import type { HomeLayout } from '../config/home.ts';
+import type { Channel } from '../channels/channel.ts';
+import { MemoryRepo } from '../memory/memory-repo.ts';
+import { AgentContainer, dataDirs, type AgentContainerDeps, type TurnResult } from '../sandbox/agent-container.ts';
+import { ContainerPool } from '../sandbox/pool.ts';
+import { LABEL_HOME, LABEL_MANAGED } from '../sandbox/profile.ts';
+import type { ContainerRuntime } from '../sandbox/runtime.ts';
+import type { Conversation, ConversationKey, Inbound, Outbound, Store } from '../store/store.ts';
+import { parseCommand } from './commands.ts';
+import { ContainerSlots } from './container-slots.ts';
+import type { Logger } from './logger.ts';
+
+/** What channels see of a turn as it runs, for live views (the HTTP API's event stream). */
+export type GatewayEvent =
+  | { type: 'accepted'; conversationId: string; inboundId: number }
+  | { type: 'turn_start'; conversationId: string; inboundId: number; container: string }
+  | { type: 'progress'; conversationId: string; inboundId: number; kind: string; tool?: string; text: string }
+  | { type: 'outbound'; conversationId: string; message: Outbound }
+  | { type: 'turn_end'; conversationId: string; inboundId: number; replies: Outbound[] }
+  | { type: 'container'; conversationId: string; container: string; state: 'started' | 'destroyed'; reason?: string };
+
+export interface GatewayDeps {
+  config: Config;
+  layout: HomeLayout;
+  store: Store;
+  runtime: ContainerRuntime;
+  apiKey: string;
+  log: Logger;
+  /** Benchmarks observe when a container's first model request leaves. */
+  onModelRequest?: (container: string) => void;
+}
+
+/**
+ * The spine: stores each inbound message before anything else, runs each
+ * conversation's messages in order in that conversation's own container, and
+ * stores each reply before handing it to its channel.
+ *
+ *   const gw = new Gateway(deps); gw.addChannel(http); await gw.start();
+ *   const { message } = gw.receive({ channel: 'api', chat: 'x', thread: '' }, { sender: 'me', text: 'hi' });
+ */
+export class Gateway extends EventEmitter {
+  private readonly channels = new Map<string, Channel>();
+  private readonly draining = new Set<string>();
+  private readonly slots: ContainerSlots;
+  private readonly pool: ContainerPool;
+  private readonly containerDeps: AgentContainerDeps;
+  private readonly idleTimers = new Map<string, NodeJS.Timeout>();
+  private stopped = false;
+
+  constructor(private readonly deps: GatewayDeps) {
+    super();
+    this.setMaxListeners(0);
+    const { config, layout, runtime, apiKey, store } = deps;
+    this.slots = new ContainerSlots(config.container.maxRunning);
+    this.containerDeps = {
+      runtime, config, layout, apiKey,
+      onUsage: (id, u) => store.addUsage(id, u.inputTokens, u.outputTokens),
+      onModelRequest: deps.onModelRequest,
+    };
+    this.pool = new ContainerPool(this.containerDeps, config.container.prestart, (m) => deps.log.warn(m));
+  }
+
+  addChannel(channel: Channel): void {
+    this.channels.set(channel.name, channel);
+  }
+
+  /** Cleans up after a previous gateway, starts channels, and resumes unfinished work. */
+  async start(): Promise<void> {
+    await this.removeOrphans();
+    for (const ch of this.channels.values()) await ch.start(this);
+    this.pool.fill();
+    for (const m of this.deps.store.pendingOutbound()) void this.deliver(m);
+    const pending = new Set(this.deps.store.pendingInbound().map((m) => m.conversationId));
+    if (pending.size) this.deps.log.info(`resuming ${pending.size} conversation(s) with unanswered messages`);
+    for (const id of pending) this.kick(id);
+  }
+
+  /** Containers labelled as ours but not ours: left by a gateway that died. */
+  private async removeOrphans(): Promise<void> {
+    const found = await this.deps.runtime.list({ [LABEL_MANAGED]: 'true', [LABEL_HOME]: this.deps.layout.home });
+    for (const c of found) {
+      this.deps.log.info(`removing orphaned container ${c.name} (${c.state})`);
+      await this.deps.runtime.destroy(c.name, 0).catch((err) => this.deps.log.warn(`could not remove ${c.name}: ${err.message}`));
+      this.deps.store.endContainer(c.name, 'orphaned by a previous gateway');
+    }
+    for (const c of this.deps.store.liveContainers()) this.deps.store.endContainer(c.name, 'gateway restarted');
+    rmSync(this.deps.layout.run, { recursive: true, force: true });
+  }
+
+  /**
+   * Accepts a message: durable once this returns, so the channel may
+   * acknowledge it. A repeated `clientId` returns the first message and does
+   * not run again.
+   */
+  receive(key: ConversationKey, msg: { clientId?: string; sender: string; text: string }): { conversation: Conversation; message: Inbound; duplicate: boolean } {
+    const store = this.deps.store;
+    const conversation = store.conversation(key, this.deps.config.memory.enabledByDefault);
+    const { message, duplicate } = store.acceptInbound(conversation.id, msg);
+    if (!duplicate) this.emitEvent({ type: 'accepted', conversationId: conversation.id, inboundId: message.id });
+    this.kick(conversation.id);
+    return { conversation, message, duplicate };
+  }
+
+  /** Finds or creates a conversation without sending anything. */
+  conversationFor(key: ConversationKey): Conversation {
+    return this.deps.store.conversation(key, this.deps.config.memory.enabledByDefault);
+  }
+
+  /** Retries queued outbound messages of one channel (for example when a client reconnects). */
+  redeliver(channel: string): void {
+    for (const m of this.deps.store.pendingOutbound()) {
+      if (this.deps.store.getConversation(m.conversationId)?.channel === channel) void this.deliver(m);
+    }
+  }
+
+  private emitEvent(ev: GatewayEvent): void {
+    this.emit('event', ev);
+  }
+
+  /** Runs a conversation's pending messages in order; one drain per conversation at a time. */
+  private kick(conversationId: string): void {
+    if (this.draining.has(conversationId) || this.stopped) return;
+    this.draining.add(conversationId);
+    void (async () => {
+      try {
+        for (;;) {
+          if (this.stopped) break;
+          const next = this.deps.store.pendingInbound().find((m) => m.conversationId === conversationId);
+          if (!next) break;
+          await this.handle(next);
+        }
+      } catch (err) {
+        this.deps.log.error(`conversation ${conversationId}: ${(err as Error).stack}`);
+      } finally {
+        this.draining.delete(conversationId);
+      }
+    })();
+  }
+
+  private async handle(msg: Inbound): Promise<void> {
+    const conv = this.deps.store.getConversation(msg.conversationId)!;
+    const command = parseCommand(msg.text);
+    if (command) {
+      const text = await this.runCommand(conv, command);
+      return this.finish(msg, [{ kind: 'notice', text }]);
+    }
+    let container: AgentContainer;
+    try {
+      container = await this.containerFor(conv);
+    } catch (err) {
+      this.deps.log.error(`conversation ${conv.id}: ${(err as Error).message}`);
+      return this.finish(msg, [{ kind: 'error', text: `Sorry, I could not start a sandbox for this conversation: ${(err as Error).message}` }]);
+    }
+    this.clearIdle(conv.id);
+    this.emitEvent({ type: 'turn_start', conversationId: conv.id, inboundId: msg.id, container: container.name });
+    const result: TurnResult = await container.runTurn(
+      { type: 'message', id: String(msg.id), text: msg.text, sender: msg.sender },
+      this.deps.config.container.turnTimeoutSec * 1000,
+      (p) => { if (p.type === 'progress') this.emitEvent({ type: 'progress', conversationId: conv.id, inboundId: msg.id, kind: p.kind, tool: p.tool, text: p.text }); },
+    );
+    this.slots.wake();
+    if (conv.memory) {
+      await new MemoryRepo(this.deps.layout, conv.id).commit(`turn ${msg.id}: ${msg.text.replace(/\s+/g, ' ').slice(0, 60)}`)
+        .catch((err) => this.deps.log.warn(`memory commit for ${conv.id} failed: ${err.message}`));
+    }
+    if (result.ok) {
+      const replies = result.replies.length ? result.replies : ['(The agent finished without a reply.)'];
+      this.finish(msg, replies.map((text) => ({ kind: 'reply' as const, text })));
+    } else {
+      this.finish(msg, [{ kind: 'error', text: `Sorry, something went wrong: ${result.error}. Send your message again to continue; the conversation resumes where it can.` }]);
+    }
+    if (container.alive) this.armIdle(conv.id, container);
+  }
+
+  /** Stores the turn's replies with the inbound's done mark (one transaction), then delivers them. */
+  private finish(msg: Inbound, replies: Array<{ kind: Outbound['kind']; text: string }>): void {
+    const stored = this.deps.store.completeTurn(msg.id, replies);
+    for (const m of stored) this.emitEvent({ type: 'outbound', conversationId: msg.conversationId, message: m });
+    this.emitEvent({ type: 'turn_end', conversationId: msg.conversationId, inboundId: msg.id, replies: stored });
+    for (const m of stored) void this.deliver(m);
+  }
+
+  private readonly delivering = new Set<number>();
+  private async deliver(m: Outbound): Promise<void> {
+    if (this.delivering.has(m.id)) return;
+    this.delivering.add(m.id);
+    try { await this.deliverOnce(m); } finally { this.delivering.delete(m.id); }
+  }
+
+  private async deliverOnce(m: Outbound): Promise<void> {
+    if (this.deps.store.getOutbound(m.id)?.status === 'sent') return;
+    const conv = this.deps.store.getConversation(m.conversationId);
+    const channel = conv && this.channels.get(conv.channel);
+    if (!conv || !channel) {
+      this.deps.log.warn(`no channel "${conv?.channel}" to deliver message ${m.id}; kept for later`);
+      return;
+    }
+    try {
+      await channel.send(conv, m);
+      this.deps.store.markSent(m.id);
+    } catch (err) {
+      this.deps.log.warn(`delivering message ${m.id} on ${conv.channel} failed: ${(err as Error).message}; it stays queued`);
+    }
+  }
+
+  /** The conversation's live container, or a new one (from the pool when it can be). */
+  private async containerFor(conv: Conversation): Promise<AgentContainer> {
+    const live = this.slots.get(conv.id);
+    if (live) return live;
+    await this.slots.acquire((id, c) => this.endContainer(id, c, 'evicted to make room for another conversation', false));
+    let container: AgentContainer | undefined;
+    try {
+      const fresh = this.deps.store.getConversation(conv.id)!;
+      const start = { type: 'start' as const, conversation: conv.id, memory: fresh.memory, systemPrompt: this.deps.config.agent.systemPrompt || undefined };
+      if (!fresh.memory && !fresh.dataDir) container = this.pool.take();
+      if (container) {
+        this.deps.store.updateConversation(conv.id, { dataDir: container.dirs.dataDir });
+      } else {
+        const dirName = fresh.dataDir ? fresh.dataDir.split('/').pop()! : undefined;
+        const memory = fresh.memory ? new MemoryRepo(this.deps.layout, conv.id) : undefined;
+        await memory?.ensure();
+        container = await AgentContainer.launch(this.containerDeps, {
+          dirs: dirName ? dataDirs(this.deps.layout, dirName) : undefined,
+          memoryDir: memory?.workTree, conversationId: conv.id,
+        });
+        if (!fresh.dataDir) this.deps.store.updateConversation(conv.id, { dataDir: container.dirs.dataDir });
+      }
+      container.bind(conv.id, { ...start, resumeSession: fresh.sessionId ?? undefined });
+    } catch (err) {
+      this.slots.cancel();
+      throw err;
+    }
+    const c = container;
+    this.slots.add(conv.id, c);
+    this.deps.store.recordContainer(c.name, conv.id, 'running');
+    this.emitEvent({ type: 'container', conversationId: conv.id, container: c.name, state: 'started' });
+    c.on('session', (sessionId: string) => this.deps.store.updateConversation(conv.id, { sessionId }));
+    c.on('log', (m: { level: string; text: string }) => this.deps.log.debug(`[${c.name}] ${m.text}`));
+    c.once('exit', (reason: string) => {
+      this.slots.release(conv.id, c);
+      this.clearIdle(conv.id);
+      this.deps.store.endContainer(c.name, reason);
+      this.emitEvent({ type: 'container', conversationId: conv.id, container: c.name, state: 'destroyed', reason });
+      this.deps.log.info(`container ${c.name} (${conv.id}) gone: ${reason}`);
+    });
+    return c;
+  }
+
+  private armIdle(conversationId: string, c: AgentContainer): void {
+    this.clearIdle(conversationId);
+    const t = setTimeout(() => {
+      this.idleTimers.delete(conversationId);
+      if (c.idle && !this.draining.has(conversationId)) void this.endContainer(conversationId, c, 'idle timeout', true);
+    }, this.deps.config.container.idleTimeoutSec * 1000);
+    t.unref();
+    this.idleTimers.set(conversationId, t);
+  }
+
+  private clearIdle(conversationId: string): void {
+    const t = this.idleTimers.get(conversationId);
+    if (t) clearTimeout(t);
+    this.idleTimers.delete(conversationId);
+  }
+
+  /**
+   * Destroys a conversation's container. `endSession` (idle timeout, /end)
+   * also deletes its workspace and engine state, unless the conversation has
+   * persistent memory, in which case the next message resumes it.
+   */
+  private async endContainer(conversationId: string, c: AgentContainer | undefined, reason: string, endSession: boolean): Promise<void> {
+    if (c) {
+      await c.destroy(reason);
+      this.slots.release(conversationId, c);
+    }
+    if (!endSession) return;
+    const conv = this.deps.store.getConversation(conversationId);
+    if (conv && !conv.memory && conv.dataDir) {
+      rmSync(conv.dataDir, { recursive: true, force: true });
+      this.deps.store.updateConversation(conversationId, { dataDir: null, sessionId: null });
+    }
+  }
+
+  private async runCommand(conv: Conversation, cmd: NonNullable<ReturnType<typeof parseCommand>>): Promise<string> {
+    const live = this.slots.get(conv.id);
+    switch (cmd.name) {
+      case 'end':
+        await this.endContainer(conv.id, live, 'ended by /end', true);
+        return conv.memory
+          ? 'Conversation ended: its container was destroyed. Persistent memory and the workspace were kept.'
+          : 'Conversation ended: its container and workspace were destroyed. Your next message starts afresh.';
+      case 'memory': {
+        if (cmd.arg === 'status' || !cmd.arg) return `Persistent memory is ${conv.memory ? 'on' : 'off'} for this conversation.`;
+        const on = cmd.arg === 'on';
+        if (on === conv.memory) return `Persistent memory is already ${on ? 'on' : 'off'}.`;
+        this.deps.store.updateConversation(conv.id, { memory: on });
+        if (on) await new MemoryRepo(this.deps.layout, conv.id).ensure();
+        // The memory folder is mounted at container start: restart the container, keeping the session.
+        if (live) await this.endContainer(conv.id, live, `memory turned ${on ? 'on' : 'off'}`, false);
+        return on
+          ? 'Persistent memory is on: the agent keeps files in /memory across conversations, and every change is recorded.'
+          : 'Persistent memory is off for this conversation. Earlier memory is kept on the host but no longer mounted.';
+      }
+      case 'help':
+        return 'Commands: /end (destroy this conversation\'s container), /memory on|off|status.';
+      default:
+        return `Unknown command /${cmd.name}. Try /help.`;
+    }
+  }
+
+  /** Conversations with their live containers, for `nanoclaw status`. */
+  status() {
+    const live = new Map(this.slots.entries().map(([id, c]) => [id, c]));
+    return {
+      pool: this.pool.readyCount,
+      conversations: this.deps.store.listConversations().map((c) => ({
+        ...c, container: live.get(c.id)?.name ?? null, busy: live.get(c.id) ? !live.get(c.id)!.idle : false,
+        usage: this.deps.store.usage(c.id),
+      })),
+    };
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.idleTimers.values()) clearTimeout(t);
+    for (const ch of this.channels.values()) await ch.stop().catch(() => {});
+    await this.pool.close();
+    await Promise.all(this.slots.entries().map(([id, c]) => c.destroy('gateway stopping').then(() => this.slots.release(id, c))));
+  }
+}
