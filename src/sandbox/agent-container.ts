@@ -198,12 +198,13 @@ export class AgentContainer extends EventEmitter {
     if (!this.exitReason || exit?.oomKilled) this.exitReason = described;
     this.proxy.revoke();
     this.finishTurn({ ok: false, error: this.exitReason });
-    void (async () => {
+    this.goneDone = (async () => {
       await this.deps.runtime.destroy(this.name, 0).catch(() => {});
       await this.cleanupHostSide();
       this.emit('exit', this.exitReason);
     })();
   }
+  private goneDone?: Promise<void>;
 
   /** Stops and removes the container; resolves when it is gone. */
   async destroy(reason: string): Promise<void> {
@@ -212,7 +213,7 @@ export class AgentContainer extends EventEmitter {
     this.channel.send({ type: 'stop' });
     await this.deps.runtime.destroy(this.name, 2).catch(() => {});
     this.markGone();
-    await this.cleanupHostSide();
+    await this.goneDone;
   }
 
   private cleaned = false;
