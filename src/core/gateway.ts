@@ -128,7 +128,7 @@ export class Gateway extends EventEmitter {
       try {
         for (;;) {
           if (this.stopped) break;
-          const next = this.deps.store.pendingInbound().find((m) => m.conversationId === conversationId);
+          const next = this.deps.store.nextPending(conversationId);
           if (!next) break;
           await this.handle(next);
         }

@@ -50,30 +50,39 @@ export class ControlChannel extends EventEmitter {
     let buffer = '';
     sock.setEncoding('utf8');
     sock.on('data', (chunk: string) => {
-      buffer += chunk;
-      if (buffer.length > MAX_LINE && !buffer.includes('\n')) {
-        this.emit('protocol_error', new Error(`runner sent a line over ${MAX_LINE} bytes`));
-        sock.destroy();
-        return;
-      }
+      // Only the new chunk is searched for line ends, so a long line costs
+      // linear time, and a line over the limit closes the stream.
+      let start = 0;
       let nl: number;
-      while ((nl = buffer.indexOf('\n')) >= 0) {
-        const line = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
-        if (!line.trim()) continue;
-        let msg: RunnerToHost;
-        try {
-          msg = JSON.parse(line);
-        } catch {
-          this.emit('protocol_error', new Error(`runner sent a line that is not JSON: ${line.slice(0, 200)}`));
-          continue;
-        }
-        this.emit('message', msg);
+      while ((nl = chunk.indexOf('\n', start)) >= 0) {
+        const line = buffer + chunk.slice(start, nl);
+        buffer = '';
+        start = nl + 1;
+        if (line.length > MAX_LINE) return this.tooLong(sock);
+        if (line.trim()) this.parse(line);
       }
+      buffer += chunk.slice(start);
+      if (buffer.length > MAX_LINE) this.tooLong(sock);
     });
     sock.on('close', () => this.close());
     sock.on('error', () => {});
     this.resolveConnected();
+  }
+
+  private tooLong(sock: net.Socket): void {
+    this.emit('protocol_error', new Error(`runner sent a line over ${MAX_LINE} bytes`));
+    sock.destroy();
+  }
+
+  private parse(line: string): void {
+    let msg: RunnerToHost;
+    try {
+      msg = JSON.parse(line);
+    } catch {
+      this.emit('protocol_error', new Error(`runner sent a line that is not JSON: ${line.slice(0, 200)}`));
+      return;
+    }
+    this.emit('message', msg);
   }
 
   send(msg: HostToRunner): boolean {

@@ -42,7 +42,11 @@ export interface Outbound {
 
 /** Stable, path-safe id for a conversation key. */
 export function conversationId(key: ConversationKey): string {
-  const hash = createHash('sha256').update(`${key.channel}\0${key.chat}\0${key.thread}`).digest('hex');
+  // NUL-joined for the ordinary case; a key that itself contains NUL is
+  // encoded unambiguously instead, so two keys can never share an id.
+  const fields = [key.channel, key.chat, key.thread];
+  const material = fields.some((f) => f.includes('\0')) ? `\0\0\0${JSON.stringify(fields)}` : fields.join('\0');
+  const hash = createHash('sha256').update(material).digest('hex');
   return `c-${hash.slice(0, 20)}`;
 }
 
@@ -125,6 +129,12 @@ export class Store {
     return this.db.prepare("SELECT * FROM inbound WHERE status = 'pending' ORDER BY id").all().map(inbound);
   }
 
+  /** The oldest message of one conversation still waiting for its turn. */
+  nextPending(conversationId: string): Inbound | undefined {
+    const row = this.db.prepare("SELECT * FROM inbound WHERE conversation_id = ? AND status = 'pending' ORDER BY id LIMIT 1").get(conversationId);
+    return row ? inbound(row) : undefined;
+  }
+
   /** Stores a turn's replies and marks its inbound done, atomically. Returns the new outbound rows. */
   completeTurn(inboundId: number, replies: Array<{ kind: OutboundKind; text: string }>): Outbound[] {
     return this.db.transaction(() => {
@@ -170,7 +180,7 @@ export class Store {
         SELECT 'in' AS direction, id, 'message' AS kind, text, received_at AS at FROM inbound WHERE conversation_id = ?
         UNION ALL
         SELECT 'out', id, kind, text, created_at FROM outbound WHERE conversation_id = ?
-      ) ORDER BY at DESC, direction DESC LIMIT ?`).all(conversationId, conversationId, limit).reverse() as any;
+      ) ORDER BY at DESC, direction DESC, id DESC LIMIT ?`).all(conversationId, conversationId, limit).reverse() as any;
   }
 
   recordContainer(name: string, conversationId: string | null, state: string): void {

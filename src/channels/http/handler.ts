@@ -2,6 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';
 import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
 import { streamSSE } from 'hono/streaming';
 import type { Gateway, GatewayEvent } from '../../core/gateway.ts';
 import { conversationId, type Outbound, type Store } from '../../store/store.ts';
@@ -39,7 +40,7 @@ export function createApi(opts: { gateway: Gateway; store: Store; token: string;
     },
     noAuthenticationHeader: { message: { error: { status: 401, message: 'Missing bearer token: send "Authorization: Bearer <token>" (see `nanoclaw status`).' } } },
     invalidToken: { message: { error: { status: 401, message: 'Invalid bearer token (see `nanoclaw status` for the current one).' } } },
-    invalidAuthenticationHeader: { message: { error: { status: 401, message: 'Malformed Authorization header; expected "Bearer <token>".' } } },
+    invalidAuthenticationHeader: { message: (c: Context) => c.json({ error: { status: 401, message: 'Malformed Authorization header; expected "Bearer <token>".' } }, 401) },
   }));
   app.use('/api/v1/conversations/:id/*', async (c, next) => {
     if (!ID.test(c.req.param('id'))) return problem(c, 400, 'Invalid conversation id: use 1-128 letters, digits, ".", "_", ":" or "-", starting with a letter or digit.');
@@ -53,7 +54,7 @@ export function createApi(opts: { gateway: Gateway; store: Store; token: string;
   app.post('/api/v1/conversations/:id/messages',
     bodyLimit({ maxSize: opts.maxBodyBytes, onError: (c) => problem(c, 413, `Request body over ${opts.maxBodyBytes} bytes.`) }),
     async (c) => {
-      if (!(c.req.header('content-type') ?? '').toLowerCase().startsWith('application/json')) return problem(c, 415, 'Send JSON with "Content-Type: application/json".');
+      if ((c.req.header('content-type') ?? '').split(';')[0].trim().toLowerCase() !== 'application/json') return problem(c, 415, 'Send JSON with "Content-Type: application/json".');
       let body: any;
       try { body = await c.req.json(); } catch { return problem(c, 400, 'Body is not valid JSON; expected {"text": "..."}.'); }
       if (typeof body !== 'object' || body === null || typeof body.text !== 'string' || !body.text.trim()) return problem(c, 400, 'Expected a JSON object with a non-empty "text" string.');
@@ -115,6 +116,7 @@ export function createApi(opts: { gateway: Gateway; store: Store; token: string;
   });
 
   app.notFound((c) => problem(c, 404, `No route ${c.req.method} ${new URL(c.req.url).pathname}.`));
-  app.onError((err, c) => c.json({ error: { status: 500, message: `Internal error: ${err.message}` } }, 500));
+  // bearerAuth and bodyLimit answer by throwing HTTPException: pass their responses through.
+  app.onError((err, c) => err instanceof HTTPException ? err.getResponse() : c.json({ error: { status: 500, message: `Internal error: ${err.message}` } }, 500));
   return app;
 }
