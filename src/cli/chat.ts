@@ -17,6 +17,8 @@ export async function runChat(): Promise<void> {
   const rl = createInterface({ input: process.stdin, output: process.stdout, prompt: tty ? 'you> ' : '' });
   let buffer = '';
   let waiting = 0;
+  let inputClosed = false;
+  const prompt = () => { if (!inputClosed) rl.prompt(); };
   sock.setEncoding('utf8');
   sock.on('data', (chunk: string) => {
     buffer += chunk;
@@ -28,16 +30,17 @@ export async function runChat(): Promise<void> {
       else if (line.type === 'progress') process.stdout.write(dim(line.tool ? `  [${line.tool}] ${line.text}\n` : `  ${line.text}\n`));
       else if (line.type === 'message') process.stdout.write(`${line.kind === 'reply' ? 'agent' : line.kind}> ${line.text}\n`);
       else if (line.type === 'error') process.stdout.write(`error> ${line.text}\n`);
-      else if (line.type === 'turn_end') { waiting--; if (waiting <= 0) { waiting = 0; rl.prompt(); } }
+      else if (line.type === 'turn_end') { waiting--; if (waiting <= 0) { waiting = 0; prompt(); } }
     }
   });
   sock.on('close', () => { process.stdout.write('\ngateway closed the chat\n'); process.exit(0); });
   rl.on('line', (text) => {
-    if (!text.trim()) return rl.prompt();
+    if (!text.trim()) return prompt();
     waiting++;
     sock.write(JSON.stringify({ type: 'message', text }) + '\n');
   });
   rl.on('close', () => {
+    inputClosed = true;
     // Ctrl-D or end of piped input: wait for pending answers, then leave.
     const leave = () => (waiting > 0 ? setTimeout(leave, 100) : (sock.end(), process.exit(0)));
     leave();

@@ -145,14 +145,15 @@ export class Gateway extends EventEmitter {
     const command = parseCommand(msg.text);
     if (command) {
       const text = await this.runCommand(conv, command);
-      return this.finish(msg, [{ kind: 'notice', text }]);
+      return await this.finish(msg, [{ kind: 'notice', text }]);
     }
     let container: AgentContainer;
     try {
       container = await this.containerFor(conv);
     } catch (err) {
       this.deps.log.error(`conversation ${conv.id}: ${(err as Error).message}`);
-      return this.finish(msg, [{ kind: 'error', text: `Sorry, I could not start a sandbox for this conversation: ${(err as Error).message}` }]);
+      await this.finish(msg, [{ kind: 'error', text: `Sorry, I could not start a sandbox for this conversation: ${(err as Error).message}` }]);
+      return;
     }
     this.clearIdle(conv.id);
     this.emitEvent({ type: 'turn_start', conversationId: conv.id, inboundId: msg.id, container: container.name });
@@ -168,19 +169,23 @@ export class Gateway extends EventEmitter {
     }
     if (result.ok) {
       const replies = result.replies.length ? result.replies : ['(The agent finished without a reply.)'];
-      this.finish(msg, replies.map((text) => ({ kind: 'reply' as const, text })));
+      await this.finish(msg, replies.map((text) => ({ kind: 'reply' as const, text })));
     } else {
-      this.finish(msg, [{ kind: 'error', text: `Sorry, something went wrong: ${result.error}. Send your message again to continue; the conversation resumes where it can.` }]);
+      await this.finish(msg, [{ kind: 'error', text: `Sorry, something went wrong: ${result.error}. Send your message again to continue; the conversation resumes where it can.` }]);
     }
     if (container.alive) this.armIdle(conv.id, container);
   }
 
-  /** Stores the turn's replies with the inbound's done mark (one transaction), then delivers them. */
-  private finish(msg: Inbound, replies: Array<{ kind: Outbound['kind']; text: string }>): void {
+  /**
+   * Stores the turn's replies with the inbound's done mark (one transaction),
+   * then delivers them; `turn_end` follows the delivery attempts, so a live
+   * view sees the replies before the turn closes.
+   */
+  private async finish(msg: Inbound, replies: Array<{ kind: Outbound['kind']; text: string }>): Promise<void> {
     const stored = this.deps.store.completeTurn(msg.id, replies);
     for (const m of stored) this.emitEvent({ type: 'outbound', conversationId: msg.conversationId, message: m });
+    for (const m of stored) await this.deliver(m);
     this.emitEvent({ type: 'turn_end', conversationId: msg.conversationId, inboundId: msg.id, replies: stored });
-    for (const m of stored) void this.deliver(m);
   }
 
   private readonly delivering = new Set<number>();
