@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the agent image (default nanoclaw-agent:latest, or $NANOCLAW_IMAGE).
+# Builds the agent image (default nanoclaw-agent:latest, or $NANOCLAW_CONTAINER_IMAGE, the same variable the gateway reads).
 #
 #   bash image/build.sh                 offline: no container registry needed
 #   bash image/build.sh --online        FROM node:24-bookworm-slim (needs Docker Hub + npm)
@@ -27,7 +27,7 @@ cd "$ROOT"
 say() { printf '\033[1m[image]\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[31m[image] %s\033[0m\n' "$*" >&2; exit 1; }
 
-IMAGE="${NANOCLAW_IMAGE:-nanoclaw-agent:latest}"
+IMAGE="${NANOCLAW_CONTAINER_IMAGE:-nanoclaw-agent:latest}"
 LABEL=org.nanoclaw.inputs
 MODE=offline REFRESH_BASE=0
 for arg in "$@"; do
@@ -157,14 +157,16 @@ SOURCES
   # lists are stale the moment they are written.
   find "$rootfs/usr/share/doc" -type f ! -name copyright -delete
   find "$rootfs/usr/share/doc" -depth -type d -empty -delete
-  rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin \
-    "$rootfs"/var/cache/debconf/*-old "$rootfs"/var/log/* \
-    "$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/* "$rootfs"/usr/share/locale/* \
-    "$rootfs"/etc/resolv.conf "$rootfs"/etc/hostname "$rootfs"/dev/*
+  (cd "$rootfs" && rm -rf ./var/lib/apt/lists/* ./var/cache/apt/*.bin ./var/cache/debconf/*-old \
+    ./var/log/* ./usr/share/man/* ./usr/share/info/* ./usr/share/locale/* \
+    ./etc/resolv.conf ./etc/hostname ./dev/*)
 
   say "importing the base as $tag"
   tar --numeric-owner -C "$rootfs" -c . | docker import --message "debootstrap $SUITE $VARIANT" - "$tag" >/dev/null
   rm -rf "$rootfs"
+  # Untag bases of older recipes; docker keeps any layers an image still uses.
+  docker image ls --format '{{.Repository}}:{{.Tag}}' nanoclaw-base | grep -vxF "$tag" |
+    xargs -r docker image rm >/dev/null 2>&1 || true
 }
 
 # --- skip when nothing changed -------------------------------------------------
@@ -223,6 +225,13 @@ cp runner/package.json runner/package-lock.json "$CTX/runner/"
 # so the runner's `../../src/protocol/...` imports resolve unchanged.
 cp -a dist/runner/src "$CTX/runner/dist/runner/src"
 cp -a dist/src/protocol "$CTX/runner/dist/src/protocol"
+# Only those two folders go in, so a runner import that reaches elsewhere in
+# dist/src would work on the host and fail in every container. Catch it here.
+while IFS=: read -r file spec; do
+  [ -f "$(dirname "$CTX/runner/$file")/$spec" ] || die "$file imports '$spec', which the image does not\
+ include: the runner may import only from runner/src and src/protocol"
+done < <(cd "$CTX/runner" && grep -roE --include='*.js' "(from|import|import\() *['\"]\.\.?/[^'\"]+" dist |
+  sed -E "s/:(from|import|import\() *['\"]/:/")
 
 if [ "$MODE" = online ]; then
   cp image/Dockerfile "$CTX/Dockerfile"
@@ -253,6 +262,7 @@ NEW_ID="$(cat "$WORK/iid")"
 # current one; an untagged failure costs nothing, a tagged one would be
 # skipped as "up to date" on the next run.
 say "smoke test: node, the runner's dependencies and the Claude CLI, as uid 1000 with no network"
+# shellcheck disable=SC2054 # the commas belong to --tmpfs's options
 sandbox=(docker run --rm --read-only --cap-drop ALL --security-opt no-new-privileges --network none
   --user 1000:1000 --tmpfs /tmp --tmpfs /home/agent:uid=1000,gid=1000 --pids-limit 256 --memory 1g)
 logged "$LOG_DIR/nanoclaw-image-smoke.log" "${sandbox[@]}" --workdir /opt/nanoclaw/runner \
@@ -262,12 +272,9 @@ logged "$LOG_DIR/nanoclaw-image-smoke.log" "${sandbox[@]}" --workdir /opt/nanocl
 logged "$LOG_DIR/nanoclaw-image-smoke.log" "${sandbox[@]}" \
   --entrypoint "/opt/nanoclaw/$SDK_CLI" "$NEW_ID" --version
 
-OLD_ID="$(docker image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)"
 docker tag "$NEW_ID" "$IMAGE"
-# Drop the image this one replaces, unless something still uses or names it
-# (then docker refuses, which is what we want); repeated builds would
-# otherwise pile up untagged images.
-if [ -n "$OLD_ID" ] && [ "$OLD_ID" != "$NEW_ID" ]; then
-  docker image rm "$OLD_ID" >/dev/null 2>&1 || true
-fi
+# Drop agent images that no tag names any more (the ones this build replaced);
+# docker skips any that a container still uses, and prune can only remove
+# untagged images, so nothing anyone named goes.
+docker image prune --force --filter "label=$LABEL" >/dev/null 2>&1 || true
 say "built $IMAGE ($(docker image inspect --format '{{.Size}}' "$IMAGE" | awk '{ printf "%d MB", $1 / 1e6 }'))"
