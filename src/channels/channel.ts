@@ -12,6 +12,12 @@ import type { Conversation, Outbound } from '../store/store.ts';
 export interface Channel {
   /** Also the `channel` part of every conversation key it creates. */
   readonly name: string;
+  /**
+   * True when the channel itself authenticates the person (a token, a socket
+   * only its owner can open): every sender on it is the owner. Chat services
+   * are not trusted: their senders go through pairing (see core/access.ts).
+   */
+  readonly trusted: boolean;
   start(gateway: Gateway): Promise<void>;
   /** Delivers one stored outbound message; throwing leaves it queued for a retry. */
   send(conversation: Conversation, message: Outbound): Promise<void>;

@@ -16,7 +16,8 @@ program.command('chat').description('chat with the agent from this terminal (nee
 program.command('status').description('show the API address and token, conversations and their containers').option('--json', 'machine-readable output').action(runStatus);
 program.command('doctor').description('check Docker, the agent image, config, the data folder and the model endpoint').action(runDoctor);
 program.command('demo').description('offline demo: a stand-in model scripts a shell command in a real container').action(runDemo);
-program.command('config').description('list every option with its default, current value and environment variable').action(runConfig);
+program.command('config').description('list every option with its default, current value and environment variable')
+  .option('--markdown', 'print the options table of docs/configuration.md').action(runConfig);
 program.command('memory').description('persistent memory').command('log <conversation>')
   .description('show the recorded changes to a conversation\'s memory (an API id or a c-... id)').action(runMemoryLog);
 

@@ -7,7 +7,7 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** `container.maxRunning` -> `NANOCLAW_CONTAINER_MAX_RUNNING`. */
+/** `container.maxRunning` -> `NANOCLAW_CONTAINER_MAX_RUNNING`. Lists are comma-separated in the environment. */
 export function envNameFor(section: string, field: string): string {
   return `NANOCLAW_${section}_${field}`.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase();
 }
@@ -44,6 +44,7 @@ export function loadConfig(home: string, env: NodeJS.ProcessEnv = process.env): 
       merged[section] = { ...(merged[section] ?? {}) };
       merged[section][field] = typeof def === 'number' && raw.trim() !== '' && !Number.isNaN(Number(raw)) ? Number(raw)
         : typeof def === 'boolean' && /^(true|false|1|0)$/i.test(raw) ? /^(true|1)$/i.test(raw)
+        : Array.isArray(def) ? raw.split(',').map((x) => x.trim()).filter(Boolean)
         : raw;
       sources.set(`${section}.${field}`, name);
     }

@@ -34,6 +34,27 @@ export const ConfigSchema = z.strictObject({
   memory: z.strictObject({
     enabledByDefault: z.boolean().default(false).describe('Give new conversations persistent memory without `/memory on`.'),
   }).prefault({}),
+  egress: z.strictObject({
+    allow: z.array(z.string()).default([]).describe('Domains every conversation may reach over HTTP(S) through the egress proxy: "example.com", "*.example.com", "example.com:8443". Empty by default: no egress.'),
+    allowPrivate: z.array(z.string()).default([]).describe('Address ranges (CIDR) the egress proxy may connect to although they are loopback, private or link-local, e.g. "192.168.1.10/32". Empty by default.'),
+    maxConnections: z.number().int().min(1).default(32).describe('Most simultaneous egress connections per container.'),
+    maxBytesPerContainer: z.number().int().min(1024).default(1024 * 1024 * 1024).describe('Most bytes one container may move through the egress proxy, each direction.'),
+  }).prefault({}),
+  access: z.strictObject({
+    owners: z.array(z.string().regex(/^[a-z0-9-]+:.+$/, 'expected "channel:sender", e.g. "telegram:12345"')).default([])
+      .describe('Senders who own this agent ("channel:sender"); they may use owner commands (/allow, /memory, /pair, /end of other conversations). Senders on the terminal and the HTTP API are always owners.'),
+    groups: z.array(z.string().regex(/^[a-z0-9-]+:.+$/, 'expected "channel:chat"')).default([])
+      .describe('Group chats ("channel:chat") the agent may answer in, and then only when mentioned or addressed by the trigger word.'),
+    triggerWord: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).default('nanoclaw').describe('Word that addresses the agent in a group chat (as "@word" or "word").'),
+  }).prefault({}),
+  budget: z.strictObject({
+    conversationTokensPerDay: z.number().int().min(0).default(0).describe('Most model tokens (input + output) one conversation may use per UTC day; 0 means no limit.'),
+    globalTokensPerDay: z.number().int().min(0).default(0).describe('Most model tokens all conversations together may use per UTC day; 0 means no limit.'),
+    conversationCostPerDayUsd: z.number().min(0).default(0).describe('Most estimated spend (USD) per conversation per UTC day; 0 means no limit.'),
+    globalCostPerDayUsd: z.number().min(0).default(0).describe('Most estimated spend (USD) for all conversations per UTC day; 0 means no limit.'),
+    inputUsdPerMillion: z.number().min(0).default(3).describe('Price used to estimate spend: USD per million input tokens.'),
+    outputUsdPerMillion: z.number().min(0).default(15).describe('Price used to estimate spend: USD per million output tokens.'),
+  }).prefault({}),
   agent: z.strictObject({
     systemPrompt: z.string().default('').describe('Extra instructions appended to the agent\'s system prompt.'),
   }).prefault({}),

@@ -4,12 +4,16 @@ import type { Config } from '../config/schema.ts';
 import type { HomeLayout } from '../config/home.ts';
 import type { Channel } from '../channels/channel.ts';
 import { MemoryRepo } from '../memory/memory-repo.ts';
-import { AgentContainer, dataDirs, type AgentContainerDeps, type TurnResult } from '../sandbox/agent-container.ts';
+import { AgentContainer, dataDirs, type AgentContainerDeps, type AuditEvent, type TurnResult } from '../sandbox/agent-container.ts';
+import { Budget } from '../sandbox/budget.ts';
 import { ContainerPool } from '../sandbox/pool.ts';
 import { LABEL_HOME, LABEL_MANAGED } from '../sandbox/profile.ts';
 import type { ContainerRuntime } from '../sandbox/runtime.ts';
 import type { Conversation, ConversationKey, Inbound, Outbound, Store } from '../store/store.ts';
-import { parseCommand } from './commands.ts';
+import { EgressAllowlistStore } from '../store/egress-allowlist.ts';
+import { SenderStore } from '../store/senders.ts';
+import { AccessPolicy, type MessageContext } from './access.ts';
+import { normalizeEgressEntry, parseCommand } from './commands.ts';
 import { ContainerSlots } from './container-slots.ts';
 import type { Logger } from './logger.ts';
 
@@ -22,6 +26,10 @@ export type GatewayEvent =
   | { type: 'turn_end'; conversationId: string; inboundId: number; replies: Outbound[] }
   | { type: 'container'; conversationId: string; container: string; state: 'started' | 'destroyed'; reason?: string };
 
+export type ReceiveResult =
+  | { accepted: true; conversation: Conversation; message: Inbound; duplicate: boolean }
+  | { accepted: false; reason: string };
+
 export interface GatewayDeps {
   config: Config;
   layout: HomeLayout;
@@ -31,6 +39,8 @@ export interface GatewayDeps {
   log: Logger;
   /** Benchmarks observe when a container's first model request leaves. */
   onModelRequest?: (container: string) => void;
+  /** Security-relevant events go here (the audit log). */
+  audit?: (event: AuditEvent) => void;
 }
 
 /**
@@ -49,16 +59,25 @@ export class Gateway extends EventEmitter {
   private readonly containerDeps: AgentContainerDeps;
   private readonly idleTimers = new Map<string, NodeJS.Timeout>();
   private stopped = false;
+  readonly senders: SenderStore;
+  readonly egressAllowlist: EgressAllowlistStore;
+  private readonly access: AccessPolicy;
 
   constructor(private readonly deps: GatewayDeps) {
     super();
     this.setMaxListeners(0);
     const { config, layout, runtime, apiKey, store } = deps;
     this.slots = new ContainerSlots(config.container.maxRunning);
+    const budget = new Budget(config.budget, store);
+    this.senders = new SenderStore(store.db);
+    this.egressAllowlist = new EgressAllowlistStore(store.db);
+    this.access = new AccessPolicy(config.access, this.senders);
     this.containerDeps = {
       runtime, config, layout, apiKey,
       onUsage: (id, u) => store.addUsage(id, u.inputTokens, u.outputTokens),
       onModelRequest: deps.onModelRequest,
+      checkBudget: (id) => budget.check(id),
+      audit: deps.audit,
     };
     this.pool = new ContainerPool(this.containerDeps, config.container.prestart, (m) => deps.log.warn(m));
   }
@@ -93,15 +112,32 @@ export class Gateway extends EventEmitter {
   /**
    * Accepts a message: durable once this returns, so the channel may
    * acknowledge it. A repeated `clientId` returns the first message and does
-   * not run again.
+   * not run again. Messages the access policy turns away are either ignored
+   * (a group chat not addressing the agent) or answered with a pairing code
+   * (an unknown sender): in neither case does anything reach a container.
    */
-  receive(key: ConversationKey, msg: { clientId?: string; sender: string; text: string }): { conversation: Conversation; message: Inbound; duplicate: boolean } {
+  receive(key: ConversationKey, msg: { clientId?: string; sender: string; text: string }, ctx: MessageContext = {}): ReceiveResult {
     const store = this.deps.store;
+    const decision = this.access.check(this.channelInfo(key.channel), key.chat, msg.sender, msg.text, ctx);
+    if (decision.kind === 'ignore') return { accepted: false, reason: decision.reason };
     const conversation = store.conversation(key, this.deps.config.memory.enabledByDefault);
     const { message, duplicate } = store.acceptInbound(conversation.id, msg);
-    if (!duplicate) this.emitEvent({ type: 'accepted', conversationId: conversation.id, inboundId: message.id });
+    if (duplicate) {
+      if (message.status === 'pending') this.kick(conversation.id);
+      return { accepted: true, conversation, message, duplicate };
+    }
+    this.emitEvent({ type: 'accepted', conversationId: conversation.id, inboundId: message.id });
+    if (decision.kind === 'pair') {
+      this.deps.audit?.({ type: 'pairing.requested', conversation: conversation.id, actor: `${key.channel}:${msg.sender}`, data: { fresh: decision.fresh } });
+      void this.finish(message, [{ kind: 'notice', text: `Hi! I only talk to people my owner has approved. Ask them to run \`nanoclaw pair approve ${decision.code}\` (the code is valid for an hour). Your message was not passed on.` }]);
+      return { accepted: true, conversation, message, duplicate };
+    }
     this.kick(conversation.id);
-    return { conversation, message, duplicate };
+    return { accepted: true, conversation, message, duplicate };
+  }
+
+  private channelInfo(name: string): { name: string; trusted: boolean } {
+    return { name, trusted: this.channels.get(name)?.trusted ?? false };
   }
 
   /** Finds or creates a conversation without sending anything. */
@@ -144,7 +180,8 @@ export class Gateway extends EventEmitter {
     const conv = this.deps.store.getConversation(msg.conversationId)!;
     const command = parseCommand(msg.text);
     if (command) {
-      const text = await this.runCommand(conv, command);
+      const owner = this.access.isOwner(this.channelInfo(conv.channel), msg.sender);
+      const text = await this.runCommand(conv, command, { owner, actor: `${conv.channel}:${msg.sender}` });
       return await this.finish(msg, [{ kind: 'notice', text }]);
     }
     let container: AgentContainer;
@@ -288,28 +325,68 @@ export class Gateway extends EventEmitter {
     }
   }
 
-  private async runCommand(conv: Conversation, cmd: NonNullable<ReturnType<typeof parseCommand>>): Promise<string> {
+  private async runCommand(conv: Conversation, cmd: NonNullable<ReturnType<typeof parseCommand>>, who: { owner: boolean; actor: string }): Promise<string> {
     const live = this.slots.get(conv.id);
+    const ownerOnly = `/${cmd.name} is for the owner only.`;
+    const audit = (type: string, data: Record<string, unknown>) => this.deps.audit?.({ type, conversation: conv.id, actor: who.actor, data });
     switch (cmd.name) {
-      case 'end':
+      case 'end': {
+        if (cmd.arg && cmd.arg !== conv.id) {
+          // Ending someone else's conversation is an owner's act.
+          if (!who.owner) return ownerOnly.replace('/end', '/end <conversation>');
+          const other = this.deps.store.getConversation(cmd.arg);
+          if (!other) return `No conversation ${cmd.arg}.`;
+          await this.endContainer(other.id, this.slots.get(other.id), `ended by ${who.actor}`, true);
+          audit('admin.end_conversation', { target: other.id });
+          return `Conversation ${other.id} ended.`;
+        }
         await this.endContainer(conv.id, live, 'ended by /end', true);
         return conv.memory
           ? 'Conversation ended: its container was destroyed. Persistent memory and the workspace were kept.'
           : 'Conversation ended: its container and workspace were destroyed. Your next message starts afresh.';
+      }
       case 'memory': {
         if (cmd.arg === 'status' || !cmd.arg) return `Persistent memory is ${conv.memory ? 'on' : 'off'} for this conversation.`;
+        if (!who.owner) return ownerOnly;
+        if (cmd.arg !== 'on' && cmd.arg !== 'off') return 'Use /memory on, /memory off or /memory status.';
         const on = cmd.arg === 'on';
         if (on === conv.memory) return `Persistent memory is already ${on ? 'on' : 'off'}.`;
         this.deps.store.updateConversation(conv.id, { memory: on });
         if (on) await new MemoryRepo(this.deps.layout, conv.id).ensure();
+        audit('admin.memory', { on });
         // The memory folder is mounted at container start: restart the container, keeping the session.
         if (live) await this.endContainer(conv.id, live, `memory turned ${on ? 'on' : 'off'}`, false);
         return on
           ? 'Persistent memory is on: the agent keeps files in /memory across conversations, and every change is recorded.'
           : 'Persistent memory is off for this conversation. Earlier memory is kept on the host but no longer mounted.';
       }
+      case 'allow':
+      case 'disallow': {
+        if (!cmd.arg) {
+          const list = this.egressAllowlist.list(conv.id);
+          const global = this.deps.config.egress.allow;
+          return `Allowed for this conversation: ${list.length ? list.join(', ') : '(none)'}. Allowed everywhere: ${global.length ? global.join(', ') : '(none)'}.`;
+        }
+        if (!who.owner) return ownerOnly;
+        const entry = normalizeEgressEntry(cmd.arg);
+        if (!entry) return `"${cmd.arg}" is not a domain: use example.com, *.example.com or example.com:8443.`;
+        const changed = cmd.name === 'allow' ? this.egressAllowlist.add(conv.id, entry, who.actor) : this.egressAllowlist.remove(conv.id, entry);
+        audit(`admin.${cmd.name}_domain`, { entry, changed });
+        return cmd.name === 'allow'
+          ? `${entry} is now reachable from this conversation (HTTP and HTTPS through the egress proxy).`
+          : changed ? `${entry} is no longer allowed here.` : `${entry} was not on this conversation's list.`;
+      }
+      case 'pair': {
+        if (!who.owner) return ownerOnly;
+        const [verb, code] = cmd.arg.split(/\s+/);
+        if (verb !== 'approve' || !code) return 'Use /pair approve <code>.';
+        const approved = this.senders.approve(code);
+        if (!approved) return `No pending pairing code ${code.toUpperCase()} (codes expire after an hour).`;
+        audit('pairing.approved', { channel: approved.channel, sender: approved.sender });
+        return `Approved ${approved.channel}:${approved.sender}; their messages now reach the agent.`;
+      }
       case 'help':
-        return 'Commands: /end (destroy this conversation\'s container), /memory on|off|status.';
+        return 'Commands: /end (destroy this conversation\'s container), /memory on|off|status, /allow [domain], /disallow <domain>, /pair approve <code>. Owner only: /memory on|off, /allow <domain>, /disallow, /pair, /end <other conversation>.';
       default:
         return `Unknown command /${cmd.name}. Try /help.`;
     }

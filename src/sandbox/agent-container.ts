@@ -18,6 +18,18 @@ export interface AgentContainerDeps {
   apiKey: string;
   onUsage?: (conversationId: string, usage: { inputTokens: number; outputTokens: number }) => void;
   onModelRequest?: (container: string) => void;
+  /** Refuses a model call with a message when a budget is spent. */
+  checkBudget?: (conversationId: string) => string | undefined;
+  /** Security-relevant events (the audit log). */
+  audit?: (event: AuditEvent) => void;
+}
+
+export interface AuditEvent {
+  type: string;
+  conversation?: string;
+  container?: string;
+  actor?: string;
+  data?: Record<string, unknown>;
 }
 
 /** Where a container's conversation files live on the host. */
@@ -89,6 +101,10 @@ export class AgentContainer extends EventEmitter {
       apiKey: deps.apiKey,
       onUsage: (u) => { if (self?.conversationId) deps.onUsage?.(self.conversationId, u); },
       onRequest: () => deps.onModelRequest?.(name),
+      checkBudget: () => (self?.conversationId ? deps.checkBudget?.(self.conversationId) : undefined),
+      onCall: (call) => {
+        deps.audit?.({ type: call.status === 403 && call.refused?.startsWith('NanoClaw budget') ? 'budget.exceeded' : 'model.request', conversation: self?.conversationId, container: name, data: call });
+      },
     });
     const channel = await ControlChannel.listen(join(runDir, 'control.sock'));
     self = new AgentContainer(name, dirs, deps, runDir, channel, proxy);

@@ -24,6 +24,10 @@ export interface CredentialProxyOptions {
   onUsage?: (usage: { inputTokens: number; outputTokens: number }) => void;
   /** Called as each allowed request starts (benchmarks time the first one). */
   onRequest?: (path: string) => void;
+  /** Asked before each model call; a string refuses the call with that message (budgets). */
+  checkBudget?: () => string | undefined;
+  /** Every call, forwarded or refused, for the audit log. */
+  onCall?: (call: { path: string; status: number; inputTokens?: number; outputTokens?: number; refused?: string }) => void;
 }
 
 export interface CredentialProxy {
@@ -46,6 +50,7 @@ export async function startCredentialProxy(opts: CredentialProxyOptions): Promis
 
   const server = http.createServer((req, res) => {
     const fail = (status: number, type: string, message: string) => {
+      opts.onCall?.({ path: (req.url ?? '/').split('?')[0].slice(0, 200), status, refused: message });
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ type: 'error', error: { type, message } }));
     };
@@ -57,6 +62,9 @@ export async function startCredentialProxy(opts: CredentialProxyOptions): Promis
     if (req.method !== 'POST' || !ALLOWED.some((re) => re.test(path))) {
       return fail(403, 'permission_error', `NanoClaw credential proxy: ${req.method} ${path.split('?')[0]} is not a model endpoint this agent may use.`);
     }
+    const overBudget = opts.checkBudget?.();
+    // 403, not 429: the engine retries 429s, and a spent budget does not come back in seconds.
+    if (overBudget) return fail(403, 'permission_error', overBudget);
     opts.onRequest?.(path);
     const headers: http.OutgoingHttpHeaders = {};
     for (const [k, v] of Object.entries(req.headers)) if (!DROP.has(k)) headers[k] = v;
@@ -75,6 +83,7 @@ export async function startCredentialProxy(opts: CredentialProxyOptions): Promis
         res.end();
         const u = meter.total();
         if (upRes.statusCode === 200 && (u.inputTokens || u.outputTokens)) opts.onUsage?.(u);
+        opts.onCall?.({ path: path.split('?')[0], status: upRes.statusCode ?? 0, ...u });
       });
       upRes.on('error', () => res.destroy());
     });

@@ -70,6 +70,24 @@ const MIGRATIONS: string[] = [
      output_tokens INTEGER NOT NULL DEFAULT 0,
      PRIMARY KEY (conversation_id, day)
    );`,
+  `CREATE TABLE senders (
+     channel TEXT NOT NULL,
+     sender TEXT NOT NULL,
+     status TEXT NOT NULL CHECK (status IN ('pending', 'approved')),
+     code TEXT,
+     code_expires_at INTEGER,
+     created_at INTEGER NOT NULL,
+     approved_at INTEGER,
+     PRIMARY KEY (channel, sender)
+   );
+   CREATE UNIQUE INDEX senders_by_code ON senders (code) WHERE code IS NOT NULL;
+   CREATE TABLE egress_allow (
+     conversation_id TEXT NOT NULL,
+     entry TEXT NOT NULL,
+     added_by TEXT NOT NULL,
+     added_at INTEGER NOT NULL,
+     PRIMARY KEY (conversation_id, entry)
+   );`,
 ];
 
 function migrate(db: Database.Database): void {

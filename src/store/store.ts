@@ -206,6 +206,15 @@ export class Store {
       .run(conversationId, day, inputTokens, outputTokens);
   }
 
+  /** Today's (UTC) usage of one conversation, or of all when no id is given. */
+  usageToday(conversationId?: string): { inputTokens: number; outputTokens: number } {
+    const day = new Date().toISOString().slice(0, 10);
+    const where = conversationId ? 'AND conversation_id = ?' : '';
+    const args = conversationId ? [day, conversationId] : [day];
+    return this.db.prepare(`SELECT COALESCE(SUM(input_tokens), 0) AS inputTokens, COALESCE(SUM(output_tokens), 0) AS outputTokens
+      FROM usage WHERE day = ? ${where}`).get(...args) as any;
+  }
+
   usage(conversationId: string): { requests: number; inputTokens: number; outputTokens: number } {
     const r = this.db.prepare(`SELECT COALESCE(SUM(requests), 0) AS requests, COALESCE(SUM(input_tokens), 0) AS inputTokens,
       COALESCE(SUM(output_tokens), 0) AS outputTokens FROM usage WHERE conversation_id = ?`).get(conversationId) as any;

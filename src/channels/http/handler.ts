@@ -69,7 +69,9 @@ export function createApi(opts: { gateway: Gateway; store: Store; token: string;
       const onEvent = (ev: GatewayEvent) => { if (ev.type === 'turn_end' && ev.inboundId === inboundId) resolveTurn(ev.replies); };
       gateway.on('event', onEvent);
       try {
-        const { message, duplicate } = gateway.receive(apiKey(id), { clientId, sender: 'api', text: body.text });
+        const received = gateway.receive(apiKey(id), { clientId, sender: 'api', text: body.text });
+        if (!received.accepted) throw new Error(`message not accepted: ${received.reason}`);
+        const { message, duplicate } = received;
         inboundId = message.id;
         const done = store.getInbound(message.id)!;
         if (done.status === 'done') resolveTurn(store.outboundFor(message.id));

@@ -23,6 +23,8 @@ export type TerminalServerLine =
  */
 export class TerminalChannel implements Channel {
   readonly name = 'terminal';
+  /** Only the owner's user can open the socket (mode 0600). */
+  readonly trusted = true;
   private server?: net.Server;
   private clients = new Set<net.Socket>();
   private gateway?: Gateway;
@@ -70,8 +72,9 @@ export class TerminalChannel implements Channel {
         let msg: TerminalClientLine;
         try { msg = JSON.parse(line); } catch { write({ type: 'error', text: 'expected one JSON object per line' }); continue; }
         if (msg?.type !== 'message' || typeof msg.text !== 'string' || !msg.text.trim()) { write({ type: 'error', text: 'expected {"type":"message","text":"..."}' }); continue; }
-        const { message } = gateway.receive(key, { sender: key.chat, text: msg.text, clientId: msg.id });
-        write({ type: 'accepted', id: message.id });
+        const received = gateway.receive(key, { sender: key.chat, text: msg.text, clientId: msg.id });
+        if (received.accepted) write({ type: 'accepted', id: received.message.id });
+        else write({ type: 'error', text: `not accepted: ${received.reason}` });
       }
     });
   }
