@@ -13,9 +13,20 @@ import { basename, dirname, join, resolve } from 'node:path';
  *   const path = writeAttachment(join(workspace, 'inbox'), upload.fileName, bytes, config.channels.maxAttachmentBytes);
  */
 
-/** Thrown when an attachment cannot be stored; the message says why and names the file. */
+/**
+ * Thrown when an attachment cannot be stored; the message says why and names
+ * the file (and, except for `too_large`, the host path: for the log, not the
+ * sender). `kind` tells the caller what to do with it:
+ * - `too_large`: tell the sender, nothing else happened;
+ * - `unsafe_inbox`: the inbox is a symlink, not a folder, or resolves outside
+ *   its root; the agent may have tampered with it: audit it;
+ * - `failed`: anything else (missing inbox, disk full, ...).
+ */
 export class AttachmentError extends Error {
   override name = 'AttachmentError';
+  constructor(readonly kind: 'too_large' | 'unsafe_inbox' | 'failed', message: string, options?: ErrorOptions) {
+    super(message, options);
+  }
 }
 
 /** Longest stored name, in UTF-8 bytes: well under every file system's 255, leaving room for " (n)". */
@@ -77,10 +88,7 @@ export function inboxPathFor(inboxDir: string, name: string): string {
   const path = join(inbox, chosen);
   // Belt and braces: safeFileName already removed separators and dot names.
   if (dirname(path) !== inbox || basename(path) !== chosen || chosen === '.' || chosen === '..') {
-    throw new AttachmentError(`Refusing attachment name "${printable(name)}": it does not stay directly inside ${inbox}.`);
-  }
-  if (realpathSync(dirname(path)) !== realpathSync(inbox)) {
-    throw new AttachmentError(`Refusing to store "${printable(name)}": ${inbox} changed while the name was chosen.`);
+    throw new AttachmentError('failed', `Refusing attachment name "${printable(name)}": it does not stay directly inside ${inbox}.`);
   }
   return path;
 }
@@ -103,14 +111,15 @@ export function inboxPathFor(inboxDir: string, name: string): string {
 export function writeAttachment(inboxDir: string, name: string, data: Buffer, maxBytes: number, opts: { root?: string } = {}): string {
   const display = printable(name);
   if (data.length > maxBytes) {
-    throw new AttachmentError(`Attachment "${display}" is ${formatBytes(data.length)}, over the ${formatBytes(maxBytes)} limit; it was not saved. Send a smaller file or raise the limit.`);
+    throw new AttachmentError('too_large', `Attachment "${display}" is ${formatBytes(data.length)}, over the limit of ${formatBytes(maxBytes)}; it was not saved. Send a smaller file or raise the limit.`);
   }
   const inbox = resolve(inboxDir);
   let fd: number;
   try {
     fd = openSync(inbox, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
   } catch (err) {
-    throw new AttachmentError(`Cannot store "${display}": ${inboxProblem(inbox, err)}`, { cause: err });
+    const problem = inboxProblem(inbox, err);
+    throw new AttachmentError(problem.kind, `Cannot store "${display}": ${problem.text}`, { cause: err });
   }
   try {
     // The open folder, immune to renames and symlink swaps of its path from now on.
@@ -119,7 +128,7 @@ export function writeAttachment(inboxDir: string, name: string, data: Buffer, ma
     const actual = realpathSync(base);
     const expected = opts.root ? realpathSync(opts.root) : realpathSync(dirname(inbox));
     if (opts.root ? !(actual === expected || actual.startsWith(expected + '/')) : dirname(actual) !== expected) {
-      throw new AttachmentError(`Cannot store "${display}": the inbox ${inbox} resolves to ${actual}, outside ${opts.root ?? dirname(inbox)}; a symlink may have been planted. Nothing was written.`);
+      throw new AttachmentError('unsafe_inbox', `Cannot store "${display}": the inbox ${inbox} resolves to ${actual}, outside ${opts.root ?? dirname(inbox)}; a symlink may have been planted. Nothing was written.`);
     }
     const safe = safeFileName(name);
     for (let attempt = 0; attempt < 20; attempt++) {
@@ -129,10 +138,10 @@ export function writeAttachment(inboxDir: string, name: string, data: Buffer, ma
         return join(inbox, chosen);
       } catch (err) {
         // Someone created that name between the check and the write: pick the next one.
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new AttachmentError(`Cannot store "${display}" in ${inbox}: ${(err as Error).message}`, { cause: err });
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new AttachmentError('failed', `Cannot store "${display}" in ${inbox}: ${(err as Error).message}`, { cause: err });
       }
     }
-    throw new AttachmentError(`Cannot store "${display}" in ${inbox}: its name kept being taken while writing.`);
+    throw new AttachmentError('failed', `Cannot store "${display}" in ${inbox}: its name kept being taken while writing.`);
   } finally {
     closeSync(fd);
   }
@@ -143,18 +152,20 @@ function checkInbox(inbox: string): void {
   try {
     st = lstatSync(inbox);
   } catch (err) {
-    throw new AttachmentError(inboxProblem(inbox, err), { cause: err });
+    const problem = inboxProblem(inbox, err);
+    throw new AttachmentError(problem.kind, problem.text, { cause: err });
   }
-  if (st.isSymbolicLink()) throw new AttachmentError(`The inbox ${inbox} is a symlink; attachments are only written to a real folder.`);
-  if (!st.isDirectory()) throw new AttachmentError(`The inbox ${inbox} is not a folder.`);
+  if (st.isSymbolicLink()) throw new AttachmentError('unsafe_inbox', `The inbox ${inbox} is a symlink; attachments are only written to a real folder.`);
+  if (!st.isDirectory()) throw new AttachmentError('unsafe_inbox', `The inbox ${inbox} is not a folder.`);
 }
 
-function inboxProblem(inbox: string, err: unknown): string {
+function inboxProblem(inbox: string, err: unknown): { kind: AttachmentError['kind']; text: string } {
   const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return `the inbox ${inbox} does not exist; create it before storing attachments.`;
-  if (code === 'ELOOP') return `the inbox ${inbox} is a symlink; attachments are only written to a real folder.`;
-  if (code === 'ENOTDIR') return `the inbox ${inbox} is not a folder.`;
-  return `the inbox ${inbox} cannot be opened: ${(err as Error).message}`;
+  // O_DIRECTORY | O_NOFOLLOW on a symlink fails with ENOTDIR on Linux, ELOOP elsewhere.
+  if (taken(inbox) && lstatSync(inbox).isSymbolicLink()) return { kind: 'unsafe_inbox', text: `the inbox ${inbox} is a symlink; attachments are only written to a real folder.` };
+  if (code === 'ENOENT') return { kind: 'failed', text: `the inbox ${inbox} does not exist; create it before storing attachments.` };
+  if (code === 'ENOTDIR') return { kind: 'unsafe_inbox', text: `the inbox ${inbox} is not a folder.` };
+  return { kind: 'failed', text: `the inbox ${inbox} cannot be opened: ${(err as Error).message}` };
 }
 
 /** `safe`, or `stem (n).ext` for the first n from 2 whose name is not taken in `dir`. */
@@ -164,7 +175,7 @@ function freeName(dir: string, safe: string): string {
     const candidate = n === 1 ? safe : fitName(stem, ext, ` (${n})`);
     if (!taken(join(dir, candidate))) return candidate;
   }
-  throw new AttachmentError(`Too many files named like "${safe}" in ${dir}; clear the inbox.`);
+  throw new AttachmentError('failed', `Too many files named like "${safe}" in ${dir}; clear the inbox.`);
 }
 
 /** lstat, not exists: a dangling symlink is taken too. */
@@ -205,16 +216,20 @@ function fitName(name: string, ext?: string, suffix = ''): string {
       kept += segment;
       bytes += size;
     }
+    // A single "character" longer than the room (a letter under hundreds of
+    // combining marks) is cut by code points instead.
+    if (kept === '') for (const ch of stem) { if (Buffer.byteLength(kept + ch) > room) break; kept += ch; }
     stem = kept.replace(/[.\s]+$/u, '');
   }
   if (stem === '' && suffix === '') return '';
   return stem + suffix + ext;
 }
 
+/** Exact, so two sizes near the limit never print the same; rounded beside it for the eye. */
 function formatBytes(n: number): string {
   if (n < 1024) return `${n} bytes`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  if (n < 1024 * 1024) return `${n} bytes (${(n / 1024).toFixed(1)} KiB)`;
+  return `${n} bytes (${(n / 1024 / 1024).toFixed(1)} MiB)`;
 }
 
 /** A name as it can be shown in a message: control characters as escapes. */

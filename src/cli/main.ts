@@ -4,6 +4,7 @@ import { runConfig } from './config.ts';
 import { runDemo } from './demo.ts';
 import { runDoctor } from './doctor.ts';
 import { runMemoryLog } from './memory.ts';
+import { runPairApprove, runPairList, runPairRevoke } from './pair.ts';
 import { runStart } from './start.ts';
 import { runStatus } from './status.ts';
 
@@ -20,6 +21,11 @@ program.command('config').description('list every option with its default, curre
   .option('--markdown', 'print the options table of docs/configuration.md').action(runConfig);
 program.command('memory').description('persistent memory').command('log <conversation>')
   .description('show the recorded changes to a conversation\'s memory (an API id or a c-... id)').action(runMemoryLog);
+
+const pair = program.command('pair').description('who may talk to the agent on chat channels');
+pair.command('approve <code>').description('approve the sender who received this pairing code').action(runPairApprove);
+pair.command('list').description('approved senders and pending codes').action(runPairList);
+pair.command('revoke <sender>').description('forget an approved sender (channel:sender)').action(runPairRevoke);
 
 program.parseAsync(process.argv).catch((err) => {
   process.stderr.write(`nanoclaw: ${(err as Error).message}\n`);

@@ -116,7 +116,7 @@ export function loadMountAllowlist(file: string, home: string): MountAllowlist {
   const dir = dirname(real);
   const dst = statSync(dir);
   if ((dst.mode & 0o022) && !(dst.mode & 0o1000)) {
-    throw new MountAllowlistError(`The folder of the mount allowlist, ${dir}, is writable by ${writers(dst.mode)} (mode ${modeText(dst.mode)}), so anyone there could replace the file and widen what containers see. Run: chmod go-w ${dir}`);
+    throw new MountAllowlistError(`The folder of the mount allowlist ${file}, ${dir}, is writable by ${writers(dst.mode)} (mode ${modeText(dst.mode)}), so anyone there could replace the file and widen what containers see. Run: chmod go-w ${dir}`);
   }
 
   let raw: unknown;
@@ -200,13 +200,13 @@ function checkRequest(req: MountRequest, ctx: PolicyContext): Verdict {
   const realSyntax = pathSyntaxProblem(real);
   if (realSyntax) return { reason: `${via}: the resolved path ${realSyntax}.` };
 
+  const blocked = blockedBecause(given) ?? blockedBecause(real, ctx);
+  if (blocked) return { reason: `${via} ${blocked}` };
+
   const st = statSync(real);
   if (!st.isDirectory() && !st.isFile()) {
     return { reason: `${via} is not a folder or regular file; sockets, devices and pipes would give the container a way out of its sandbox and are never mounted.` };
   }
-
-  const blocked = blockedBecause(given) ?? blockedBecause(real, ctx);
-  if (blocked) return { reason: `${via} ${blocked}` };
 
   const matches = ctx.entries.filter((e) => isInside(real, e.real));
   if (matches.length === 0) {
@@ -253,6 +253,8 @@ const SENSITIVE_NAMES: Array<[RegExp, string]> = [
 const SYSTEM_TREES = ['/proc', '/sys', '/dev', '/etc', '/boot', '/run', '/var/run', '/private/etc', '/private/var/run'];
 /** Never mounted themselves (nor a folder containing them); their subfolders can be, since projects live there. */
 const SYSTEM_ROOTS = ['/', '/root', '/home', '/Users'];
+/** Any user's home, not only the gateway's own: the gateway may run as root while projects live in /home/me. */
+const ANY_HOME = /^\/(home|Users)\/[^/]+$/;
 
 /**
  * Why a path may never be mounted, or undefined. `ctx` adds the checks that
@@ -271,14 +273,15 @@ function blockedBecause(path: string, ctx?: PolicyContext): string | undefined {
   const tree = SYSTEM_TREES.find((t) => isInside(path, t));
   if (tree) return `is inside the system folder ${tree}, which is never mounted.`;
   if (SYSTEM_ROOTS.includes(path)) return 'is a system folder that holds other users\' files and is never mounted; mount a project folder inside it instead.';
+  if (ANY_HOME.test(path)) return 'is a user\'s home folder; mounting it would expose its .ssh and every other secret there. Mount a project folder inside it instead.';
   if (!ctx) return undefined;
-  const nanoHome = ctx.homes.find((h) => isInside(path, h) || isInside(h, path));
-  if (nanoHome) {
-    return `is, contains or lies inside NanoClaw's home (${nanoHome}), which holds every conversation's files and the API token; it is never mounted.`;
-  }
   const userHome = ctx.userHomes.find((h) => isInside(h, path));
   if (userHome) {
     return `is your home folder (${userHome}) or contains it; mounting it would expose ~/.ssh and every other secret there. Mount a project folder inside it instead.`;
+  }
+  const nanoHome = ctx.homes.find((h) => isInside(path, h) || isInside(h, path));
+  if (nanoHome) {
+    return `is, contains or lies inside NanoClaw's home (${nanoHome}), which holds every conversation's files and the API token; it is never mounted.`;
   }
   const allowDir = ctx.allowlistDirs.find((d) => isInside(path, d) || isInside(d, path));
   if (allowDir) {

@@ -1,0 +1,46 @@
+import type { Channel } from '../../src/channels/channel.ts';
+import type { MessageContext } from '../../src/core/access.ts';
+import type { Gateway } from '../../src/core/gateway.ts';
+import type { Conversation, Outbound } from '../../src/store/store.ts';
+
+/**
+ * A chat-service-like channel for tests: senders are not authenticated by
+ * the channel (trusted = false), so the gateway's access policy applies,
+ * exactly as it will for Telegram or WhatsApp. It records what the gateway
+ * sends and can wait for it.
+ */
+export class TestChatChannel implements Channel {
+  readonly trusted = false;
+  readonly sent: Array<{ chat: string; kind: string; text: string }> = [];
+  private waiters: Array<() => void> = [];
+  private gateway!: Gateway;
+
+  constructor(readonly name = 'testchat') {}
+
+  async start(gateway: Gateway): Promise<void> { this.gateway = gateway; }
+  async stop(): Promise<void> {}
+
+  async send(conversation: Conversation, message: Outbound): Promise<void> {
+    this.sent.push({ chat: conversation.chat, kind: message.kind, text: message.text });
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  /** Sends a message as `sender` in `chat`, and returns the gateway's verdict. */
+  say(chat: string, sender: string, text: string, ctx: MessageContext = {}) {
+    return this.gateway.receive({ channel: this.name, chat, thread: '' }, { sender, text }, ctx);
+  }
+
+  private read = new Map<string, number>();
+
+  /** Resolves with the next message sent to `chat` that this test has not read yet. */
+  async nextTo(chat: string, timeoutMs = 60_000): Promise<{ chat: string; kind: string; text: string }> {
+    const index = this.read.get(chat) ?? 0;
+    const deadline = Date.now() + timeoutMs;
+    while (this.sent.filter((m) => m.chat === chat).length <= index) {
+      if (Date.now() > deadline) throw new Error(`nothing sent to ${chat} within ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => { this.waiters.push(resolve); setTimeout(resolve, 200); });
+    }
+    this.read.set(chat, index + 1);
+    return this.sent.filter((m) => m.chat === chat)[index];
+  }
+}
