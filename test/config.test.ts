@@ -57,13 +57,17 @@ describe('configuration', () => {
   it('fills every option with its default when there is no config file and no environment', () => {
     const config = loadConfig(home(), {});
     assert.deepEqual(config, {
+      security: { profile: 'strict' },
       model: { baseUrl: 'https://api.anthropic.com' },
       http: { host: '127.0.0.1', port: 7878, maxBodyBytes: 256 * 1024 },
       container: {
         image: 'nanoclaw-agent:latest', runtime: 'runc', memoryMb: 1024, cpus: 1, pidsLimit: 256, tmpfsMb: 256,
-        maxRunning: 4, prestart: 1, idleTimeoutSec: 900, turnTimeoutSec: 600,
+        maxRunning: 4, prestart: 1, idleTimeoutSec: 900, turnTimeoutSec: 600, extraMounts: [],
       },
       memory: { enabledByDefault: false },
+      egress: { allow: [], allowPrivate: [], maxConnections: 32, maxBytesPerContainer: 1024 ** 3 },
+      access: { owners: [], groups: [], triggerWord: 'nanoclaw' },
+      budget: { conversationTokensPerDay: 0, globalTokensPerDay: 0, conversationCostPerDayUsd: 0, globalCostPerDayUsd: 0, inputUsdPerMillion: 3, outputUsdPerMillion: 15 },
       agent: { systemPrompt: '' },
     });
   });
@@ -85,7 +89,7 @@ describe('configuration', () => {
   });
 
   it('lets environment variables win over config.json: numbers, booleans and strings', () => {
-    const dir = home({ container: { maxRunning: 3, image: 'from-file:1', cpus: 2 }, memory: { enabledByDefault: true }, http: { host: '127.0.0.2' } });
+    const dir = home({ security: { profile: 'standard' }, container: { maxRunning: 3, image: 'from-file:1', cpus: 2 }, memory: { enabledByDefault: true }, http: { host: '127.0.0.2' } });
     const config = loadConfig(dir, {
       NANOCLAW_CONTAINER_MAX_RUNNING: '7',
       NANOCLAW_CONTAINER_CPUS: '0.5',
@@ -104,6 +108,16 @@ describe('configuration', () => {
     assert.equal(config.http.host, '127.0.0.2');
     assert.equal(loadConfig(dir, { NANOCLAW_MEMORY_ENABLED_BY_DEFAULT: '0' }).memory.enabledByDefault, false);
     assert.equal(loadConfig(home(), { NANOCLAW_MEMORY_ENABLED_BY_DEFAULT: 'TRUE' }).memory.enabledByDefault, true);
+  });
+
+  it('refuses a config that loosens the strict profile, naming the field; "standard" allows it', () => {
+    const err = configError(home({ container: { memoryMb: 4096 } }));
+    assert.match(err.message, /container\.memoryMb: 4096 is above the strict profile's ceiling of 1024/);
+    assert.match(err.message, /security\.profile to "standard"/);
+    const fromEnv = configError(home(), { NANOCLAW_EGRESS_ALLOW_PRIVATE: '10.0.0.0/8' });
+    assert.match(fromEnv.message, /egress\.allowPrivate: .*\[from NANOCLAW_EGRESS_ALLOW_PRIVATE\]/);
+    assert.equal(loadConfig(home({ security: { profile: 'standard' }, container: { memoryMb: 4096 } }), {}).container.memoryMb, 4096);
+    assert.equal(loadConfig(home({ container: { memoryMb: 512 } }), {}).container.memoryMb, 512, 'tightening is always allowed');
   });
 
   it('rejects a config.json that is not JSON, naming the file', () => {
@@ -188,7 +202,22 @@ describe('configuration', () => {
       ['container.prestart', '1', 'NANOCLAW_CONTAINER_PRESTART'],
       ['container.idleTimeoutSec', '900', 'NANOCLAW_CONTAINER_IDLE_TIMEOUT_SEC'],
       ['container.turnTimeoutSec', '600', 'NANOCLAW_CONTAINER_TURN_TIMEOUT_SEC'],
+      ['container.extraMounts', '[]', 'NANOCLAW_CONTAINER_EXTRA_MOUNTS'],
+      ['security.profile', '"strict"', 'NANOCLAW_SECURITY_PROFILE'],
       ['memory.enabledByDefault', 'false', 'NANOCLAW_MEMORY_ENABLED_BY_DEFAULT'],
+      ['egress.allow', '[]', 'NANOCLAW_EGRESS_ALLOW'],
+      ['egress.allowPrivate', '[]', 'NANOCLAW_EGRESS_ALLOW_PRIVATE'],
+      ['egress.maxConnections', '32', 'NANOCLAW_EGRESS_MAX_CONNECTIONS'],
+      ['egress.maxBytesPerContainer', '1073741824', 'NANOCLAW_EGRESS_MAX_BYTES_PER_CONTAINER'],
+      ['access.owners', '[]', 'NANOCLAW_ACCESS_OWNERS'],
+      ['access.groups', '[]', 'NANOCLAW_ACCESS_GROUPS'],
+      ['access.triggerWord', '"nanoclaw"', 'NANOCLAW_ACCESS_TRIGGER_WORD'],
+      ['budget.conversationTokensPerDay', '0', 'NANOCLAW_BUDGET_CONVERSATION_TOKENS_PER_DAY'],
+      ['budget.globalTokensPerDay', '0', 'NANOCLAW_BUDGET_GLOBAL_TOKENS_PER_DAY'],
+      ['budget.conversationCostPerDayUsd', '0', 'NANOCLAW_BUDGET_CONVERSATION_COST_PER_DAY_USD'],
+      ['budget.globalCostPerDayUsd', '0', 'NANOCLAW_BUDGET_GLOBAL_COST_PER_DAY_USD'],
+      ['budget.inputUsdPerMillion', '3', 'NANOCLAW_BUDGET_INPUT_USD_PER_MILLION'],
+      ['budget.outputUsdPerMillion', '15', 'NANOCLAW_BUDGET_OUTPUT_USD_PER_MILLION'],
       ['agent.systemPrompt', '""', 'NANOCLAW_AGENT_SYSTEM_PROMPT'],
     ];
     const lines = stdout.split('\n');

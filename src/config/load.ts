@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { profileViolations } from '../sandbox/profiles.ts';
 import { ConfigSchema, type Config } from './schema.ts';
 
 /** A config that does not validate; the message names the field and its source. */
@@ -63,6 +64,10 @@ export function loadConfig(home: string, env: NodeJS.ProcessEnv = process.env): 
       return `  ${path}${hint}: ${issue.message} [from ${from}]`;
     });
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}\nSee docs/configuration.md for every option.`);
+  }
+  const violations = profileViolations(result.data);
+  if (violations.length) {
+    throw new ConfigError(`Configuration loosens its security profile:\n${violations.map((v) => `  ${v.path}: ${v.message} [from ${sources.get(v.path) ?? file}]`).join('\n')}`);
   }
   return result.data;
 }

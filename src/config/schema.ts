@@ -10,6 +10,9 @@ import { z } from 'zod';
  * stays in the host process.
  */
 export const ConfigSchema = z.strictObject({
+  security: z.strictObject({
+    profile: z.enum(['strict', 'standard']).default('strict').describe('Security preset: "strict" lets limits only be tightened; "standard" lets the operator loosen limits, grant read-write extra mounts and open private egress ranges. The isolation itself (no network, no capabilities, read-only root, no secrets) is the same in both.'),
+  }).prefault({}),
   model: z.strictObject({
     baseUrl: z.url().default('https://api.anthropic.com')
       .describe('Anthropic-compatible endpoint the credential proxy forwards to (env ANTHROPIC_BASE_URL also sets it).'),
@@ -30,6 +33,14 @@ export const ConfigSchema = z.strictObject({
     prestart: z.number().int().min(0).max(8).default(1).describe('Pristine containers kept started ahead of need, so a new conversation does not wait for one. Each serves exactly one conversation.'),
     idleTimeoutSec: z.number().int().min(1).default(900).describe('A conversation idle this long has its container destroyed (and its workspace deleted unless memory is on).'),
     turnTimeoutSec: z.number().int().min(1).default(600).describe('A turn running longer than this is stopped and the user told.'),
+    extraMounts: z.array(z.union([
+      z.string().min(1).transform((hostPath) => ({ hostPath, readOnly: true })),
+      z.strictObject({
+        hostPath: z.string().min(1),
+        containerPath: z.string().optional(),
+        readOnly: z.boolean().default(true),
+      }),
+    ])).default([]).describe('Extra host folders mounted into agent containers (under /mnt/), each checked against the mount allowlist ($NANOCLAW_MOUNT_ALLOWLIST, default ~/.config/nanoclaw/mount-allowlist.json, outside NANOCLAW_HOME). Read-only unless both this entry and the allowlist say "readOnly": false. Refused ones are audited and left out.'),
   }).prefault({}),
   memory: z.strictObject({
     enabledByDefault: z.boolean().default(false).describe('Give new conversations persistent memory without `/memory on`.'),

@@ -9,7 +9,8 @@ import type { HostToRunner, RunnerToHost } from '../protocol/messages.ts';
 import { ControlChannel } from './control-channel.ts';
 import { startCredentialProxy, type CredentialProxy } from './credential-proxy.ts';
 import { AGENT_UID, hardenedSpec } from './profile.ts';
-import type { ContainerExit, ContainerRuntime } from './runtime.ts';
+import { defaultMountAllowlistPath, loadMountAllowlist, MountAllowlistError, resolveExtraMounts } from './mount-policy.ts';
+import type { ContainerExit, ContainerRuntime, ContainerSpec, Mount } from './runtime.ts';
 
 export interface AgentContainerDeps {
   runtime: ContainerRuntime;
@@ -127,9 +128,11 @@ export class AgentContainer extends EventEmitter {
       const spec = hardenedSpec(config, {
         name: this.name, runDir: this.runDir, workspaceDir: this.dirs.workspace, stateDir: this.dirs.state,
         memoryDir, globalDir: layout.global, token, home: layout.home, conversationId: this.conversationId,
+        extraMounts: this.extraMounts(),
       });
       if (prewarm) spec.env.NANOCLAW_PREWARM = '1';
       await runtime.start(spec);
+      this.deps.audit?.({ type: 'container.created', container: this.name, conversation: this.conversationId, data: describeSpec(spec, config.security.profile) });
     } catch (err) {
       await this.cleanupHostSide();
       throw err;
@@ -148,6 +151,28 @@ export class AgentContainer extends EventEmitter {
       throw err;
     } finally {
       clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Extra host folders for this container, checked against the allowlist
+   * again at every launch (edits and revocations apply to the next
+   * container). A broken or untrusted allowlist fails closed: no extra mounts.
+   */
+  private extraMounts(): Mount[] {
+    const { config, layout, audit } = this.deps;
+    if (!config.container.extraMounts.length) return [];
+    const ev = (type: string, data: Record<string, unknown>) => audit?.({ type, container: this.name, conversation: this.conversationId, data });
+    try {
+      const allowlist = loadMountAllowlist(defaultMountAllowlistPath(), layout.home);
+      const r = resolveExtraMounts(config.container.extraMounts, allowlist, { home: layout.home });
+      for (const m of r.rejected) ev('mount.rejected', { ...m });
+      for (const m of r.downgraded) ev('mount.downgraded', { ...m });
+      return r.mounts;
+    } catch (err) {
+      if (!(err instanceof MountAllowlistError)) throw err;
+      ev('mount.allowlist_refused', { error: err.message });
+      return [];
     }
   }
 
@@ -214,6 +239,7 @@ export class AgentContainer extends EventEmitter {
     if (!this.exitReason || exit?.oomKilled) this.exitReason = described;
     this.proxy.revoke();
     this.finishTurn({ ok: false, error: this.exitReason });
+    this.deps.audit?.({ type: 'container.destroyed', container: this.name, conversation: this.conversationId, data: { reason: this.exitReason, exitCode: exit?.exitCode, oomKilled: exit?.oomKilled } });
     this.goneDone = (async () => {
       await this.deps.runtime.destroy(this.name, 0).catch(() => {});
       await this.cleanupHostSide();
@@ -241,6 +267,16 @@ export class AgentContainer extends EventEmitter {
     await this.proxy.close();
     rmSync(this.runDir, { recursive: true, force: true });
   }
+}
+
+/** What the audit log records about a container: everything but its token. */
+function describeSpec(spec: ContainerSpec, profile: string): Record<string, unknown> {
+  return {
+    profile, image: spec.image, runtime: spec.runtime ?? 'runc', user: spec.user,
+    mounts: spec.mounts.map((m) => `${m.hostPath}:${m.containerPath}:${m.readOnly ? 'ro' : 'rw'}`),
+    readOnlyRoot: spec.readOnlyRoot, capabilities: spec.dropAllCapabilities ? 'none' : 'default', noNewPrivileges: spec.noNewPrivileges,
+    network: spec.network ? 'bridge' : 'none', memoryBytes: spec.memoryBytes, nanoCpus: spec.nanoCpus, pidsLimit: spec.pidsLimit,
+  };
 }
 
 function describeExit(exit: ContainerExit | undefined, memoryMb: number): string {

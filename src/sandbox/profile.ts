@@ -21,6 +21,8 @@ export interface ContainerPlan {
   globalDir: string;
   token: string;
   home: string;
+  /** Extra host folders, already checked against the mount allowlist. */
+  extraMounts?: Mount[];
   conversationId?: string;
 }
 
@@ -40,6 +42,7 @@ export function hardenedSpec(config: Config, plan: ContainerPlan): ContainerSpec
     { hostPath: plan.globalDir, containerPath: CONTAINER_PATHS.global, readOnly: true },
   ];
   if (plan.memoryDir) mounts.push({ hostPath: plan.memoryDir, containerPath: CONTAINER_PATHS.memory, readOnly: false });
+  mounts.push(...(plan.extraMounts ?? []));
   return {
     name: plan.name,
     image: c.image,
