@@ -72,4 +72,24 @@ describe('end to end: HTTP API -> hardened container -> Claude Agent SDK -> repl
     assert.ok(conv.usage.requests >= 1);
     assert.ok(conv.usage.inputTokens > 0 && conv.usage.outputTokens > 0);
   });
+
+  it('saves attachments in the conversation\'s inbox under sanitised names the sender cannot steer', async () => {
+    const b64 = (t: string) => Buffer.from(t).toString('base64');
+    const res = await h.api('/api/v1/conversations/e2e-files/messages', {
+      method: 'POST',
+      body: JSON.stringify({
+        text: 'run: cd /workspace/inbox && ls -A && cat evil.sh notes.txt && find / -name "*.pwn" -not -path "/proc/*" 2>/dev/null | wc -l',
+        attachments: [{ name: '../../../tmp/evil.sh', data: b64('echo pwned\n') }, { name: 'notes.txt', data: b64('plain notes') }, { name: '.hidden\u202Egpj.pwn', data: b64('x') }],
+      }),
+    });
+    assert.equal(res.status, 200);
+    const reply = (await res.json() as any).replies[0].text as string;
+    assert.match(reply, /^evil\.sh$/m);
+    assert.match(reply, /^notes\.txt$/m);
+    assert.match(reply, /echo pwned/);
+    assert.match(reply, /plain notes/);
+    assert.match(reply, /^hiddengpj\.pwn$/m, 'leading dot and the bidi override are gone');
+    const bad = await h.api('/api/v1/conversations/e2e-files/messages', { method: 'POST', body: JSON.stringify({ text: 'x', attachments: [{ name: 'a', data: '***' }] }) });
+    assert.equal(bad.status, 400);
+  });
 });

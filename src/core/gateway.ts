@@ -1,10 +1,13 @@
 import { EventEmitter } from 'node:events';
 import { rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { writeAttachment } from '../channels/attachments.ts';
+import { CONTAINER_PATHS } from '../protocol/messages.ts';
 import type { Config } from '../config/schema.ts';
 import type { HomeLayout } from '../config/home.ts';
 import type { Channel } from '../channels/channel.ts';
 import { MemoryRepo } from '../memory/memory-repo.ts';
-import { AgentContainer, dataDirs, type AgentContainerDeps, type AuditEvent, type TurnResult } from '../sandbox/agent-container.ts';
+import { AgentContainer, dataDirs, prepareAgentDir, type AgentContainerDeps, type AuditEvent, type TurnResult } from '../sandbox/agent-container.ts';
 import { Budget } from '../sandbox/budget.ts';
 import { ContainerPool } from '../sandbox/pool.ts';
 import { LABEL_HOME, LABEL_MANAGED } from '../sandbox/profile.ts';
@@ -116,7 +119,7 @@ export class Gateway extends EventEmitter {
    * (a group chat not addressing the agent) or answered with a pairing code
    * (an unknown sender): in neither case does anything reach a container.
    */
-  receive(key: ConversationKey, msg: { clientId?: string; sender: string; text: string }, ctx: MessageContext = {}): ReceiveResult {
+  receive(key: ConversationKey, msg: { clientId?: string; sender: string; text: string; attachments?: Array<{ name: string; data: Buffer }> }, ctx: MessageContext = {}): ReceiveResult {
     const store = this.deps.store;
     const decision = this.access.check(this.channelInfo(key.channel), key.chat, msg.sender, msg.text, ctx);
     if (decision.kind === 'ignore') return { accepted: false, reason: decision.reason };
@@ -194,14 +197,20 @@ export class Gateway extends EventEmitter {
     }
     this.clearIdle(conv.id);
     this.emitEvent({ type: 'turn_start', conversationId: conv.id, inboundId: msg.id, container: container.name });
+    const text = msg.text + this.deliverAttachments(conv, msg, container.dirs.workspace);
     const result: TurnResult = await container.runTurn(
-      { type: 'message', id: String(msg.id), text: msg.text, sender: msg.sender },
+      { type: 'message', id: String(msg.id), text, sender: msg.sender },
       this.deps.config.container.turnTimeoutSec * 1000,
-      (p) => { if (p.type === 'progress') this.emitEvent({ type: 'progress', conversationId: conv.id, inboundId: msg.id, kind: p.kind, tool: p.tool, text: p.text }); },
+      (p) => {
+        if (p.type !== 'progress') return;
+        this.emitEvent({ type: 'progress', conversationId: conv.id, inboundId: msg.id, kind: p.kind, tool: p.tool, text: p.text });
+        if (p.kind === 'tool_use') this.deps.audit?.({ type: 'tool.call', conversation: conv.id, container: container.name, data: { tool: p.tool, input: p.text.slice(0, 300) } });
+      },
     );
     this.slots.wake();
     if (conv.memory) {
       await new MemoryRepo(this.deps.layout, conv.id).commit(`turn ${msg.id}: ${msg.text.replace(/\s+/g, ' ').slice(0, 60)}`)
+        .then((commit) => { if (commit) this.deps.audit?.({ type: 'memory.commit', conversation: conv.id, data: commit }); })
         .catch((err) => this.deps.log.warn(`memory commit for ${conv.id} failed: ${err.message}`));
     }
     if (result.ok) {
@@ -211,6 +220,30 @@ export class Gateway extends EventEmitter {
       await this.finish(msg, [{ kind: 'error', text: `Sorry, something went wrong: ${result.error}. Send your message again to continue; the conversation resumes where it can.` }]);
     }
     if (container.alive) this.armIdle(conv.id, container);
+  }
+
+  /**
+   * Writes a message's attachments into the conversation's inbox
+   * (/workspace/inbox) under sanitised names, and returns the note that tells
+   * the agent where they are. Nothing the sender chose can pick the path.
+   */
+  private deliverAttachments(conv: Conversation, msg: Inbound, workspace: string): string {
+    const files = this.deps.store.attachmentsOf(msg.id);
+    if (!files.length) return '';
+    const inbox = join(workspace, 'inbox');
+    prepareAgentDir(inbox);
+    const notes: string[] = [];
+    for (const f of files) {
+      try {
+        const path = writeAttachment(inbox, f.name, f.data, this.deps.config.http.maxBodyBytes, { root: workspace });
+        notes.push(`[Attached file: ${CONTAINER_PATHS.workspace}/inbox/${basename(path)} (${f.data.length} bytes)]`);
+        this.deps.audit?.({ type: 'attachment.stored', conversation: conv.id, data: { name: f.name.slice(0, 100), stored: basename(path), bytes: f.data.length } });
+      } catch (err) {
+        notes.push(`[An attachment could not be saved: ${(err as Error).message}]`);
+        this.deps.audit?.({ type: 'attachment.refused', conversation: conv.id, data: { name: f.name.slice(0, 100), error: (err as Error).message } });
+      }
+    }
+    return `\n\n${notes.join('\n')}`;
   }
 
   /**

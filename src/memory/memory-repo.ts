@@ -38,13 +38,15 @@ export class MemoryRepo {
     }
   }
 
-  /** Records the work tree as it is now; returns false when nothing changed. */
-  async commit(message: string): Promise<boolean> {
+  /** Records the work tree as it is now; returns the commit and the files it changed, or undefined when nothing changed. */
+  async commit(message: string): Promise<{ commit: string; files: string[] } | undefined> {
     await this.git('add', '--all', '--force', '.');
     const { stdout } = await this.git('status', '--porcelain');
-    if (!stdout.trim()) return false;
+    if (!stdout.trim()) return undefined;
     await this.git('commit', '--quiet', '--no-verify', '-m', message);
-    return true;
+    const head = await this.git('rev-parse', '--short', 'HEAD');
+    const files = stdout.split('\n').filter(Boolean).map((l) => l.slice(3)).slice(0, 50);
+    return { commit: head.stdout.trim(), files };
   }
 
   /** The history, newest first, with the files each commit touched. */

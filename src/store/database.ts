@@ -88,6 +88,13 @@ const MIGRATIONS: string[] = [
      added_at INTEGER NOT NULL,
      PRIMARY KEY (conversation_id, entry)
    );`,
+  `CREATE TABLE attachments (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     inbound_id INTEGER NOT NULL REFERENCES inbound(id),
+     name TEXT NOT NULL,
+     data BLOB NOT NULL
+   );
+   CREATE INDEX attachments_by_inbound ON attachments (inbound_id);`,
 ];
 
 function migrate(db: Database.Database): void {

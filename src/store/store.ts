@@ -105,7 +105,7 @@ export class Store {
    * Stores an inbound message. A repeated `clientId` in the same conversation
    * (a client retrying after a lost answer) returns the first message instead.
    */
-  acceptInbound(conversationId: string, msg: { clientId?: string; sender: string; text: string }): { message: Inbound; duplicate: boolean } {
+  acceptInbound(conversationId: string, msg: { clientId?: string; sender: string; text: string; attachments?: Array<{ name: string; data: Buffer }> }): { message: Inbound; duplicate: boolean } {
     return this.db.transaction(() => {
       if (msg.clientId) {
         const existing = this.db.prepare('SELECT * FROM inbound WHERE conversation_id = ? AND client_id = ?').get(conversationId, msg.clientId);
@@ -115,6 +115,9 @@ export class Store {
       const info = this.db.prepare('INSERT INTO inbound (conversation_id, client_id, sender, text, received_at) VALUES (?, ?, ?, ?, ?)')
         .run(conversationId, msg.clientId ?? null, msg.sender, msg.text, now);
       this.db.prepare('UPDATE conversations SET last_active_at = ? WHERE id = ?').run(now, conversationId);
+      for (const a of msg.attachments ?? []) {
+        this.db.prepare('INSERT INTO attachments (inbound_id, name, data) VALUES (?, ?, ?)').run(info.lastInsertRowid, a.name, a.data);
+      }
       return { message: this.getInbound(Number(info.lastInsertRowid))!, duplicate: false };
     })();
   }
@@ -122,6 +125,11 @@ export class Store {
   getInbound(id: number): Inbound | undefined {
     const row = this.db.prepare('SELECT * FROM inbound WHERE id = ?').get(id);
     return row ? inbound(row) : undefined;
+  }
+
+  /** Files that came with an inbound message (names as the sender gave them; sanitise before use). */
+  attachmentsOf(inboundId: number): Array<{ name: string; data: Buffer }> {
+    return this.db.prepare('SELECT name, data FROM attachments WHERE inbound_id = ? ORDER BY id').all(inboundId) as any;
   }
 
   /** Every message still waiting for its turn, oldest first (run again after a restart). */

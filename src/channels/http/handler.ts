@@ -16,6 +16,25 @@ const MAX_TEXT = 100_000;
 
 const publicMessage = (m: Outbound) => ({ id: m.id, kind: m.kind, text: m.text, createdAt: new Date(m.createdAt).toISOString() });
 
+/**
+ * `attachments: [{ "name": "report.pdf", "data": "<base64>" }]`. Names are
+ * kept as given here and sanitised when written into the inbox; the body
+ * limit bounds their size. Returns an error message for malformed input.
+ */
+function parseAttachments(raw: unknown): Array<{ name: string; data: Buffer }> | string {
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw) || raw.length > 20) return '"attachments" must be an array of at most 20 {"name", "data"} objects.';
+  const out: Array<{ name: string; data: Buffer }> = [];
+  for (const a of raw) {
+    if (typeof a !== 'object' || a === null || typeof a.name !== 'string' || typeof a.data !== 'string' || !a.name || a.name.length > 1000) {
+      return 'Each attachment needs a "name" (1-1000 characters) and "data" (base64).';
+    }
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(a.data)) return `Attachment "${a.name.slice(0, 100)}": "data" is not base64.`;
+    out.push({ name: a.name, data: Buffer.from(a.data, 'base64') });
+  }
+  return out;
+}
+
 function problem(c: Context, status: 400 | 401 | 404 | 413 | 415, message: string) {
   return c.json({ error: { status, message } }, status);
 }
@@ -59,6 +78,8 @@ export function createApi(opts: { gateway: Gateway; store: Store; token: string;
       try { body = await c.req.json(); } catch { return problem(c, 400, 'Body is not valid JSON; expected {"text": "..."}.'); }
       if (typeof body !== 'object' || body === null || typeof body.text !== 'string' || !body.text.trim()) return problem(c, 400, 'Expected a JSON object with a non-empty "text" string.');
       if (body.text.length > MAX_TEXT) return problem(c, 413, `"text" is over ${MAX_TEXT} characters.`);
+      const attachments = parseAttachments(body.attachments);
+      if (typeof attachments === 'string') return problem(c, 400, attachments);
       const clientId = c.req.header('idempotency-key') ?? (typeof body.clientId === 'string' ? body.clientId : undefined);
       if (clientId !== undefined && !/^[\x21-\x7e]{1,200}$/.test(clientId)) return problem(c, 400, 'Idempotency-Key must be 1-200 printable ASCII characters.');
 
@@ -69,7 +90,7 @@ export function createApi(opts: { gateway: Gateway; store: Store; token: string;
       const onEvent = (ev: GatewayEvent) => { if (ev.type === 'turn_end' && ev.inboundId === inboundId) resolveTurn(ev.replies); };
       gateway.on('event', onEvent);
       try {
-        const received = gateway.receive(apiKey(id), { clientId, sender: 'api', text: body.text });
+        const received = gateway.receive(apiKey(id), { clientId, sender: 'api', text: body.text, attachments });
         if (!received.accepted) throw new Error(`message not accepted: ${received.reason}`);
         const { message, duplicate } = received;
         inboundId = message.id;
