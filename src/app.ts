@@ -4,6 +4,7 @@ import { ensureHome, type HomeLayout } from './config/home.ts';
 import { loadConfig } from './config/load.ts';
 import { HttpChannel, ensureApiToken } from './channels/http/index.ts';
 import { TerminalChannel } from './channels/terminal/index.ts';
+import { AuditLog, auditLogPath, type AuditEvent } from './audit/audit-log.ts';
 import { Gateway } from './core/gateway.ts';
 import { createLogger, type Logger } from './core/logger.ts';
 import { DockerRuntime } from './sandbox/docker/index.ts';
@@ -59,11 +60,22 @@ export async function startApp(opts: {
   const db = openDatabase(layout.db);
   const store = new Store(db);
   const token = ensureApiToken(layout.apiToken);
-  const gateway = new Gateway({ config, layout, store, runtime, apiKey, log, onModelRequest: opts.onModelRequest });
+  const auditLog = AuditLog.open(auditLogPath(layout.home));
+  const audit = (e: AuditEvent) => {
+    try { auditLog.append(e); } catch (err) { log.error(`audit log: ${(err as Error).message}`); }
+  };
+  const gateway = new Gateway({ config, layout, store, runtime, apiKey, log, audit, onModelRequest: opts.onModelRequest });
   const http = new HttpChannel({ host: config.http.host, port: config.http.port, token, store, maxBodyBytes: config.http.maxBodyBytes });
   gateway.addChannel(http);
   gateway.addChannel(new TerminalChannel(layout.chatSocket));
-  await gateway.start();
+  try {
+    await gateway.start();
+  } catch (err) {
+    await gateway.stop().catch(() => {});
+    auditLog.close();
+    db.close();
+    throw err;
+  }
   writeFileSync(layout.gatewayLock, JSON.stringify({ pid: process.pid, url: http.url }) + '\n', { mode: 0o600 });
   log.info(`gateway up: HTTP API on ${http.url}, terminal chat on ${layout.chatSocket}, store ${layout.db}`);
 
@@ -71,6 +83,7 @@ export async function startApp(opts: {
     config, layout, store, gateway, http, token,
     async stop() {
       await gateway.stop();
+      auditLog.close();
       db.close();
       rmSync(layout.gatewayLock, { force: true });
     },

@@ -1,11 +1,20 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startHarness, type Harness } from './support/harness.ts';
 import { TestChatChannel } from './support/test-channel.ts';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+
+/** Runs the real CLI (asynchronously: it talks to the gateway living in this process). */
+function cli(home: string, ...args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, NANOCLAW_HOME: home } }, (err, stdout, stderr) => {
+      resolve({ status: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
 
 describe('who may talk to the agent (a chat channel that does not authenticate senders)', () => {
   let h: Harness;
@@ -37,15 +46,15 @@ describe('who may talk to the agent (a chat channel that does not authenticate s
   it('lets the sender in once the owner approves the code with `nanoclaw pair approve`', async () => {
     chat.say('newcomer', 'newcomer', 'hello?');
     const code = /approve ([A-Z2-9]{8})/.exec((await chat.nextTo('newcomer')).text)![1];
-    const wrong = spawnSync(process.execPath, [CLI, 'pair', 'approve', 'ZZZZZZZZ'], { env: { ...process.env, NANOCLAW_HOME: h.home }, encoding: 'utf8' });
+    const wrong = await cli(h.home, 'pair', 'approve', 'ZZZZZZZZ');
     assert.equal(wrong.status, 1);
     assert.match(wrong.stderr, /no pending pairing code ZZZZZZZZ/);
-    const ok = spawnSync(process.execPath, [CLI, 'pair', 'approve', code.toLowerCase()], { env: { ...process.env, NANOCLAW_HOME: h.home }, encoding: 'utf8' });
+    const ok = await cli(h.home, 'pair', 'approve', code.toLowerCase());
     assert.equal(ok.status, 0, ok.stderr);
     assert.match(ok.stdout, /approved testchat:newcomer/);
     chat.say('newcomer', 'newcomer', 'second try');
     assert.deepEqual(await chat.nextTo('newcomer'), { chat: 'newcomer', kind: 'reply', text: 'Echo: second try' });
-    const again = spawnSync(process.execPath, [CLI, 'pair', 'approve', code], { env: { ...process.env, NANOCLAW_HOME: h.home }, encoding: 'utf8' });
+    const again = await cli(h.home, 'pair', 'approve', code);
     assert.equal(again.status, 1, 'a code works once');
   });
 

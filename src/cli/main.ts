@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { auditCommand } from './audit.ts';
 import { runChat } from './chat.ts';
 import { runConfig } from './config.ts';
 import { runDemo } from './demo.ts';
@@ -26,6 +27,8 @@ const pair = program.command('pair').description('who may talk to the agent on c
 pair.command('approve <code>').description('approve the sender who received this pairing code').action(runPairApprove);
 pair.command('list').description('approved senders and pending codes').action(runPairList);
 pair.command('revoke <sender>').description('forget an approved sender (channel:sender)').action(runPairRevoke);
+
+program.addCommand(auditCommand());
 
 program.parseAsync(process.argv).catch((err) => {
   process.stderr.write(`nanoclaw: ${(err as Error).message}\n`);

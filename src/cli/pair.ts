@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { AuditLog, auditLogPath } from '../audit/audit-log.ts';
 import { homeLayout, resolveHome } from '../config/home.ts';
 import { openDatabase } from '../store/database.ts';
 import { SenderStore } from '../store/senders.ts';
@@ -9,11 +10,40 @@ function senders(): SenderStore {
   return new SenderStore(openDatabase(layout.db));
 }
 
-/** `nanoclaw pair approve <code>`: lets the sender who got this code talk to the agent. */
+/**
+ * `nanoclaw pair approve <code>`: lets the sender who got this code talk to
+ * the agent. With a gateway running, the approval goes through its API so the
+ * gateway (the audit log's only writer) records it; otherwise it is written
+ * here, with its audit record.
+ */
 export async function runPairApprove(code: string): Promise<void> {
-  const approved = senders().approve(code);
-  if (!approved) throw new Error(`no pending pairing code ${code.toUpperCase()} (codes are single-use and expire after an hour); \`nanoclaw pair list\` shows pending ones.`);
-  process.stdout.write(`approved ${approved.channel}:${approved.sender}; their messages now reach the agent\n`);
+  const layout = homeLayout(resolveHome());
+  const notFound = `no pending pairing code ${code.toUpperCase()} (codes are single-use and expire after an hour); \`nanoclaw pair list\` shows pending ones.`;
+  const gateway = runningGateway(layout);
+  let approved: { channel: string; sender: string } | undefined;
+  if (gateway) {
+    const res = await fetch(`${gateway.url}/api/v1/pairing/approve`, {
+      method: 'POST', body: JSON.stringify({ code }),
+      headers: { authorization: `Bearer ${readFileSync(layout.apiToken, 'utf8').trim()}`, 'content-type': 'application/json' },
+    });
+    if (res.status === 404) throw new Error(notFound);
+    if (!res.ok) throw new Error(`the gateway refused the approval: ${res.status} ${await res.text()}`);
+    approved = ((await res.json()) as any).approved;
+  } else {
+    approved = senders().approve(code);
+    if (!approved) throw new Error(notFound);
+    const log = AuditLog.open(auditLogPath(layout.home));
+    log.append({ type: 'pairing.approved', actor: 'cli', data: { channel: approved.channel, sender: approved.sender } });
+    log.close();
+  }
+  process.stdout.write(`approved ${approved!.channel}:${approved!.sender}; their messages now reach the agent\n`);
+}
+
+/** The running gateway of this home, if any (its pid file names a live process). */
+function runningGateway(layout: ReturnType<typeof homeLayout>): { pid: number; url: string } | undefined {
+  if (!existsSync(layout.gatewayLock)) return undefined;
+  const g = JSON.parse(readFileSync(layout.gatewayLock, 'utf8')) as { pid: number; url: string };
+  try { process.kill(g.pid, 0); return g; } catch { return undefined; }
 }
 
 /** `nanoclaw pair list`: approved senders and pending codes. */

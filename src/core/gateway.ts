@@ -293,6 +293,7 @@ export class Gateway extends EventEmitter {
       if (!fresh.memory && !fresh.dataDir) container = this.pool.take();
       if (container) {
         this.deps.store.updateConversation(conv.id, { dataDir: container.dirs.dataDir });
+        this.deps.audit?.({ type: 'container.bound', conversation: conv.id, container: container.name, data: { from: 'pool' } });
       } else {
         const dirName = fresh.dataDir ? fresh.dataDir.split('/').pop()! : undefined;
         const memory = fresh.memory ? new MemoryRepo(this.deps.layout, conv.id) : undefined;
@@ -413,9 +414,8 @@ export class Gateway extends EventEmitter {
         if (!who.owner) return ownerOnly;
         const [verb, code] = cmd.arg.split(/\s+/);
         if (verb !== 'approve' || !code) return 'Use /pair approve <code>.';
-        const approved = this.senders.approve(code);
+        const approved = this.approvePairing(code, who.actor);
         if (!approved) return `No pending pairing code ${code.toUpperCase()} (codes expire after an hour).`;
-        audit('pairing.approved', { channel: approved.channel, sender: approved.sender });
         return `Approved ${approved.channel}:${approved.sender}; their messages now reach the agent.`;
       }
       case 'help':
@@ -423,6 +423,18 @@ export class Gateway extends EventEmitter {
       default:
         return `Unknown command /${cmd.name}. Try /help.`;
     }
+  }
+
+  /** Approves a pairing code (from the owner's chat, the CLI or the API) and audits it. */
+  approvePairing(code: string, actor: string) {
+    const approved = this.senders.approve(code);
+    if (approved) this.deps.audit?.({ type: 'pairing.approved', actor, data: { channel: approved.channel, sender: approved.sender } });
+    return approved;
+  }
+
+  /** Lets channels record security events (refused logins and the like). */
+  recordAudit(event: AuditEvent): void {
+    this.deps.audit?.(event);
   }
 
   /** Conversations with their live containers, for `nanoclaw status`. */

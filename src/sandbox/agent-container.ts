@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/schema.ts';
 import type { HomeLayout } from '../config/home.ts';
 import type { HostToRunner, RunnerToHost } from '../protocol/messages.ts';
+import type { AuditEvent } from '../audit/audit-log.ts';
 import { ControlChannel } from './control-channel.ts';
 import { startCredentialProxy, type CredentialProxy } from './credential-proxy.ts';
 import { AGENT_UID, hardenedSpec } from './profile.ts';
@@ -25,13 +26,7 @@ export interface AgentContainerDeps {
   audit?: (event: AuditEvent) => void;
 }
 
-export interface AuditEvent {
-  type: string;
-  conversation?: string;
-  container?: string;
-  actor?: string;
-  data?: Record<string, unknown>;
-}
+export type { AuditEvent } from '../audit/audit-log.ts';
 
 /** Where a container's conversation files live on the host. */
 export interface DataDirs { dataDir: string; workspace: string; state: string }

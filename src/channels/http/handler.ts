@@ -52,6 +52,12 @@ export function createApi(opts: { gateway: Gateway; store: Store; token: string;
   const expected = Buffer.from(opts.token);
 
   app.get('/api/v1/health', (c) => c.json({ ok: true }));
+  app.use('/api/*', async (c, next) => {
+    await next();
+    if (c.res.status === 401) {
+      gateway.recordAudit({ type: 'auth.denied', actor: 'api', data: { channel: 'api', path: new URL(c.req.url).pathname.slice(0, 200), reason: c.req.header('authorization') ? 'invalid token' : 'no token' } });
+    }
+  });
   app.use('/api/*', bearerAuth({
     verifyToken: (token) => {
       const got = Buffer.from(token);
@@ -102,6 +108,15 @@ export function createApi(opts: { gateway: Gateway; store: Store; token: string;
         gateway.off('event', onEvent);
       }
     });
+
+  app.post('/api/v1/pairing/approve', async (c) => {
+    let body: any;
+    try { body = await c.req.json(); } catch { return problem(c, 400, 'Body is not valid JSON; expected {"code": "..."}.'); }
+    if (typeof body?.code !== 'string' || !/^[A-Za-z0-9]{4,16}$/.test(body.code)) return problem(c, 400, 'Expected {"code": "<pairing code>"}.');
+    const approved = gateway.approvePairing(body.code, 'api');
+    if (!approved) return problem(c, 404, `No pending pairing code ${body.code.toUpperCase()} (codes are single-use and expire after an hour).`);
+    return c.json({ approved: { channel: approved.channel, sender: approved.sender } });
+  });
 
   app.get('/api/v1/conversations/:id/messages', (c) => {
     const conv = store.getConversation(conversationId(apiKey(c.req.param('id'))));
