@@ -7,7 +7,9 @@ import { TerminalChannel } from './channels/terminal/index.ts';
 import { AuditLog, auditLogPath, type AuditEvent } from './audit/audit-log.ts';
 import { Gateway } from './core/gateway.ts';
 import { createLogger, type Logger } from './core/logger.ts';
+import { AppleContainerRuntime } from './sandbox/apple/index.ts';
 import { DockerRuntime } from './sandbox/docker/index.ts';
+import { PodmanRuntime } from './sandbox/podman/index.ts';
 import type { ContainerRuntime } from './sandbox/runtime.ts';
 import { openDatabase } from './store/database.ts';
 import { Store } from './store/store.ts';
@@ -20,6 +22,15 @@ export interface App {
   http: HttpChannel;
   token: string;
   stop(): Promise<void>;
+}
+
+/** The container runtime the config names; the one place a concrete runtime is chosen. */
+export function createRuntime(config: Config): ContainerRuntime {
+  switch (config.container.engine) {
+    case 'podman': return new PodmanRuntime({ socketPath: config.container.podmanSocket || undefined });
+    case 'apple': return new AppleContainerRuntime();
+    default: return new DockerRuntime();
+  }
 }
 
 /** Thrown when the gateway cannot start; the message says what to do. */
@@ -47,11 +58,11 @@ export async function startApp(opts: {
   const apiKey = env.ANTHROPIC_API_KEY;
   if (!apiKey) throw new StartError('ANTHROPIC_API_KEY is not set. Export your Anthropic API key (it stays in the gateway; containers never see it), or run `npm run demo` for an offline demo.');
   const log = opts.log ?? createLogger(env.NANOCLAW_LOG);
-  const runtime = opts.runtime ?? new DockerRuntime();
+  const runtime = opts.runtime ?? createRuntime(config);
   try {
     await runtime.version();
   } catch (err) {
-    throw new StartError(`The Docker engine does not answer (${(err as Error).message}). Start it (or run scripts/setup.sh as root), then try again. \`nanoclaw doctor\` checks everything.`, { cause: err });
+    throw new StartError(`The ${config.container.engine} engine does not answer (${(err as Error).message}). Start it (for Docker on Debian/Ubuntu as root, scripts/docker-engine.sh does), then try again. \`nanoclaw doctor\` checks everything.`, { cause: err });
   }
   if (!(await runtime.hasImage(config.container.image))) {
     throw new StartError(`The agent image ${config.container.image} is missing. Build it with \`bash image/build.sh\` (or \`npm run setup\`).`);

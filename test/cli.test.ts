@@ -59,7 +59,7 @@ describe('the nanoclaw command', () => {
 
   it('doctor: passes every check against a working set-up', async () => {
     const { code, stdout } = await cli(['doctor'], env);
-    assert.match(stdout, /\u2714 docker: Docker Engine/);
+    assert.match(stdout, /\u2714 engine: Docker Engine/);
     assert.match(stdout, /\u2714 agent image: nanoclaw-agent:latest/);
     assert.match(stdout, /\u2714 model endpoint: http:\/\/127\.0\.0\.1:\d+ answered 200/);
     assert.match(stdout, /All checks passed/);

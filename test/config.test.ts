@@ -61,7 +61,7 @@ describe('configuration', () => {
       model: { baseUrl: 'https://api.anthropic.com' },
       http: { host: '127.0.0.1', port: 7878, maxBodyBytes: 256 * 1024 },
       container: {
-        image: 'nanoclaw-agent:latest', runtime: 'runc', memoryMb: 1024, cpus: 1, pidsLimit: 256, tmpfsMb: 256,
+        engine: 'docker', podmanSocket: '', image: 'nanoclaw-agent:latest', runtime: 'runc', memoryMb: 1024, cpus: 1, pidsLimit: 256, tmpfsMb: 256,
         maxRunning: 4, prestart: 1, idleTimeoutSec: 900, turnTimeoutSec: 600, extraMounts: [],
       },
       memory: { enabledByDefault: false },
@@ -192,6 +192,8 @@ describe('configuration', () => {
       ['http.host', '"127.0.0.1"', 'NANOCLAW_HTTP_HOST'],
       ['http.port', '9001', 'NANOCLAW_HTTP_PORT'],
       ['http.maxBodyBytes', '262144', 'NANOCLAW_HTTP_MAX_BODY_BYTES'],
+      ['container.engine', '"docker"', 'NANOCLAW_CONTAINER_ENGINE'],
+      ['container.podmanSocket', '""', 'NANOCLAW_CONTAINER_PODMAN_SOCKET'],
       ['container.image', '"nanoclaw-agent:latest"', 'NANOCLAW_CONTAINER_IMAGE'],
       ['container.runtime', '"runc"', 'NANOCLAW_CONTAINER_RUNTIME'],
       ['container.memoryMb', '1024', 'NANOCLAW_CONTAINER_MEMORY_MB'],

@@ -1,9 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startApp } from '../app.ts';
 import { startFakeAnthropic } from '../devtools/fake-anthropic.ts';
-import { DockerRuntime } from '../sandbox/docker/index.ts';
+import { createRuntime, startApp } from '../app.ts';
 import { LABEL_MANAGED } from '../sandbox/profile.ts';
 
 const COMMAND = 'id; echo "root fs: $(touch /probe 2>&1 || true)"; ls /run/nanoclaw; env | grep -c ANTHROPIC_API_KEY=demo-real-key || echo "real key: absent"';
@@ -46,7 +45,7 @@ export async function runDemo(): Promise<void> {
     console.log(`\n${bold('you>')} /end`);
     const end = await (await api('/messages', { method: 'POST', body: JSON.stringify({ text: '/end' }) })).json() as any;
     console.log(`${bold('nanoclaw>')} ${end.replies[0].text}`);
-    const left = await new DockerRuntime().list({ [LABEL_MANAGED]: 'true' }).then((l) => l.filter((c) => c.labels['org.nanoclaw.home'] === home));
+    const left = await createRuntime(app.config).list({ [LABEL_MANAGED]: 'true' }).then((l) => l.filter((c) => c.labels['org.nanoclaw.home'] === home));
     console.log(dim(`  containers left for this demo: ${left.length}`));
     console.log(dim(`  the model saw ${fake.requests.length} request(s); none carried the container token upstream: ` +
       `${fake.requests.every((r) => r.headers['x-api-key'] === 'demo-real-key') ? 'yes, the proxy swapped in the real key' : 'NO'}`));

@@ -3,6 +3,7 @@ import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { resolveHome } from '../config/home.ts';
 import { loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
+import { createRuntime } from '../app.ts';
 import { DockerRuntime } from '../sandbox/docker/index.ts';
 
 type Check = { name: string; ok: boolean; detail: string; fix?: string };
@@ -36,18 +37,18 @@ export async function runDoctor(): Promise<void> {
     add({ name: 'config', ok: false, detail: (err as Error).message, fix: 'correct the named field; `nanoclaw config` lists every option' });
   }
 
-  const runtime = new DockerRuntime();
+  const runtime = config ? createRuntime(config) : new DockerRuntime();
   let engineUp = false;
   try {
-    add({ name: 'docker', ok: true, detail: await runtime.version() });
+    add({ name: 'engine', ok: true, detail: await runtime.version() });
     engineUp = true;
   } catch (err) {
-    add({ name: 'docker', ok: false, detail: `engine not answering on /var/run/docker.sock (${(err as Error).message})`, fix: 'run scripts/docker-engine.sh as root, or start Docker and give your user access to its socket' });
+    add({ name: 'engine', ok: false, detail: `${config?.container.engine ?? 'docker'} engine not answering (${(err as Error).message})`, fix: 'run scripts/docker-engine.sh as root, or start Docker and give your user access to its socket' });
   }
   if (engineUp && config) {
     const has = await runtime.hasImage(config.container.image).catch(() => false);
     add({ name: 'agent image', ok: has, detail: has ? config.container.image : `${config.container.image} not found`, fix: 'bash image/build.sh' });
-    if (config.container.runtime === 'runsc') {
+    if (config.container.runtime === 'runsc' && config.container.engine === 'docker') {
       const info = execFileSync('docker', ['info', '--format', '{{json .Runtimes}}'], { encoding: 'utf8' });
       add({ name: 'gVisor', ok: info.includes('runsc'), detail: info.includes('runsc') ? 'runsc registered' : 'runsc is not registered with the engine', fix: 'install runsc and register it in /etc/docker/daemon.json (see scripts/docker-engine.sh)' });
     }

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homeLayout, resolveHome } from '../config/home.ts';
-import { DockerRuntime } from '../sandbox/docker/index.ts';
+import { createRuntime } from '../app.ts';
+import { loadConfig } from '../config/load.ts';
 import { LABEL_CONVERSATION, LABEL_HOME, LABEL_MANAGED } from '../sandbox/profile.ts';
 import { openDatabase } from '../store/database.ts';
 import { Store } from '../store/store.ts';
@@ -19,7 +20,7 @@ export async function runStatus(opts: { json?: boolean }): Promise<void> {
   let containers: Array<{ name: string; state: string; labels: Record<string, string> }> = [];
   let engineError: string | undefined;
   try {
-    containers = await new DockerRuntime().list({ [LABEL_MANAGED]: 'true', [LABEL_HOME]: layout.home });
+    containers = await createRuntime(loadConfig(layout.home)).list({ [LABEL_MANAGED]: 'true', [LABEL_HOME]: layout.home });
   } catch (err) {
     engineError = (err as Error).message;
   }

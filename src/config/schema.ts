@@ -23,6 +23,10 @@ export const ConfigSchema = z.strictObject({
     maxBodyBytes: z.number().int().min(1024).default(256 * 1024).describe('Largest request body the HTTP API accepts; larger ones get 413.'),
   }).prefault({}),
   container: z.strictObject({
+    engine: z.enum(['docker', 'podman', 'apple']).default('docker')
+      .describe('Container engine: docker (Docker Engine API), podman (Podman\'s Docker-compatible API) or apple (Apple\'s `container` CLI, macOS). See docs/runtimes.md.'),
+    podmanSocket: z.string().default('')
+      .describe('Podman API socket; empty means /run/podman/podman.sock as root, else $XDG_RUNTIME_DIR/podman/podman.sock.'),
     image: z.string().min(1).default('nanoclaw-agent:latest').describe('Agent image (built by scripts/setup.sh).'),
     runtime: z.enum(['runc', 'runsc']).default('runc').describe('OCI runtime: runc, or runsc for gVisor (a user-space kernel).'),
     memoryMb: z.number().int().min(64).default(1024).describe('Memory limit per container, MiB (swap is not allowed on top).'),

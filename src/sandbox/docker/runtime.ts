@@ -20,8 +20,9 @@ export class DockerRuntime implements ContainerRuntime {
       tmpfs[path] = `rw,nosuid,nodev,size=${t.sizeMb}m,mode=${t.uid !== undefined ? '0700' : '1777'}${owner}`;
     }
     try {
-      const container = await this.docker.createContainer({
-        name: spec.name,
+      // Only the name goes in the query string: dockerode would otherwise copy
+      // the whole body there, token included, where engine logs and proxies see URLs.
+      const body = {
         Image: spec.image,
         User: spec.user,
         Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
@@ -42,7 +43,8 @@ export class DockerRuntime implements ContainerRuntime {
           IpcMode: 'private',
           Init: true,
         },
-      });
+      };
+      const container = await this.docker.createContainer({ _query: { name: spec.name }, _body: body } as unknown as Docker.ContainerCreateOptions);
       await container.start();
       return { name: spec.name, id: container.id };
     } catch (err) {

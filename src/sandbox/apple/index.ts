@@ -1,0 +1,1 @@
+export { AppleContainerRuntime, execFileNoShell, type ExecFn } from './runtime.ts';

@@ -1,0 +1,1 @@
+export { PodmanRuntime, defaultPodmanSocket } from './runtime.ts';
