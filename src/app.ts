@@ -9,6 +9,7 @@ import { Gateway } from './core/gateway.ts';
 import { createLogger, type Logger } from './core/logger.ts';
 import { AppleContainerRuntime } from './sandbox/apple/index.ts';
 import { DockerRuntime } from './sandbox/docker/index.ts';
+import { EgressPolicy } from './sandbox/egress-policy.ts';
 import { PodmanRuntime } from './sandbox/podman/index.ts';
 import type { ContainerRuntime } from './sandbox/runtime.ts';
 import { openDatabase } from './store/database.ts';
@@ -55,6 +56,11 @@ export async function startApp(opts: {
   const env = opts.env ?? process.env;
   const layout = ensureHome(opts.home);
   const config = loadConfig(layout.home, env);
+  try {
+    new EgressPolicy({ allow: config.egress.allow, allowPrivate: config.egress.allowPrivate, conversation: () => [] });
+  } catch (err) {
+    throw new StartError(`Invalid egress configuration: ${(err as Error).message}`, { cause: err });
+  }
   const apiKey = env.ANTHROPIC_API_KEY;
   if (!apiKey) throw new StartError('ANTHROPIC_API_KEY is not set. Export your Anthropic API key (it stays in the gateway; containers never see it), or run `npm run demo` for an offline demo.');
   const log = opts.log ?? createLogger(env.NANOCLAW_LOG);

@@ -21,6 +21,11 @@ async function main(): Promise<void> {
   const send = (m: RunnerToHost) => host.write(JSON.stringify(m) + '\n');
 
   const bridge = await startModelBridge(CONTAINER_PATHS.model);
+  // HTTP(S) egress: the same loopback-to-socket pipe, to the host's egress
+  // proxy, which checks every request against the conversation's allowlist.
+  // The container token is the proxy password.
+  const egressBridge = await startModelBridge(CONTAINER_PATHS.egress);
+  const proxyUrl = egressBridge.url.replace('http://', `http://nanoclaw:${encodeURIComponent(token)}@`);
   const engine: Engine = new ClaudeEngine({
     session: (sessionId) => send({ type: 'session', sessionId }),
     progress: (id, kind, text, tool) => send({ type: 'progress', id, kind, text, tool }),
@@ -39,6 +44,11 @@ async function main(): Promise<void> {
       DISABLE_AUTOUPDATER: '1',
       DISABLE_TELEMETRY: '1',
       DISABLE_ERROR_REPORTING: '1',
+      HTTP_PROXY: proxyUrl, HTTPS_PROXY: proxyUrl, http_proxy: proxyUrl, https_proxy: proxyUrl,
+      // The model bridge is on loopback: it must not go through the egress proxy.
+      NO_PROXY: '127.0.0.1,localhost,::1', no_proxy: '127.0.0.1,localhost,::1',
+      // Node's own fetch and http honour the proxy variables only with this.
+      NODE_USE_ENV_PROXY: '1',
     },
   };
 

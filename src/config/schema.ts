@@ -54,6 +54,7 @@ export const ConfigSchema = z.strictObject({
     allowPrivate: z.array(z.string()).default([]).describe('Address ranges (CIDR) the egress proxy may connect to although they are loopback, private or link-local, e.g. "192.168.1.10/32". Empty by default.'),
     maxConnections: z.number().int().min(1).default(32).describe('Most simultaneous egress connections per container.'),
     maxBytesPerContainer: z.number().int().min(1024).default(1024 * 1024 * 1024).describe('Most bytes one container may move through the egress proxy, each direction.'),
+    idleTimeoutSec: z.number().int().min(1).default(300).describe('An egress request or tunnel with no traffic either way for this long is closed.'),
   }).prefault({}),
   access: z.strictObject({
     owners: z.array(z.string().regex(/^[a-z0-9-]+:.+$/, 'expected "channel:sender", e.g. "telegram:12345"')).default([])

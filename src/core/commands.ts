@@ -1,3 +1,5 @@
+import { parseAllowEntry } from '../sandbox/egress-policy.ts';
+
 /**
  * Commands a user can type in any conversation. They are handled by the
  * gateway and never reach the agent.
@@ -12,13 +14,13 @@ export function parseCommand(text: string): { name: string; arg: string } | unde
 }
 
 /**
- * Normalizes an egress allowlist entry typed in a chat: `example.com`,
- * `*.example.com`, either with `:port`. Returns undefined for anything else.
+ * Normalizes an egress allowlist entry typed in a chat (`example.com`,
+ * `*.example.com`, `example.com:8443`, IP literals) the way the egress
+ * proxy reads it. Returns undefined for anything else.
  */
 export function normalizeEgressEntry(raw: string): string | undefined {
-  const entry = raw.trim().toLowerCase().replace(/\.$/, '').replace(/\.(:\d+)$/, '$1');
-  const m = /^(\*\.)?((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?::(\d{1,5}))?$/.exec(entry);
-  if (!m) return undefined;
-  if (m[3] && (Number(m[3]) < 1 || Number(m[3]) > 65535)) return undefined;
-  return entry;
+  const e = parseAllowEntry(raw);
+  if (!e) return undefined;
+  const host = e.kind === 'wildcard' ? `*.${e.host}` : e.host.includes(':') ? `[${e.host}]` : e.host;
+  return e.port ? `${host}:${e.port}` : host;
 }

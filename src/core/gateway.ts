@@ -81,6 +81,7 @@ export class Gateway extends EventEmitter {
       onModelRequest: deps.onModelRequest,
       checkBudget: (id) => budget.check(id),
       audit: deps.audit,
+      egressAllowlist: (id) => this.egressAllowlist.list(id),
     };
     this.pool = new ContainerPool(this.containerDeps, config.container.prestart, (m) => deps.log.warn(m));
   }

@@ -16,6 +16,7 @@ export const CONTAINER_PATHS = {
   run: '/run/nanoclaw',
   control: '/run/nanoclaw/control.sock',
   model: '/run/nanoclaw/model.sock',
+  egress: '/run/nanoclaw/egress.sock',
   workspace: '/workspace',
   memory: '/memory',
   global: '/global',

@@ -8,6 +8,8 @@ import type { HomeLayout } from '../config/home.ts';
 import type { HostToRunner, RunnerToHost } from '../protocol/messages.ts';
 import type { AuditEvent } from '../audit/audit-log.ts';
 import { ControlChannel } from './control-channel.ts';
+import { EgressPolicy } from './egress-policy.ts';
+import { startEgressProxy, type EgressProxy } from './egress-proxy.ts';
 import { startCredentialProxy, type CredentialProxy } from './credential-proxy.ts';
 import { AGENT_UID, hardenedSpec } from './profile.ts';
 import { defaultMountAllowlistPath, loadMountAllowlist, MountAllowlistError, resolveExtraMounts } from './mount-policy.ts';
@@ -24,6 +26,8 @@ export interface AgentContainerDeps {
   checkBudget?: (conversationId: string) => string | undefined;
   /** Security-relevant events (the audit log). */
   audit?: (event: AuditEvent) => void;
+  /** The conversation's own egress allowlist (/allow), read on every egress decision. */
+  egressAllowlist?: (conversationId: string) => readonly string[];
 }
 
 export type { AuditEvent } from '../audit/audit-log.ts';
@@ -46,8 +50,9 @@ export function dataDirs(layout: HomeLayout, dirName: string): DataDirs {
 }
 
 /**
- * One running agent container with its two host-side sockets: the protocol
- * stream (control.sock) and the credential proxy (model.sock). It is started
+ * One running agent container with its three host-side sockets: the
+ * protocol stream (control.sock), the credential proxy (model.sock) and the
+ * egress proxy (egress.sock). It is started
  * either pristine (for the pre-start pool, bound to a conversation later) or
  * directly for a conversation. It serves one conversation, once: there is no
  * way to unbind it.
@@ -73,6 +78,7 @@ export class AgentContainer extends EventEmitter {
     private readonly runDir: string,
     private readonly channel: ControlChannel,
     private readonly proxy: CredentialProxy,
+    private readonly egress: EgressProxy,
   ) {
     super();
   }
@@ -90,6 +96,12 @@ export class AgentContainer extends EventEmitter {
     const token = randomBytes(24).toString('base64url');
 
     let self: AgentContainer | undefined;
+    // Built first: a bad entry in the config throws before anything has started.
+    const policy = new EgressPolicy({
+      allow: deps.config.egress.allow,
+      allowPrivate: deps.config.egress.allowPrivate,
+      conversation: () => (self?.conversationId ? deps.egressAllowlist?.(self.conversationId) ?? [] : []),
+    });
     const proxy = await startCredentialProxy({
       socketPath: join(runDir, 'model.sock'),
       token,
@@ -102,8 +114,15 @@ export class AgentContainer extends EventEmitter {
         deps.audit?.({ type: call.status === 403 && call.refused?.startsWith('NanoClaw budget') ? 'budget.exceeded' : 'model.request', conversation: self?.conversationId, container: name, data: call });
       },
     });
+    const egress = await startEgressProxy({
+      socketPath: join(runDir, 'egress.sock'), token, policy,
+      maxConnections: deps.config.egress.maxConnections,
+      maxBytes: deps.config.egress.maxBytesPerContainer,
+      idleTimeoutMs: deps.config.egress.idleTimeoutSec * 1000,
+      onDecision: ({ allowed, ...data }) => deps.audit?.({ type: allowed ? 'egress.allowed' : 'egress.denied', conversation: self?.conversationId, container: name, data }),
+    });
     const channel = await ControlChannel.listen(join(runDir, 'control.sock'));
-    self = new AgentContainer(name, dirs, deps, runDir, channel, proxy);
+    self = new AgentContainer(name, dirs, deps, runDir, channel, proxy, egress);
     self.conversationId = opts.conversationId;
     await self.start(token, opts.memoryDir, opts.prewarm ?? false);
     return self;
@@ -233,6 +252,7 @@ export class AgentContainer extends EventEmitter {
     const described = describeExit(exit, this.deps.config.container.memoryMb);
     if (!this.exitReason || exit?.oomKilled) this.exitReason = described;
     this.proxy.revoke();
+    this.egress.revoke();
     this.finishTurn({ ok: false, error: this.exitReason });
     this.deps.audit?.({ type: 'container.destroyed', container: this.name, conversation: this.conversationId, data: { reason: this.exitReason, exitCode: exit?.exitCode, oomKilled: exit?.oomKilled } });
     this.goneDone = (async () => {
@@ -258,8 +278,10 @@ export class AgentContainer extends EventEmitter {
     if (this.cleaned) return;
     this.cleaned = true;
     this.proxy.revoke();
+    this.egress.revoke();
     this.channel.close();
     await this.proxy.close();
+    await this.egress.close();
     rmSync(this.runDir, { recursive: true, force: true });
   }
 }
