@@ -217,8 +217,19 @@ export class Gateway extends EventEmitter {
     if (result.ok) {
       const replies = result.replies.length ? result.replies : ['(The agent finished without a reply.)'];
       await this.finish(msg, replies.map((text) => ({ kind: 'reply' as const, text })));
+    } else if (/No conversation found with session ID/.test(result.error) && this.deps.store.getConversation(conv.id)?.sessionId) {
+      // The engine died before it wrote the session's transcript, so it cannot
+      // be resumed: start a new session and run the message again (it is still pending).
+      this.deps.store.updateConversation(conv.id, { sessionId: null });
+      await this.endContainer(conv.id, container, 'its session could not be resumed', false);
+      return;
     } else {
-      await this.finish(msg, [{ kind: 'error', text: `Sorry, something went wrong: ${result.error}. Send your message again to continue; the conversation resumes where it can.` }]);
+      const killed = /SIGKILL/.test(result.error) ? ` (most likely it ran out of memory: the limit is ${this.deps.config.container.memoryMb} MiB)` : '';
+      await this.finish(msg, [{ kind: 'error', text: `Sorry, something went wrong: ${result.error}${killed}. Send your message again to continue; the conversation resumes where it can.` }]);
+      // A failed turn can leave tool processes behind (an allocator that
+      // outlived the OOM-killed engine, a stuck child): the next message gets a
+      // fresh container that resumes the session instead.
+      if (container.alive) await this.endContainer(conv.id, container, 'its turn failed', false);
     }
     if (container.alive) this.armIdle(conv.id, container);
   }

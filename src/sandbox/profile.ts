@@ -7,6 +7,9 @@ export const LABEL_MANAGED = 'org.nanoclaw.managed';
 export const LABEL_CONVERSATION = 'org.nanoclaw.conversation';
 export const LABEL_HOME = 'org.nanoclaw.home';
 
+/** Threads gVisor's own sandbox processes may use on top of the agent's pids limit. */
+export const RUNSC_THREAD_ALLOWANCE = 512;
+
 /** The container's user. Not root: the agent SDK refuses to skip permission prompts as root, and root is not needed. */
 export const AGENT_UID = 1000;
 
@@ -70,6 +73,9 @@ export function hardenedSpec(config: Config, plan: ContainerPlan): ContainerSpec
     network: false,
     memoryBytes: c.memoryMb * 1024 * 1024,
     nanoCpus: Math.round(c.cpus * 1e9),
-    pidsLimit: c.pidsLimit,
+    // Under gVisor the cgroup also holds the sandbox kernel's own threads (the
+    // Go runtime of runsc's sentry and gofer), which the agent cannot control:
+    // without this allowance a busy sandbox dies with exit 2 at the limit.
+    pidsLimit: c.runtime === 'runsc' ? c.pidsLimit + RUNSC_THREAD_ALLOWANCE : c.pidsLimit,
   };
 }
