@@ -1,0 +1,105 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Cleanup } from './cleanup.ts';
+import { containerMemory, containersOf, waitUntilQuiet, type ContainerMemory } from './docker-probe.ts';
+
+export interface GatewayRss {
+  prestart: number;
+  pid: number;
+  /** From spawn to the HTTP API answering /health. */
+  startMs: number;
+  /** VmRSS from /proc/<pid>/status after the gateway sat idle. */
+  rssKb: number;
+  /** VmHWM: the highest RSS it reached, start-up included. */
+  peakRssKb: number;
+  /** The two parts of VmRSS: private memory (heap, stacks) and file pages (mostly the node binary's code). */
+  anonKb: number;
+  fileKb: number;
+  /** With a pool: the memory of one pristine pre-started container. */
+  poolContainer?: ContainerMemory;
+}
+
+/**
+ * Idle memory of a real gateway: `node dist/src/cli/main.js start` as a child
+ * process on its own temporary home, exactly as an operator would run it, so
+ * the figure is the gateway's and not the benchmark's (which also holds the
+ * stand-in model, dockerode and the samples).
+ *
+ *   const r = await measureGatewayRss({ root, fakeUrl, prestart: 0, settleMs: 5000, cleanup });
+ */
+export async function measureGatewayRss(opts: {
+  root: string; fakeUrl: string; prestart: number; settleMs: number; cleanup: Cleanup;
+}): Promise<GatewayRss> {
+  const home = opts.cleanup.tempHome();
+  const port = await freePort();
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [join(opts.root, 'dist/src/cli/main.js'), 'start'], {
+    cwd: opts.root,
+    env: {
+      PATH: process.env.PATH,
+      DOCKER_SOCKET: process.env.DOCKER_SOCKET,
+      NANOCLAW_HOME: home,
+      ANTHROPIC_API_KEY: 'bench',
+      ANTHROPIC_BASE_URL: opts.fakeUrl,
+      NANOCLAW_HTTP_PORT: String(port),
+      NANOCLAW_LOG: 'warn',
+      NANOCLAW_CONTAINER_PRESTART: String(opts.prestart),
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => { stderr += d.toString('utf8'); });
+  let exited = false;
+  const exit = new Promise<void>((resolve) => child.once('exit', () => { exited = true; resolve(); }));
+  const stop = async () => {
+    if (exited) return;
+    child.kill('SIGTERM');
+    // The gateway stops its containers on SIGTERM (2 s grace each); then it is killed.
+    if (await Promise.race([exit.then(() => true), sleep(15_000, false)])) return;
+    child.kill('SIGKILL');
+    await exit;
+  };
+  opts.cleanup.defer(stop);
+
+  const url = `http://127.0.0.1:${port}/api/v1/health`;
+  for (;;) {
+    if (exited) throw new Error(`the gateway (nanoclaw start) exited during start-up: ${stderr.trim() || 'no output'}`);
+    if (performance.now() - t0 > 30_000) throw new Error(`the gateway did not answer ${url} within 30 s: ${stderr.trim()}`);
+    const ok = await fetch(url).then((r) => r.ok, () => false);
+    if (ok) break;
+    await sleep(50);
+  }
+  const startMs = performance.now() - t0;
+
+  let poolContainer: ContainerMemory | undefined;
+  if (opts.prestart > 0) {
+    const deadline = performance.now() + 60_000;
+    while ((await containersOf(home)).length < opts.prestart) {
+      if (performance.now() > deadline) throw new Error(`the gateway did not pre-start ${opts.prestart} container(s) within 60 s: ${stderr.trim()}`);
+      await sleep(100);
+    }
+    await waitUntilQuiet(home);
+  }
+  await sleep(opts.settleMs);
+  if (exited) throw new Error(`the gateway exited while idle: ${stderr.trim()}`);
+  const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  if (opts.prestart > 0) poolContainer = await containerMemory((await containersOf(home))[0]);
+  await stop();
+  return { prestart: opts.prestart, pid: child.pid!, startMs, rssKb: field('VmRSS'), peakRssKb: field('VmHWM'), anonKb: field('RssAnon'), fileKb: field('RssFile'), poolContainer };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
