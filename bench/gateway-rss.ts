@@ -37,7 +37,8 @@ export async function measureGatewayRss(opts: {
   const home = opts.cleanup.tempHome();
   const port = await freePort();
   const t0 = performance.now();
-  const child = spawn(process.execPath, [join(opts.root, 'dist/src/cli/main.js'), 'start'], {
+  // bin/nanoclaw, as an operator starts it (it execs node with the gateway's flags: same pid).
+  const child = spawn(join(opts.root, 'bin/nanoclaw'), ['start'], {
     cwd: opts.root,
     env: {
       PATH: process.env.PATH,

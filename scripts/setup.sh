@@ -50,4 +50,15 @@ bash scripts/docker-engine.sh
 
 # --- agent image ----------------------------------------------------------------
 bash image/build.sh
+
+# --- test extras ------------------------------------------------------------------
+# `--for-tests` (npm test): Podman, so its runtime is tested against a real
+# engine too. Skipped (and its tests skip, saying why) where it cannot be installed.
+if [ "${1:-}" = "--for-tests" ] && ! command -v podman >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing Podman for its runtime tests"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends podman catatonit >/dev/null ||
+      say "could not install Podman; its end-to-end tests will be skipped"
+  fi
+fi
 say "ready"

@@ -9,6 +9,7 @@
  *    root, or the agent image is in neither Podman nor Docker.
  */
 import assert from 'node:assert/strict';
+import { RUNSC_THREAD_ALLOWANCE } from '../src/sandbox/profile.ts';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -424,7 +425,8 @@ describe('PodmanRuntime end to end: a conversation in a real Podman container', 
       assert.deepEqual(inspect.EffectiveCaps ?? [], []);
       assert.equal(inspect.HostConfig.ReadonlyRootfs, true);
       assert.equal(inspect.HostConfig.NetworkMode, 'none');
-      assert.equal(inspect.HostConfig.PidsLimit, 256);
+      // Under gVisor the cgroup also holds the sandbox kernel's threads: the profile adds an allowance.
+      assert.equal(inspect.HostConfig.PidsLimit, ociRuntime === 'runsc' ? 256 + RUNSC_THREAD_ALLOWANCE : 256);
       assert.equal(inspect.HostConfig.Memory, 1024 * 1024 * 1024);
       assert.ok(inspect.HostConfig.SecurityOpt.includes('no-new-privileges'), JSON.stringify(inspect.HostConfig.SecurityOpt));
       await app!.stop();

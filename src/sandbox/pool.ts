@@ -1,5 +1,8 @@
 import { AgentContainer, type AgentContainerDeps } from './agent-container.ts';
 
+/** How long after handing out a container the pool starts its replacement. */
+const REFILL_DELAY_MS = 3000;
+
 /**
  * Pristine containers started ahead of need, so a new conversation does not
  * wait for `docker run` and the engine's start-up. A pooled container has
@@ -21,10 +24,14 @@ export class ContainerPool {
     private readonly log: (msg: string) => void,
   ) {}
 
-  /** Takes a ready container out of the pool, and starts its replacement. */
+  /**
+   * Takes a ready container out of the pool, and starts its replacement a
+   * moment later: started at once, the replacement's start-up competes for
+   * the CPU with the conversation's first turn, which is what the user waits for.
+   */
   take(): AgentContainer | undefined {
     const c = this.ready.shift();
-    this.fill();
+    setTimeout(() => this.fill(), c ? REFILL_DELAY_MS : 0).unref();
     return c;
   }
 

@@ -1,4 +1,4 @@
-import Docker from 'dockerode';
+import { EngineApi } from './engine-api.ts';
 import { RuntimeError, type ContainerExit, type ContainerRuntime, type ContainerSpec } from '../runtime.ts';
 
 /**
@@ -7,10 +7,10 @@ import { RuntimeError, type ContainerExit, type ContainerRuntime, type Container
  * daemon.json by scripts/docker-engine.sh.
  */
 export class DockerRuntime implements ContainerRuntime {
-  private readonly docker: Docker;
+  private readonly api: EngineApi;
 
   constructor(opts: { socketPath?: string } = {}) {
-    this.docker = new Docker({ socketPath: opts.socketPath ?? process.env.DOCKER_SOCKET ?? '/var/run/docker.sock' });
+    this.api = new EngineApi(opts.socketPath ?? process.env.DOCKER_SOCKET ?? '/var/run/docker.sock');
   }
 
   async start(spec: ContainerSpec): Promise<{ name: string; id: string }> {
@@ -20,8 +20,6 @@ export class DockerRuntime implements ContainerRuntime {
       tmpfs[path] = `rw,nosuid,nodev,size=${t.sizeMb}m,mode=${t.uid !== undefined ? '0700' : '1777'}${owner}`;
     }
     try {
-      // Only the name goes in the query string: dockerode would otherwise copy
-      // the whole body there, token included, where engine logs and proxies see URLs.
       const body = {
         Image: spec.image,
         User: spec.user,
@@ -44,9 +42,9 @@ export class DockerRuntime implements ContainerRuntime {
           Init: true,
         },
       };
-      const container = await this.docker.createContainer({ _query: { name: spec.name }, _body: body } as unknown as Docker.ContainerCreateOptions);
-      await container.start();
-      return { name: spec.name, id: container.id };
+      const created = await this.api.request<{ Id: string }>('POST', '/containers/create', { query: { name: spec.name }, body });
+      await this.api.request('POST', `/containers/${created.Id}/start`);
+      return { name: spec.name, id: created.Id };
     } catch (err) {
       await this.destroy(spec.name, 0).catch(() => {});
       throw new RuntimeError(`could not start container ${spec.name} from ${spec.image}: ${(err as Error).message}. ` +
@@ -55,14 +53,15 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async destroy(name: string, graceSec = 5): Promise<void> {
-    const c = this.docker.getContainer(name);
+    const path = `/containers/${encodeURIComponent(name)}`;
     try {
-      await c.stop({ t: graceSec });
+      await this.api.request('POST', `${path}/stop`, { query: { t: graceSec } });
     } catch (err) {
+      // 304: already stopped.
       if (!isGone(err) && (err as any).statusCode !== 304) throw err;
     }
     try {
-      await c.remove({ force: true, v: true });
+      await this.api.request('DELETE', path, { query: { force: true, v: true } });
     } catch (err) {
       // 409: removal already in progress (two paths racing to clean up).
       if (!isGone(err) && (err as any).statusCode !== 409) throw err;
@@ -70,11 +69,11 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async wait(name: string): Promise<ContainerExit> {
-    const c = this.docker.getContainer(name);
+    const path = `/containers/${encodeURIComponent(name)}`;
     try {
-      const res = await c.wait();
+      const res = await this.api.request<{ StatusCode: number }>('POST', `${path}/wait`);
       let oomKilled = false;
-      try { oomKilled = !!(await c.inspect()).State.OOMKilled; } catch { /* removed meanwhile */ }
+      try { oomKilled = !!(await this.api.request<any>('GET', `${path}/json`)).State?.OOMKilled; } catch { /* removed meanwhile */ }
       return { exitCode: res.StatusCode, oomKilled };
     } catch (err) {
       if (isGone(err)) return { exitCode: -1, oomKilled: false };
@@ -83,14 +82,14 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async list(labels: Record<string, string>) {
-    const filters = { label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) };
-    const found = await this.docker.listContainers({ all: true, filters });
-    return found.map((c) => ({ name: (c.Names[0] ?? '').replace(/^\//, ''), state: c.State, labels: c.Labels }));
+    const filters = JSON.stringify({ label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) });
+    const found = await this.api.request<Array<{ Names: string[]; State: string; Labels: Record<string, string> }>>('GET', '/containers/json', { query: { all: true, filters } });
+    return found.map((c) => ({ name: (c.Names[0] ?? '').replace(/^\//, ''), state: c.State, labels: c.Labels ?? {} }));
   }
 
   async hasImage(image: string): Promise<boolean> {
     try {
-      await this.docker.getImage(image).inspect();
+      await this.api.request('GET', `/images/${encodeURI(image)}/json`);
       return true;
     } catch (err) {
       if (isGone(err)) return false;
@@ -99,7 +98,7 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async version(): Promise<string> {
-    const v = await this.docker.version();
+    const v = await this.api.request<{ Version: string; ApiVersion: string }>('GET', '/version', { timeoutMs: 10_000 });
     return `Docker Engine ${v.Version} (API ${v.ApiVersion})`;
   }
 }

@@ -1,6 +1,5 @@
-import Docker from 'dockerode';
-import http from 'node:http';
 import { DockerRuntime } from '../docker/index.ts';
+import { EngineApi } from '../docker/engine-api.ts';
 import { RuntimeError, type ContainerExit, type ContainerRuntime, type ContainerSpec } from '../runtime.ts';
 
 /**
@@ -38,12 +37,12 @@ import { RuntimeError, type ContainerExit, type ContainerRuntime, type Container
  */
 export class PodmanRuntime implements ContainerRuntime {
   readonly socketPath: string;
-  private readonly api: Docker;
+  private readonly api: EngineApi;
   private readonly compat: DockerRuntime;
 
   constructor(opts: { socketPath?: string } = {}) {
     this.socketPath = opts.socketPath || defaultPodmanSocket();
-    this.api = new Docker({ socketPath: this.socketPath });
+    this.api = new EngineApi(this.socketPath);
     this.compat = new DockerRuntime({ socketPath: this.socketPath });
   }
 
@@ -52,10 +51,8 @@ export class PodmanRuntime implements ContainerRuntime {
     const refusal = refuse(spec, facts);
     if (refusal) throw new RuntimeError(`will not start container ${spec.name} on Podman (${this.socketPath}): ${refusal}`);
     try {
-      // `_query`/`_body` keep the create options out of the URL: docker-modem
-      // otherwise copies the whole body, the token in Env included, into the
-      // query string, where engine debug logs and proxies record it.
-      const container = await this.api.createContainer({ _query: { name: spec.name }, _body: createBody(spec) } as Docker.ContainerCreateOptions);
+      // The create options travel only as the body: they carry the token in Env.
+      const container = await this.api.request<{ Id: string }>('POST', '/containers/create', { query: { name: spec.name }, body: createBody(spec) });
       if (spec.runtime) {
         const chosen = (await this.libpod(`/containers/${encodeURIComponent(spec.name)}/json`)).OCIRuntime;
         if (chosen !== spec.runtime) {
@@ -64,8 +61,8 @@ export class PodmanRuntime implements ContainerRuntime {
             `Podman's API ignores the runtime a request names; make ${spec.runtime} the default runtime of this Podman service (containers.conf [engine] runtime = "${spec.runtime}"), see docs/runtimes.md.`);
         }
       }
-      await container.start();
-      return { name: spec.name, id: container.id };
+      await this.api.request('POST', `/containers/${container.Id}/start`);
+      return { name: spec.name, id: container.Id };
     } catch (err) {
       if (err instanceof RuntimeError) throw err;
       await this.destroy(spec.name, 0).catch(() => {});
@@ -90,9 +87,9 @@ export class PodmanRuntime implements ContainerRuntime {
   }
 
   async version(): Promise<string> {
-    let v: Docker.DockerVersion;
+    let v: { Version: string; ApiVersion: string; Components?: Array<{ Name: string; Version: string }> };
     try {
-      v = await this.api.version();
+      v = await this.api.request('GET', '/version', { timeoutMs: 10_000 });
     } catch (err) {
       throw notAnswering(this.socketPath, err);
     }
@@ -105,18 +102,7 @@ export class PodmanRuntime implements ContainerRuntime {
 
   /** A GET on Podman's own (libpod) API, for what the Docker-compatible one does not say. */
   private libpod(path: string): Promise<any> {
-    return new Promise((resolve, reject) => {
-      const req = http.get({ socketPath: this.socketPath, path: `/v4.0.0/libpod${path}` }, (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => { text += d; });
-        res.on('end', () => {
-          if (res.statusCode !== 200) return reject(new Error(`Podman answered ${res.statusCode} to GET ${path}: ${text.trim()}`));
-          try { resolve(JSON.parse(text)); } catch (err) { reject(err); }
-        });
-      });
-      req.on('error', reject);
-    });
+    return this.api.request('GET', `/v4.0.0/libpod${path}`);
   }
 
   /**
@@ -177,7 +163,7 @@ function refuse(spec: ContainerSpec, facts: EngineFacts): string | undefined {
  * The create request body: Docker's, field for field, except the tmpfs
  * options. The name goes in the query string.
  */
-function createBody(spec: ContainerSpec): Docker.ContainerCreateOptions {
+function createBody(spec: ContainerSpec): Record<string, unknown> {
   const tmpfs: Record<string, string> = {};
   for (const [path, t] of Object.entries(spec.tmpfs)) {
     // `U` = chown to the container's user (refuse() made sure that is the owner asked for).
