@@ -57,7 +57,7 @@ bash image/build.sh
 if [ "${1:-}" = "--for-tests" ] && ! command -v podman >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     say "installing Podman for its runtime tests"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends podman catatonit >/dev/null ||
+    { apt-get update -qq >/dev/null; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends podman catatonit >/dev/null; } ||
       say "could not install Podman; its end-to-end tests will be skipped"
   fi
 fi
