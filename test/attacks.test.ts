@@ -29,7 +29,7 @@ for (const runtime of runtimes) describe(`attacks (${runtime})`, () => {
     server = createServer((req, res) => { hits.push(req.url ?? ''); res.end('host loopback service'); });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     port = (server.address() as AddressInfo).port;
-    h = await startHarness({ env: { NANOCLAW_CONTAINER_RUNTIME: runtime, NANOCLAW_CONTAINER_PIDS_LIMIT: '64' } });
+    h = await startHarness({ env: { NANOCLAW_CONTAINER_RUNTIME: runtime, NANOCLAW_CONTAINER_PIDS_LIMIT: '64', NANOCLAW_CONTAINER_MEMORY_MB: '512' } });
     await healthy();
   });
   after(async () => { await h?.close(); server?.close(); });
@@ -104,6 +104,14 @@ for (const runtime of runtimes) describe(`attacks (${runtime})`, () => {
     assert.ok(reply.length > 0);
     await healthy();
     assert.match(await h.ask('atk-fork', 'are you back?'), /Echo: are you back\?|went wrong/);
+  });
+
+  it('survives a memory bomb: the memory limit holds, the user is told, the conversation recovers', async () => {
+    const reply = await run('atk-mem', 'node -e "const a = []; for (;;) a.push(Buffer.alloc(16e6, 1))"; echo "bomb exited $?"');
+    assert.match(reply, /memory|killed|SIGKILL|exited 137/i);
+    await healthy();
+    assert.match(await h.ask('atk-mem', 'back?'), /Echo: back\?|went wrong/);
+    assert.ok(audit('tool.call').some((r) => String((r.data as any).input).includes('Buffer.alloc')));
   });
 
   it('cannot fill the host\'s disk from its scratch space', async () => {

@@ -12,6 +12,7 @@
  * and asserting the address the proxy chose.
  */
 import assert from 'node:assert/strict';
+import { startModelBridge } from '../runner/src/model-bridge.ts';
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -585,20 +586,10 @@ describe('egress proxy (deny by default, HTTP and CONNECT)', () => {
     let securePort: number;
     let cert: string;
 
-    /** What runner/src/model-bridge.ts does: a loopback port piped to the host's socket. */
+    /** The runner's own bridge: a loopback port piped to the host's socket. */
     async function bridge(socketPath: string): Promise<{ port: number; close(): void }> {
-      const server = net.createServer((client) => {
-        const upstream = net.connect(socketPath);
-        client.pipe(upstream).pipe(client);
-        const end = () => { client.destroy(); upstream.destroy(); };
-        client.on('error', end);
-        upstream.on('error', end);
-        client.on('close', end);
-        upstream.on('close', end);
-      });
-      server.listen(0, '127.0.0.1');
-      await once(server, 'listening');
-      return { port: (server.address() as net.AddressInfo).port, close: () => server.close() };
+      const b = await startModelBridge(socketPath);
+      return { port: Number(new URL(b.url).port), close: b.close };
     }
 
     before(async () => {

@@ -14,34 +14,8 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async start(spec: ContainerSpec): Promise<{ name: string; id: string }> {
-    const tmpfs: Record<string, string> = {};
-    for (const [path, t] of Object.entries(spec.tmpfs)) {
-      const owner = t.uid !== undefined ? `,uid=${t.uid},gid=${t.gid ?? t.uid}` : '';
-      tmpfs[path] = `rw,nosuid,nodev,size=${t.sizeMb}m,mode=${t.uid !== undefined ? '0700' : '1777'}${owner}`;
-    }
     try {
-      const body = {
-        Image: spec.image,
-        User: spec.user,
-        Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
-        Labels: spec.labels,
-        NetworkDisabled: !spec.network,
-        HostConfig: {
-          Runtime: spec.runtime,
-          NetworkMode: spec.network ? 'bridge' : 'none',
-          ReadonlyRootfs: spec.readOnlyRoot,
-          CapDrop: spec.dropAllCapabilities ? ['ALL'] : [],
-          SecurityOpt: spec.noNewPrivileges ? ['no-new-privileges'] : [],
-          Memory: spec.memoryBytes,
-          MemorySwap: spec.memoryBytes,
-          NanoCpus: spec.nanoCpus,
-          PidsLimit: spec.pidsLimit,
-          Tmpfs: tmpfs,
-          Binds: spec.mounts.map((m) => `${m.hostPath}:${m.containerPath}:${m.readOnly ? 'ro' : 'rw'}`),
-          IpcMode: 'private',
-          Init: true,
-        },
-      };
+      const body = createBody(spec, (t) => t.uid !== undefined ? `0700,uid=${t.uid},gid=${t.gid ?? t.uid}` : '1777');
       const created = await this.api.request<{ Id: string }>('POST', '/containers/create', { query: { name: spec.name }, body });
       await this.api.request('POST', `/containers/${created.Id}/start`);
       return { name: spec.name, id: created.Id };
@@ -101,6 +75,39 @@ export class DockerRuntime implements ContainerRuntime {
     const v = await this.api.request<{ Version: string; ApiVersion: string }>('GET', '/version', { timeoutMs: 10_000 });
     return `Docker Engine ${v.Version} (API ${v.ApiVersion})`;
   }
+}
+
+/**
+ * The Engine API's create body for a hardened spec (Docker's, and Podman's
+ * Docker-compatible one). Engines differ only in how a tmpfs is given an
+ * owner, so the caller supplies the mode part of each tmpfs's options.
+ */
+export function createBody(spec: ContainerSpec, tmpfsMode: (t: ContainerSpec['tmpfs'][string]) => string): Record<string, unknown> {
+  const tmpfs: Record<string, string> = {};
+  for (const [path, t] of Object.entries(spec.tmpfs)) tmpfs[path] = `rw,nosuid,nodev,size=${t.sizeMb}m,mode=${tmpfsMode(t)}`;
+  return {
+    Image: spec.image,
+    User: spec.user,
+    Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+    Labels: spec.labels,
+    NetworkDisabled: !spec.network,
+    HostConfig: {
+      Runtime: spec.runtime,
+      NetworkMode: spec.network ? 'bridge' : 'none',
+      ReadonlyRootfs: spec.readOnlyRoot,
+      CapDrop: spec.dropAllCapabilities ? ['ALL'] : [],
+      SecurityOpt: spec.noNewPrivileges ? ['no-new-privileges'] : [],
+      Memory: spec.memoryBytes,
+      MemorySwap: spec.memoryBytes,
+      NanoCpus: spec.nanoCpus,
+      PidsLimit: spec.pidsLimit,
+      Tmpfs: tmpfs,
+      Binds: spec.mounts.map((m) => `${m.hostPath}:${m.containerPath}:${m.readOnly ? 'ro' : 'rw'}`),
+      IpcMode: 'private',
+      // tini as PID 1: reaps zombies the agent's tools leave, forwards signals.
+      Init: true,
+    },
+  };
 }
 
 function isGone(err: unknown): boolean {

@@ -1,4 +1,5 @@
 import { DockerRuntime } from '../docker/index.ts';
+import { createBody as dockerCreateBody } from '../docker/runtime.ts';
 import { EngineApi } from '../docker/engine-api.ts';
 import { RuntimeError, type ContainerExit, type ContainerRuntime, type ContainerSpec } from '../runtime.ts';
 
@@ -164,33 +165,8 @@ function refuse(spec: ContainerSpec, facts: EngineFacts): string | undefined {
  * options. The name goes in the query string.
  */
 function createBody(spec: ContainerSpec): Record<string, unknown> {
-  const tmpfs: Record<string, string> = {};
-  for (const [path, t] of Object.entries(spec.tmpfs)) {
-    // `U` = chown to the container's user (refuse() made sure that is the owner asked for).
-    tmpfs[path] = `rw,nosuid,nodev,size=${t.sizeMb}m,mode=${t.uid !== undefined ? '0700,U' : '1777'}`;
-  }
-  return {
-    Image: spec.image,
-    User: spec.user,
-    Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
-    Labels: spec.labels,
-    NetworkDisabled: !spec.network,
-    HostConfig: {
-      Runtime: spec.runtime,
-      NetworkMode: spec.network ? 'bridge' : 'none',
-      ReadonlyRootfs: spec.readOnlyRoot,
-      CapDrop: spec.dropAllCapabilities ? ['ALL'] : [],
-      SecurityOpt: spec.noNewPrivileges ? ['no-new-privileges'] : [],
-      Memory: spec.memoryBytes,
-      MemorySwap: spec.memoryBytes,
-      NanoCpus: spec.nanoCpus,
-      PidsLimit: spec.pidsLimit,
-      Tmpfs: tmpfs,
-      Binds: spec.mounts.map((m) => `${m.hostPath}:${m.containerPath}:${m.readOnly ? 'ro' : 'rw'}`),
-      IpcMode: 'private',
-      Init: true,
-    },
-  };
+  // `U` = chown to the container's user (refuse() made sure that is the owner asked for).
+  return dockerCreateBody(spec, (t) => (t.uid !== undefined ? '0700,U' : '1777'));
 }
 
 function notAnswering(socketPath: string, err: unknown): RuntimeError {
