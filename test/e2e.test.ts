@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { startHarness, REAL_KEY, type Harness } from './support/harness.ts';
 
-describe('end to end: HTTP API -> hardened container -> Claude Agent SDK -> reply', () => {
+const runtimes = ['runc', ...(execFileSync('docker', ['info', '--format', '{{json .Runtimes}}'], { encoding: 'utf8' }).includes('runsc') ? ['runsc'] : [])];
+
+for (const runtime of runtimes) describe(`end to end (${runtime}): HTTP API -> hardened container -> Claude Agent SDK -> reply`, () => {
   let h: Harness;
-  before(async () => { h = await startHarness(); });
+  before(async () => { h = await startHarness({ env: { NANOCLAW_CONTAINER_RUNTIME: runtime } }); });
   after(async () => { await h?.close(); });
 
   it('runs a Bash tool call inside the container and returns its output in the reply', async () => {
