@@ -1,4 +1,26 @@
+import type { AuditEvent } from '../audit/audit-log.ts';
+import type { HomeLayout } from '../config/home.ts';
+import type { Config } from '../config/schema.ts';
+import { MemoryRepo } from '../memory/memory-repo.ts';
+import type { AgentContainer } from '../sandbox/agent-container.ts';
 import { parseAllowEntry } from '../sandbox/egress-policy.ts';
+import type { EgressAllowlistStore } from '../store/egress-allowlist.ts';
+import type { Sender } from '../store/senders.ts';
+import type { Conversation, Store } from '../store/store.ts';
+
+export type Command = { name: string; arg: string };
+
+/** What commands may touch: the gateway hands these over, and nothing else. */
+export interface CommandContext {
+  config: Config;
+  layout: HomeLayout;
+  store: Store;
+  egressAllowlist: EgressAllowlistStore;
+  audit?: (event: AuditEvent) => void;
+  liveContainer(conversationId: string): AgentContainer | undefined;
+  endContainer(conversationId: string, c: AgentContainer | undefined, reason: string, endSession: boolean): Promise<void>;
+  approvePairing(code: string, actor: string): Sender | undefined;
+}
 
 /**
  * Commands a user can type in any conversation. They are handled by the
@@ -7,7 +29,7 @@ import { parseAllowEntry } from '../sandbox/egress-policy.ts';
  *   parseCommand('/memory on')  // { name: 'memory', arg: 'on' }
  *   parseCommand('hello')       // undefined
  */
-export function parseCommand(text: string): { name: string; arg: string } | undefined {
+export function parseCommand(text: string): Command | undefined {
   const m = /^\/([a-z]+)(?:\s+(.*))?$/i.exec(text.trim());
   if (!m) return undefined;
   return { name: m[1].toLowerCase(), arg: (m[2] ?? '').trim().toLowerCase() };
@@ -23,4 +45,76 @@ export function normalizeEgressEntry(raw: string): string | undefined {
   if (!e) return undefined;
   const host = e.kind === 'wildcard' ? `*.${e.host}` : e.host.includes(':') ? `[${e.host}]` : e.host;
   return e.port ? `${host}:${e.port}` : host;
+}
+
+/**
+ * Runs one command in a conversation and returns the answer for the user.
+ * Owner-only commands are checked against the sender (`who.owner`), never the chat.
+ *
+ *   await runCommand(ctx, conv, parseCommand('/allow example.com')!, { owner: true, actor: 'api:api' });
+ */
+export async function runCommand(ctx: CommandContext, conv: Conversation, cmd: Command, who: { owner: boolean; actor: string }): Promise<string> {
+const live = ctx.liveContainer(conv.id);
+  const ownerOnly = `/${cmd.name} is for the owner only.`;
+  const audit = (type: string, data: Record<string, unknown>) => ctx.audit?.({ type, conversation: conv.id, actor: who.actor, data });
+  switch (cmd.name) {
+    case 'end': {
+      if (cmd.arg && cmd.arg !== conv.id) {
+        // Ending someone else's conversation is an owner's act.
+        if (!who.owner) return ownerOnly.replace('/end', '/end <conversation>');
+        const other = ctx.store.getConversation(cmd.arg);
+        if (!other) return `No conversation ${cmd.arg}.`;
+        await ctx.endContainer(other.id, ctx.liveContainer(other.id), `ended by ${who.actor}`, true);
+        audit('admin.end_conversation', { target: other.id });
+        return `Conversation ${other.id} ended.`;
+      }
+      await ctx.endContainer(conv.id, live, 'ended by /end', true);
+      return conv.memory
+        ? 'Conversation ended: its container was destroyed. Persistent memory and the workspace were kept.'
+        : 'Conversation ended: its container and workspace were destroyed. Your next message starts afresh.';
+    }
+    case 'memory': {
+      if (cmd.arg === 'status' || !cmd.arg) return `Persistent memory is ${conv.memory ? 'on' : 'off'} for this conversation.`;
+      if (!who.owner) return ownerOnly;
+      if (cmd.arg !== 'on' && cmd.arg !== 'off') return 'Use /memory on, /memory off or /memory status.';
+      const on = cmd.arg === 'on';
+      if (on === conv.memory) return `Persistent memory is already ${on ? 'on' : 'off'}.`;
+      ctx.store.updateConversation(conv.id, { memory: on });
+      if (on) await new MemoryRepo(ctx.layout, conv.id).ensure();
+      audit('admin.memory', { on });
+      // The memory folder is mounted at container start: restart the container, keeping the session.
+      if (live) await ctx.endContainer(conv.id, live, `memory turned ${on ? 'on' : 'off'}`, false);
+      return on
+        ? 'Persistent memory is on: the agent keeps files in /memory across conversations, and every change is recorded.'
+        : 'Persistent memory is off for this conversation. Earlier memory is kept on the host but no longer mounted.';
+    }
+    case 'allow':
+    case 'disallow': {
+      if (!cmd.arg) {
+        const list = ctx.egressAllowlist.list(conv.id);
+        const global = ctx.config.egress.allow;
+        return `Allowed for this conversation: ${list.length ? list.join(', ') : '(none)'}. Allowed everywhere: ${global.length ? global.join(', ') : '(none)'}.`;
+      }
+      if (!who.owner) return ownerOnly;
+      const entry = normalizeEgressEntry(cmd.arg);
+      if (!entry) return `"${cmd.arg}" is not a domain: use example.com, *.example.com or example.com:8443.`;
+      const changed = cmd.name === 'allow' ? ctx.egressAllowlist.add(conv.id, entry, who.actor) : ctx.egressAllowlist.remove(conv.id, entry);
+      audit(`admin.${cmd.name}_domain`, { entry, changed });
+      return cmd.name === 'allow'
+        ? `${entry} is now reachable from this conversation (HTTP and HTTPS through the egress proxy).`
+        : changed ? `${entry} is no longer allowed here.` : `${entry} was not on this conversation's list.`;
+    }
+    case 'pair': {
+      if (!who.owner) return ownerOnly;
+      const [verb, code] = cmd.arg.split(/\s+/);
+      if (verb !== 'approve' || !code) return 'Use /pair approve <code>.';
+      const approved = ctx.approvePairing(code, who.actor);
+      if (!approved) return `No pending pairing code ${code.toUpperCase()} (codes expire after an hour).`;
+      return `Approved ${approved.channel}:${approved.sender}; their messages now reach the agent.`;
+    }
+    case 'help':
+      return 'Commands: /end (destroy this conversation\'s container), /memory on|off|status, /allow [domain], /disallow <domain>, /pair approve <code>. Owner only: /memory on|off, /allow <domain>, /disallow, /pair, /end <other conversation>.';
+    default:
+      return `Unknown command /${cmd.name}. Try /help.`;
+  }
 }

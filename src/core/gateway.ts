@@ -16,7 +16,7 @@ import type { Conversation, ConversationKey, Inbound, Outbound, Store } from '..
 import { EgressAllowlistStore } from '../store/egress-allowlist.ts';
 import { SenderStore } from '../store/senders.ts';
 import { AccessPolicy, type MessageContext } from './access.ts';
-import { normalizeEgressEntry, parseCommand } from './commands.ts';
+import { parseCommand, runCommand, type CommandContext } from './commands.ts';
 import { ContainerSlots } from './container-slots.ts';
 import type { Logger } from './logger.ts';
 
@@ -185,7 +185,7 @@ export class Gateway extends EventEmitter {
     const command = parseCommand(msg.text);
     if (command) {
       const owner = this.access.isOwner(this.channelInfo(conv.channel), msg.sender);
-      const text = await this.runCommand(conv, command, { owner, actor: `${conv.channel}:${msg.sender}` });
+      const text = await runCommand(this.commandContext, conv, command, { owner, actor: `${conv.channel}:${msg.sender}` });
       return await this.finish(msg, [{ kind: 'notice', text }]);
     }
     let container: AgentContainer;
@@ -371,70 +371,15 @@ export class Gateway extends EventEmitter {
     }
   }
 
-  private async runCommand(conv: Conversation, cmd: NonNullable<ReturnType<typeof parseCommand>>, who: { owner: boolean; actor: string }): Promise<string> {
-    const live = this.slots.get(conv.id);
-    const ownerOnly = `/${cmd.name} is for the owner only.`;
-    const audit = (type: string, data: Record<string, unknown>) => this.deps.audit?.({ type, conversation: conv.id, actor: who.actor, data });
-    switch (cmd.name) {
-      case 'end': {
-        if (cmd.arg && cmd.arg !== conv.id) {
-          // Ending someone else's conversation is an owner's act.
-          if (!who.owner) return ownerOnly.replace('/end', '/end <conversation>');
-          const other = this.deps.store.getConversation(cmd.arg);
-          if (!other) return `No conversation ${cmd.arg}.`;
-          await this.endContainer(other.id, this.slots.get(other.id), `ended by ${who.actor}`, true);
-          audit('admin.end_conversation', { target: other.id });
-          return `Conversation ${other.id} ended.`;
-        }
-        await this.endContainer(conv.id, live, 'ended by /end', true);
-        return conv.memory
-          ? 'Conversation ended: its container was destroyed. Persistent memory and the workspace were kept.'
-          : 'Conversation ended: its container and workspace were destroyed. Your next message starts afresh.';
-      }
-      case 'memory': {
-        if (cmd.arg === 'status' || !cmd.arg) return `Persistent memory is ${conv.memory ? 'on' : 'off'} for this conversation.`;
-        if (!who.owner) return ownerOnly;
-        if (cmd.arg !== 'on' && cmd.arg !== 'off') return 'Use /memory on, /memory off or /memory status.';
-        const on = cmd.arg === 'on';
-        if (on === conv.memory) return `Persistent memory is already ${on ? 'on' : 'off'}.`;
-        this.deps.store.updateConversation(conv.id, { memory: on });
-        if (on) await new MemoryRepo(this.deps.layout, conv.id).ensure();
-        audit('admin.memory', { on });
-        // The memory folder is mounted at container start: restart the container, keeping the session.
-        if (live) await this.endContainer(conv.id, live, `memory turned ${on ? 'on' : 'off'}`, false);
-        return on
-          ? 'Persistent memory is on: the agent keeps files in /memory across conversations, and every change is recorded.'
-          : 'Persistent memory is off for this conversation. Earlier memory is kept on the host but no longer mounted.';
-      }
-      case 'allow':
-      case 'disallow': {
-        if (!cmd.arg) {
-          const list = this.egressAllowlist.list(conv.id);
-          const global = this.deps.config.egress.allow;
-          return `Allowed for this conversation: ${list.length ? list.join(', ') : '(none)'}. Allowed everywhere: ${global.length ? global.join(', ') : '(none)'}.`;
-        }
-        if (!who.owner) return ownerOnly;
-        const entry = normalizeEgressEntry(cmd.arg);
-        if (!entry) return `"${cmd.arg}" is not a domain: use example.com, *.example.com or example.com:8443.`;
-        const changed = cmd.name === 'allow' ? this.egressAllowlist.add(conv.id, entry, who.actor) : this.egressAllowlist.remove(conv.id, entry);
-        audit(`admin.${cmd.name}_domain`, { entry, changed });
-        return cmd.name === 'allow'
-          ? `${entry} is now reachable from this conversation (HTTP and HTTPS through the egress proxy).`
-          : changed ? `${entry} is no longer allowed here.` : `${entry} was not on this conversation's list.`;
-      }
-      case 'pair': {
-        if (!who.owner) return ownerOnly;
-        const [verb, code] = cmd.arg.split(/\s+/);
-        if (verb !== 'approve' || !code) return 'Use /pair approve <code>.';
-        const approved = this.approvePairing(code, who.actor);
-        if (!approved) return `No pending pairing code ${code.toUpperCase()} (codes expire after an hour).`;
-        return `Approved ${approved.channel}:${approved.sender}; their messages now reach the agent.`;
-      }
-      case 'help':
-        return 'Commands: /end (destroy this conversation\'s container), /memory on|off|status, /allow [domain], /disallow <domain>, /pair approve <code>. Owner only: /memory on|off, /allow <domain>, /disallow, /pair, /end <other conversation>.';
-      default:
-        return `Unknown command /${cmd.name}. Try /help.`;
-    }
+  /** What the chat commands may do to the gateway; nothing more. */
+  private get commandContext(): CommandContext {
+    return {
+      config: this.deps.config, layout: this.deps.layout, store: this.deps.store, egressAllowlist: this.egressAllowlist,
+      audit: this.deps.audit,
+      liveContainer: (id) => this.slots.get(id),
+      endContainer: (id, c, reason, endSession) => this.endContainer(id, c, reason, endSession),
+      approvePairing: (code, actor) => this.approvePairing(code, actor),
+    };
   }
 
   /** Approves a pairing code (from the owner's chat, the CLI or the API) and audits it. */
