@@ -1,13 +1,10 @@
 import { EventEmitter } from 'node:events';
 import { rmSync } from 'node:fs';
-import { basename, join } from 'node:path';
-import { writeAttachment } from '../channels/attachments.ts';
-import { CONTAINER_PATHS } from '../protocol/messages.ts';
 import type { Config } from '../config/schema.ts';
 import type { HomeLayout } from '../config/home.ts';
 import type { Channel } from '../channels/channel.ts';
 import { MemoryRepo } from '../memory/memory-repo.ts';
-import { AgentContainer, dataDirs, prepareAgentDir, type AgentContainerDeps, type AuditEvent, type TurnResult } from '../sandbox/agent-container.ts';
+import { AgentContainer, dataDirs, type AgentContainerDeps, type AuditEvent, type TurnResult } from '../sandbox/agent-container.ts';
 import { Budget } from '../sandbox/budget.ts';
 import { ContainerPool } from '../sandbox/pool.ts';
 import { LABEL_HOME, LABEL_MANAGED } from '../sandbox/profile.ts';
@@ -17,6 +14,7 @@ import { EgressAllowlistStore } from '../store/egress-allowlist.ts';
 import { SenderStore } from '../store/senders.ts';
 import { AccessPolicy, type MessageContext } from './access.ts';
 import { parseCommand, runCommand, type CommandContext } from './commands.ts';
+import { writeInbox } from './inbox.ts';
 import { ContainerSlots } from './container-slots.ts';
 import type { Logger } from './logger.ts';
 
@@ -198,7 +196,10 @@ export class Gateway extends EventEmitter {
     }
     this.clearIdle(conv.id);
     this.emitEvent({ type: 'turn_start', conversationId: conv.id, inboundId: msg.id, container: container.name });
-    const text = msg.text + this.deliverAttachments(conv, msg, container.dirs.workspace);
+    const text = msg.text + writeInbox(this.deps.store.attachmentsOf(msg.id), container.dirs.workspace, {
+      maxBytes: this.deps.config.http.maxBodyBytes,
+      audit: (type, data) => this.deps.audit?.({ type, conversation: conv.id, data }),
+    });
     const result: TurnResult = await container.runTurn(
       { type: 'message', id: String(msg.id), text, sender: msg.sender },
       this.deps.config.container.turnTimeoutSec * 1000,
@@ -232,30 +233,6 @@ export class Gateway extends EventEmitter {
       if (container.alive) await this.endContainer(conv.id, container, 'its turn failed', false);
     }
     if (container.alive) this.armIdle(conv.id, container);
-  }
-
-  /**
-   * Writes a message's attachments into the conversation's inbox
-   * (/workspace/inbox) under sanitised names, and returns the note that tells
-   * the agent where they are. Nothing the sender chose can pick the path.
-   */
-  private deliverAttachments(conv: Conversation, msg: Inbound, workspace: string): string {
-    const files = this.deps.store.attachmentsOf(msg.id);
-    if (!files.length) return '';
-    const inbox = join(workspace, 'inbox');
-    prepareAgentDir(inbox);
-    const notes: string[] = [];
-    for (const f of files) {
-      try {
-        const path = writeAttachment(inbox, f.name, f.data, this.deps.config.http.maxBodyBytes, { root: workspace });
-        notes.push(`[Attached file: ${CONTAINER_PATHS.workspace}/inbox/${basename(path)} (${f.data.length} bytes)]`);
-        this.deps.audit?.({ type: 'attachment.stored', conversation: conv.id, data: { name: f.name.slice(0, 100), stored: basename(path), bytes: f.data.length } });
-      } catch (err) {
-        notes.push(`[An attachment could not be saved: ${(err as Error).message}]`);
-        this.deps.audit?.({ type: 'attachment.refused', conversation: conv.id, data: { name: f.name.slice(0, 100), error: (err as Error).message } });
-      }
-    }
-    return `\n\n${notes.join('\n')}`;
   }
 
   /**
