@@ -5,7 +5,9 @@ import { startFakeAnthropic } from '../devtools/fake-anthropic.ts';
 import { createRuntime, startApp } from '../app.ts';
 import { LABEL_MANAGED } from '../sandbox/profile.ts';
 
-const COMMAND = 'id; echo "root fs: $(touch /probe 2>&1 || true)"; ls /run/nanoclaw; env | grep -c ANTHROPIC_API_KEY=demo-real-key || echo "real key: absent"';
+const COMMAND = 'id; echo "root fs: $(touch /probe 2>&1 || true)"; ls /run/nanoclaw; ' +
+  'env | grep -q ANTHROPIC_API_KEY=demo-real-key && echo "real key: PRESENT" || echo "real key: absent"; ' +
+  'echo "internet: $(curl -s -m 5 http://example.com/ | head -c 160)"';
 
 /**
  * `nanoclaw demo`: the whole pipeline, offline. A stand-in model server
