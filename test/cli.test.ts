@@ -84,4 +84,14 @@ describe('the nanoclaw command', () => {
     assert.equal(none.code, 1);
     assert.match(none.stderr, /no persistent memory/);
   });
+
+  it('demo: the quick start\'s offline demo runs a command in a hardened container and cleans up', async () => {
+    const { code, stdout, stderr } = await cli(['demo'], { NANOCLAW_LOG: 'warn' });
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /uid=1000\(agent\)/);
+    assert.match(stdout, /Read-only file system/);
+    assert.match(stdout, /real key: absent/);
+    assert.match(stdout, /internet: NanoClaw egress proxy: example\.com:80 is not on this conversation's allowlist/);
+    assert.match(stdout, /containers left for this demo: 0/);
+  });
 });
