@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 /**
  * Opens (and migrates) the SQLite store. WAL mode with synchronous=FULL: a
  * message is durable once the statement that stored it returns, which is what
- * lets the gateway acknowledge it (see store/messages.ts).
+ * lets the gateway acknowledge it (see store/store.ts).
  *
  *   const db = openDatabase(join(home, 'nanoclaw.db'));
  */
@@ -95,6 +95,12 @@ const MIGRATIONS: string[] = [
      data BLOB NOT NULL
    );
    CREATE INDEX attachments_by_inbound ON attachments (inbound_id);`,
+  // The turn ledger: how often a message's turn was started, and how it ended
+  // ('answered', or 'failed' once it used up its attempts), so a message that
+  // keeps failing cannot wedge its conversation.
+  `ALTER TABLE inbound ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE inbound ADD COLUMN last_error TEXT;
+   ALTER TABLE inbound ADD COLUMN outcome TEXT CHECK (outcome IN ('answered', 'failed'));`,
 ];
 
 function migrate(db: Database.Database): void {
