@@ -101,6 +101,16 @@ const MIGRATIONS: string[] = [
   `ALTER TABLE inbound ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE inbound ADD COLUMN last_error TEXT;
    ALTER TABLE inbound ADD COLUMN outcome TEXT CHECK (outcome IN ('answered', 'failed'));`,
+  // Usage by every token kind the model bills (cache writes and reads are
+  // most of an agent's input) and its cost, priced per model when each call
+  // is recorded. Rows from before are priced at the single rate used then
+  // (USD 3 in, 15 out per million). usage_by_day serves the budget's
+  // all-conversations sum, asked before every model call.
+  `ALTER TABLE usage ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE usage ADD COLUMN cache_read_tokens INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE usage ADD COLUMN cost_usd REAL NOT NULL DEFAULT 0;
+   UPDATE usage SET cost_usd = (input_tokens * 3.0 + output_tokens * 15.0) / 1000000;
+   CREATE INDEX usage_by_day ON usage (day);`,
 ];
 
 function migrate(db: Database.Database): void {
