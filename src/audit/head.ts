@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { GENESIS } from './record.ts';
 
 /**
@@ -8,9 +8,9 @@ import { GENESIS } from './record.ts';
  * chain that is still perfectly valid. The head remembers how far the log
  * reached.
  *
- * It is written after the record (and, with fsync on, after the record is on
- * disk), so a crash can leave it one record behind the log, never ahead.
- * Hence the rule both `AuditLog.open` and `verifyAuditLog` apply: the head
+ * It is written after the records it names are on disk (with fsync on), so
+ * a crash can leave it behind the log (by the records of the last batch,
+ * group-commit.ts), never ahead. Hence the rule both `AuditLog.open` and `verifyAuditLog` apply: the head
  * may be behind the log (a crash, or records appended while verify read), but
  * the record at the head's seq must carry the head's hash, and the log must
  * reach that far.
@@ -40,17 +40,63 @@ export function readHead(file: string): { head?: AuditHead; error?: string } {
   return { error: `the head witness ${file} is not a {seq, hash} record` };
 }
 
-/** Replaces the head witness atomically (temporary file, then rename). */
+/**
+ * Replaces the head witness atomically: a temporary file, then a rename. With
+ * fsync on, the temporary file is on disk before the rename, so a power loss
+ * leaves the old witness or the new one, never an empty file.
+ */
 export function writeHead(file: string, head: AuditHead, fsync: boolean): void {
-  const tmp = `${file}.tmp-${process.pid}`;
+  const pending = prepareHead(file, head, 'now');
+  try {
+    if (fsync) fsyncSync(pending.fd);
+  } catch (err) {
+    discardHead(pending);
+    throw err;
+  }
+  commitHead(pending);
+}
+
+/** A head witness written to its temporary file, not yet in place. */
+export interface PendingHead {
+  file: string;
+  tmp: string;
+  /** Open on `tmp`, for an fsync before `commitHead`. */
+  fd: number;
+}
+
+/**
+ * The first half of `writeHead`, for a caller that syncs the temporary file
+ * off the event loop. `tag` keeps two writers in one process (a background
+ * batch and a closing flush) off each other's temporary file.
+ */
+export function prepareHead(file: string, head: AuditHead, tag: string): PendingHead {
+  const tmp = `${file}.tmp-${process.pid}-${tag}`;
   const fd = openSync(tmp, 'w', 0o600);
   try {
     writeSync(fd, `${JSON.stringify({ seq: head.seq, hash: head.hash })}\n`);
-    if (fsync) fsyncSync(fd);
-  } finally {
+  } catch (err) {
     closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw err;
   }
-  renameSync(tmp, file);
+  return { file, tmp, fd };
+}
+
+/** Puts a prepared witness in place. Synchronous on purpose: see GroupCommit's note on ordering. */
+export function commitHead(pending: PendingHead): void {
+  closeSync(pending.fd);
+  try {
+    renameSync(pending.tmp, pending.file);
+  } catch (err) {
+    rmSync(pending.tmp, { force: true });
+    throw err;
+  }
+}
+
+/** Drops a prepared witness that a newer one superseded, or that failed. */
+export function discardHead(pending: PendingHead): void {
+  try { closeSync(pending.fd); } catch { /* already closed */ }
+  rmSync(pending.tmp, { force: true });
 }
 
 /**
