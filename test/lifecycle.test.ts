@@ -8,7 +8,7 @@ import { DockerRuntime } from '../src/sandbox/docker/index.ts';
 import { LABEL_CONVERSATION, LABEL_HOME } from '../src/sandbox/profile.ts';
 import { startHarness, type Harness } from './support/harness.ts';
 import { apiConversationId, turnContainers } from './support/turns.ts';
-import { nextEvent, pollUntil } from './support/wait.ts';
+import { nextEvent, pollUntil, turnReceived } from './support/wait.ts';
 
 const docker = new DockerRuntime();
 /** Containers Docker still has for a conversation, running or not. */
@@ -152,5 +152,19 @@ describe('container lifecycle: the cap on running containers', () => {
     } finally {
       h.app.gateway.off('event', onEvent);
     }
+  });
+
+  it('never evicts a conversation that still has messages queued: they run in its container, and the waiting conversation runs after', async () => {
+    const turnsA = turnContainers(h, 'drain-a');
+    const running = turnReceived(h.fake, 'sleep: 2000');
+    const a1 = h.ask('drain-a', 'sleep: 2000');
+    await running;
+    const a2 = h.ask('drain-a', 'queued behind the first');
+    const b = h.ask('drain-b', 'waiting for a slot');
+    assert.equal(await a1, 'Slept 2000 ms.');
+    assert.equal(await a2, 'Echo: queued behind the first');
+    assert.equal(await b, 'Echo: waiting for a slot');
+    assert.equal(turnsA.length, 2);
+    assert.equal(turnsA[0], turnsA[1], 'both messages of the first conversation ran in the same container');
   });
 });

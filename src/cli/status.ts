@@ -3,6 +3,7 @@ import { homeLayout, resolveHome } from '../config/home.ts';
 import { createRuntime } from '../app.ts';
 import { loadConfig } from '../config/load.ts';
 import { LABEL_CONVERSATION, LABEL_HOME, LABEL_MANAGED } from '../sandbox/profile.ts';
+import { usd } from '../sandbox/budget.ts';
 import { openDatabase } from '../store/database.ts';
 import { Store } from '../store/store.ts';
 
@@ -24,13 +25,18 @@ export async function runStatus(opts: { json?: boolean }): Promise<void> {
   } catch (err) {
     engineError = (err as Error).message;
   }
-  const byConv = new Map(containers.filter((c) => c.labels[LABEL_CONVERSATION]).map((c) => [c.labels[LABEL_CONVERSATION], c]));
+  // A container started for its conversation carries it as a label; a
+  // pre-started one got its conversation later, which only the store knows
+  // (labels cannot change after creation).
+  const boundTo = new Map(store.liveContainers().map((c) => [c.name, c.conversationId]));
+  const conversationOf = (c: { name: string; labels: Record<string, string> }) => c.labels[LABEL_CONVERSATION] || boundTo.get(c.name) || undefined;
+  const byConv = new Map(containers.flatMap((c) => { const id = conversationOf(c); return id ? [[id, c] as const] : []; }));
   const conversations = store.listConversations().map((c) => ({
     id: c.id, channel: c.channel, chat: c.chat, thread: c.thread, memory: c.memory,
     lastActive: new Date(c.lastActiveAt).toISOString(), container: byConv.get(c.id)?.name ?? null,
     usage: store.usage(c.id),
   }));
-  const pool = containers.filter((c) => !c.labels[LABEL_CONVERSATION]).length;
+  const pool = containers.filter((c) => !conversationOf(c)).length;
   if (opts.json) {
     process.stdout.write(JSON.stringify({ home: layout.home, gateway: running ? gateway : null, token, pool, conversations, engineError }, null, 2) + '\n');
     return;
@@ -45,7 +51,7 @@ export async function runStatus(opts: { json?: boolean }): Promise<void> {
     '',
     conversations.length ? 'conversations:' : 'no conversations yet',
     ...conversations.map((c) => `  ${c.id}  ${c.channel}:${c.chat}${c.thread ? `/${c.thread}` : ''}  ${c.container ? `container ${c.container}` : 'no container'}` +
-      `  memory ${c.memory ? 'on' : 'off'}  ${c.usage.inputTokens}/${c.usage.outputTokens} tokens in/out  last active ${c.lastActive}`),
+      `  memory ${c.memory ? 'on' : 'off'}  ${c.usage.inputTokens}/${c.usage.outputTokens}/${c.usage.cacheWriteTokens}/${c.usage.cacheReadTokens} tokens in/out/cache write/cache read, ~${usd(c.usage.costUsd)}  last active ${c.lastActive}`),
   ].filter((l, i) => l !== '' || i > 5);
   process.stdout.write(out.join('\n') + '\n');
 }

@@ -1,9 +1,12 @@
 import { EventEmitter } from 'node:events';
-import { rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/schema.ts';
 import type { HomeLayout } from '../config/home.ts';
 import type { Channel } from '../channels/channel.ts';
 import { MemoryRepo } from '../memory/memory-repo.ts';
+import { MemoryCommitRefused } from '../memory/work-tree-check.ts';
 import { AgentContainer, dataDirs, type AgentContainerDeps, type AuditEvent, type TurnResult } from '../sandbox/agent-container.ts';
 import { Budget } from '../sandbox/budget.ts';
 import { ContainerPool } from '../sandbox/pool.ts';
@@ -14,7 +17,8 @@ import { EgressAllowlistStore } from '../store/egress-allowlist.ts';
 import { SenderStore } from '../store/senders.ts';
 import { AccessPolicy, type MessageContext } from './access.ts';
 import { parseCommand, runCommand, type CommandContext } from './commands.ts';
-import { writeInbox } from './inbox.ts';
+import { writeInbox } from '../inbox/inbox.ts';
+import { removeTree } from '../inbox/safe-fs.ts';
 import { ContainerSlots } from './container-slots.ts';
 import type { Logger } from './logger.ts';
 
@@ -55,11 +59,16 @@ export interface GatewayDeps {
 export class Gateway extends EventEmitter {
   private readonly channels = new Map<string, Channel>();
   private readonly draining = new Set<string>();
+  /** The drains in flight, so a graceful stop can wait for them to leave their messages pending. */
+  private readonly drains = new Set<Promise<void>>();
   private readonly slots: ContainerSlots;
   private readonly pool: ContainerPool;
   private readonly containerDeps: AgentContainerDeps;
   private readonly idleTimers = new Map<string, NodeJS.Timeout>();
+  private idleSweep?: NodeJS.Timeout;
   private stopped = false;
+  /** Aborted by stop(): cuts short the pause before a failed turn is retried. */
+  private readonly stopping = new AbortController();
   readonly senders: SenderStore;
   readonly egressAllowlist: EgressAllowlistStore;
   private readonly access: AccessPolicy;
@@ -75,7 +84,7 @@ export class Gateway extends EventEmitter {
     this.access = new AccessPolicy(config.access, this.senders);
     this.containerDeps = {
       runtime, config, layout, apiKey,
-      onUsage: (id, u) => store.addUsage(id, u.inputTokens, u.outputTokens),
+      onUsage: (id, u) => store.addUsage(id, u, budget.cost(u)),
       onModelRequest: deps.onModelRequest,
       checkBudget: (id) => budget.check(id),
       audit: deps.audit,
@@ -93,6 +102,9 @@ export class Gateway extends EventEmitter {
     await this.removeOrphans();
     for (const ch of this.channels.values()) await ch.start(this);
     this.pool.fill();
+    this.endIdleSessions();
+    const sweepMs = Math.min(60_000, this.deps.config.container.idleTimeoutSec * 1000);
+    this.idleSweep = setInterval(() => this.endIdleSessions(), sweepMs).unref();
     for (const m of this.deps.store.pendingOutbound()) void this.deliver(m);
     const pending = new Set(this.deps.store.pendingInbound().map((m) => m.conversationId));
     if (pending.size) this.deps.log.info(`resuming ${pending.size} conversation(s) with unanswered messages`);
@@ -109,6 +121,37 @@ export class Gateway extends EventEmitter {
     }
     for (const c of this.deps.store.liveContainers()) this.deps.store.endContainer(c.name, 'gateway restarted');
     rmSync(this.deps.layout.run, { recursive: true, force: true });
+    this.removeOrphanFolders();
+  }
+
+  /**
+   * Conversation folders that no conversation owns: pre-started containers'
+   * folders left behind by a stop or a crash. Run before the pool starts, when
+   * no container of ours is alive.
+   */
+  private removeOrphanFolders(): void {
+    const { layout, store, log } = this.deps;
+    const owned = new Set(store.listConversations().flatMap((c) => (c.dataDir ? [basename(c.dataDir)] : [])));
+    const entries = existsSync(layout.conversations) ? readdirSync(layout.conversations) : [];
+    for (const entry of entries.filter((e) => !owned.has(e))) {
+      log.info(`removing ${entry}, a container folder no conversation owns`);
+      rmSync(join(layout.conversations, entry), { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * Ends the sessions of conversations idle past the timeout that have no
+   * container: their idle timer died with a previous gateway, or their
+   * container went away (evicted, failed) and nobody wrote since. Without
+   * this their workspaces would stay on disk forever.
+   */
+  private endIdleSessions(): void {
+    const cutoff = Date.now() - this.deps.config.container.idleTimeoutSec * 1000;
+    for (const id of this.deps.store.idleWorkspaces(cutoff)) {
+      if (this.slots.get(id) || this.draining.has(id)) continue;
+      void this.endContainer(id, undefined, 'idle timeout', true)
+        .catch((err) => this.deps.log.warn(`could not remove the idle workspace of ${id}: ${(err as Error).message}`));
+    }
   }
 
   /**
@@ -162,20 +205,50 @@ export class Gateway extends EventEmitter {
   private kick(conversationId: string): void {
     if (this.draining.has(conversationId) || this.stopped) return;
     this.draining.add(conversationId);
-    void (async () => {
-      try {
-        for (;;) {
-          if (this.stopped) break;
-          const next = this.deps.store.nextPending(conversationId);
-          if (!next) break;
-          await this.handle(next);
-        }
-      } catch (err) {
-        this.deps.log.error(`conversation ${conversationId}: ${(err as Error).stack}`);
-      } finally {
+    const drain = this.drain(conversationId)
+      .catch((err) => this.deps.log.error(`conversation ${conversationId}: ${(err as Error).stack}`))
+      .finally(() => {
         this.draining.delete(conversationId);
+        this.drains.delete(drain);
+        // Its container is now idle and may be evicted by a conversation waiting for a slot.
+        this.slots.wake();
+      });
+    this.drains.add(drain);
+  }
+
+  /**
+   * The turn ledger: each turn is counted before it starts (so a message whose
+   * turn crashes the gateway counts too), a turn that throws is retried after
+   * a pause, and a message that used up its attempts is answered with an
+   * error and set aside, so it can never wedge the conversation behind it.
+   */
+  private async drain(conversationId: string): Promise<void> {
+    const store = this.deps.store;
+    for (;;) {
+      if (this.stopped) return;
+      const next = store.nextPending(conversationId);
+      if (!next) return;
+      if (next.attempts >= this.deps.config.container.turnAttempts) {
+        await this.giveUp(next);
+        continue;
       }
-    })();
+      const attempt = store.startAttempt(next.id);
+      try {
+        await this.handle(next);
+      } catch (err) {
+        const error = err as Error;
+        this.deps.log.error(`conversation ${conversationId}, message ${next.id} (attempt ${attempt}): ${error.stack}`);
+        store.recordFailure(next.id, error.message);
+        if (this.stopped) return store.releaseAttempt(next.id);
+        await sleep(Math.min(30_000, 1000 * 2 ** (attempt - 1)), undefined, { ref: false, signal: this.stopping.signal }).catch(() => {});
+      }
+    }
+  }
+
+  private async giveUp(msg: Inbound): Promise<void> {
+    this.deps.audit?.({ type: 'turn.failed', conversation: msg.conversationId, data: { inbound: msg.id, attempts: msg.attempts, error: msg.lastError ?? 'interrupted' } });
+    const why = msg.lastError ? `the last error was: ${msg.lastError}` : 'each attempt was cut short, for example by a crash';
+    await this.finish(msg, [{ kind: 'error', text: `Sorry, I could not handle this message after ${msg.attempts} attempts (${why}). I set it aside so the conversation can go on; send it again to retry.` }], 'failed');
   }
 
   private async handle(msg: Inbound): Promise<void> {
@@ -190,6 +263,7 @@ export class Gateway extends EventEmitter {
     try {
       container = await this.containerFor(conv);
     } catch (err) {
+      if (this.stopped) return this.deps.store.releaseAttempt(msg.id);
       this.deps.log.error(`conversation ${conv.id}: ${(err as Error).message}`);
       await this.finish(msg, [{ kind: 'error', text: `Sorry, I could not start a sandbox for this conversation: ${(err as Error).message}` }]);
       return;
@@ -209,11 +283,19 @@ export class Gateway extends EventEmitter {
         if (p.kind === 'tool_use') this.deps.audit?.({ type: 'tool.call', conversation: conv.id, container: container.name, data: { tool: p.tool, input: p.text.slice(0, 300) } });
       },
     );
-    this.slots.wake();
+    if (this.stopped) {
+      // A graceful stop ends turns as a crash would: the message stays
+      // pending and runs again at the next start; it is never answered with an error.
+      this.deps.store.releaseAttempt(msg.id);
+      return;
+    }
     if (conv.memory) {
       await new MemoryRepo(this.deps.layout, conv.id).commit(`turn ${msg.id}: ${msg.text.replace(/\s+/g, ' ').slice(0, 60)}`)
         .then((commit) => { if (commit) this.deps.audit?.({ type: 'memory.commit', conversation: conv.id, data: commit }); })
-        .catch((err) => this.deps.log.warn(`memory commit for ${conv.id} failed: ${err.message}`));
+        .catch((err) => {
+          this.deps.audit?.({ type: err instanceof MemoryCommitRefused ? 'memory.commit_refused' : 'memory.commit_failed', conversation: conv.id, data: { error: err.message } });
+          this.deps.log.warn(`memory commit for ${conv.id} failed: ${err.message}`);
+        });
     }
     if (result.ok) {
       const replies = result.replies.length ? result.replies : ['(The agent finished without a reply.)'];
@@ -240,8 +322,8 @@ export class Gateway extends EventEmitter {
    * then delivers them; `turn_end` follows the delivery attempts, so a live
    * view sees the replies before the turn closes.
    */
-  private async finish(msg: Inbound, replies: Array<{ kind: Outbound['kind']; text: string }>): Promise<void> {
-    const stored = this.deps.store.completeTurn(msg.id, replies);
+  private async finish(msg: Inbound, replies: Array<{ kind: Outbound['kind']; text: string }>, outcome: 'answered' | 'failed' = 'answered'): Promise<void> {
+    const stored = this.deps.store.completeTurn(msg.id, replies, outcome);
     for (const m of stored) this.emitEvent({ type: 'outbound', conversationId: msg.conversationId, message: m });
     for (const m of stored) await this.deliver(m);
     this.emitEvent({ type: 'turn_end', conversationId: msg.conversationId, inboundId: msg.id, replies: stored });
@@ -274,7 +356,14 @@ export class Gateway extends EventEmitter {
   private async containerFor(conv: Conversation): Promise<AgentContainer> {
     const live = this.slots.get(conv.id);
     if (live) return live;
-    await this.slots.acquire((id, c) => this.endContainer(id, c, 'evicted to make room for another conversation', false));
+    await this.slots.acquire(
+      (id, c) => c.idle && !this.draining.has(id),
+      (id, c) => this.endContainer(id, c, 'evicted to make room for another conversation', false),
+    );
+    if (this.stopped) {
+      this.slots.cancel();
+      throw new Error('the gateway is stopping');
+    }
     let container: AgentContainer | undefined;
     try {
       const fresh = this.deps.store.getConversation(conv.id)!;
@@ -343,7 +432,13 @@ export class Gateway extends EventEmitter {
     if (!endSession) return;
     const conv = this.deps.store.getConversation(conversationId);
     if (conv && !conv.memory && conv.dataDir) {
-      rmSync(conv.dataDir, { recursive: true, force: true });
+      // The agent may have planted links in it: they go, the host folders they name stay.
+      try {
+        removeTree(conv.dataDir);
+      } catch (err) {
+        this.deps.audit?.({ type: 'workspace.delete_failed', conversation: conversationId, data: { error: (err as Error).message } });
+        this.deps.log.warn(`could not delete ${conv.dataDir}: ${(err as Error).message}`);
+      }
       this.deps.store.updateConversation(conversationId, { dataDir: null, sessionId: null });
     }
   }
@@ -385,9 +480,12 @@ export class Gateway extends EventEmitter {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort();
+    clearInterval(this.idleSweep);
     for (const t of this.idleTimers.values()) clearTimeout(t);
     for (const ch of this.channels.values()) await ch.stop().catch(() => {});
     await this.pool.close();
     await Promise.all(this.slots.entries().map(([id, c]) => c.destroy('gateway stopping').then(() => this.slots.release(id, c))));
+    await Promise.all(this.drains);
   }
 }

@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { AgentContainer, type AgentContainerDeps } from './agent-container.ts';
 
 /** How long after handing out a container the pool starts its replacement. */
@@ -7,14 +8,16 @@ const REFILL_DELAY_MS = 3000;
  * Pristine containers started ahead of need, so a new conversation does not
  * wait for `docker run` and the engine's start-up. A pooled container has
  * never seen a conversation: fresh workspace, fresh engine state, nothing
- * mounted but its own folders. It is handed out once and never returns.
+ * mounted but its own folders. It is handed out once and never returns; one
+ * that goes away unused takes its folders with it.
  *
  *   const pool = new ContainerPool(deps, 1, log); pool.fill();
  *   const c = pool.take();   // undefined when none is ready
  */
 export class ContainerPool {
   private ready: AgentContainer[] = [];
-  private starting = 0;
+  private launches = new Set<Promise<void>>();
+  private handedOut = new WeakSet<AgentContainer>();
   private closed = false;
   private failures = 0;
 
@@ -30,36 +33,42 @@ export class ContainerPool {
    * the CPU with the conversation's first turn, which is what the user waits for.
    */
   take(): AgentContainer | undefined {
-    const c = this.ready.shift();
+    let c: AgentContainer | undefined;
+    // One that died while waiting (OOM, a crashed runner) is not handed out.
+    while ((c = this.ready.shift()) && !c.alive);
+    if (c) this.handedOut.add(c);
     setTimeout(() => this.fill(), c ? REFILL_DELAY_MS : 0).unref();
     return c;
   }
 
   fill(): void {
     if (this.closed) return;
-    while (this.ready.length + this.starting < this.size) {
-      this.starting++;
-      AgentContainer.launch(this.deps, { prewarm: true }).then((c) => {
-        this.starting--;
+    while (this.ready.length + this.launches.size < this.size) {
+      const launch: Promise<void> = AgentContainer.launch(this.deps, { prewarm: true }).then((c) => {
         this.failures = 0;
-        if (this.closed) return void c.destroy('pool closed');
-        c.once('exit', () => { this.ready = this.ready.filter((x) => x !== c); });
+        c.once('exit', () => {
+          // Never handed out: nobody will ever use its folders.
+          if (!this.handedOut.has(c)) rmSync(c.dirs.dataDir, { recursive: true, force: true });
+          this.ready = this.ready.filter((x) => x !== c);
+        });
+        if (this.closed) return c.destroy('pool closed');
         this.ready.push(c);
       }, (err) => {
-        this.starting--;
         this.failures++;
         this.log(`could not pre-start a container: ${(err as Error).message}`);
         // Back off rather than spin when the engine or image is broken.
         if (!this.closed) setTimeout(() => this.fill(), Math.min(60_000, 1000 * 2 ** this.failures)).unref();
-      });
+      }).finally(() => this.launches.delete(launch));
+      this.launches.add(launch);
     }
   }
 
   get readyCount(): number { return this.ready.length; }
 
+  /** Destroys the unused containers, including those still starting, and removes their folders. */
   async close(): Promise<void> {
     this.closed = true;
-    const all = this.ready.splice(0);
-    await Promise.all(all.map((c) => c.destroy('gateway stopping')));
+    await Promise.all(this.launches);
+    await Promise.all(this.ready.splice(0).map((c) => c.destroy('gateway stopping')));
   }
 }

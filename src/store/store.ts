@@ -26,6 +26,11 @@ export interface Inbound {
   text: string;
   status: 'pending' | 'done';
   receivedAt: number;
+  /** Turns started for this message so far (a crash mid-turn counts too). */
+  attempts: number;
+  lastError: string | null;
+  /** How a done message ended; null while pending. */
+  outcome: 'answered' | 'failed' | null;
 }
 
 export type OutboundKind = 'reply' | 'error' | 'notice';
@@ -56,7 +61,7 @@ const conv = (r: any): Conversation => ({
 });
 const inbound = (r: any): Inbound => ({
   id: r.id, conversationId: r.conversation_id, clientId: r.client_id, sender: r.sender, text: r.text,
-  status: r.status, receivedAt: r.received_at,
+  status: r.status, receivedAt: r.received_at, attempts: r.attempts, lastError: r.last_error, outcome: r.outcome,
 });
 const outbound = (r: any): Outbound => ({
   id: r.id, conversationId: r.conversation_id, inboundId: r.inbound_id, kind: r.kind, text: r.text,
@@ -143,8 +148,32 @@ export class Store {
     return row ? inbound(row) : undefined;
   }
 
-  /** Stores a turn's replies and marks its inbound done, atomically. Returns the new outbound rows. */
-  completeTurn(inboundId: number, replies: Array<{ kind: OutboundKind; text: string }>): Outbound[] {
+  /**
+   * Counts a turn starting for a message and returns the count. Written
+   * before the turn runs, so a message whose turn crashes the gateway is
+   * counted too and cannot be retried forever.
+   */
+  startAttempt(inboundId: number): number {
+    const row = this.db.prepare("UPDATE inbound SET attempts = attempts + 1 WHERE id = ? AND status = 'pending' RETURNING attempts").get(inboundId) as { attempts: number } | undefined;
+    return row?.attempts ?? 0;
+  }
+
+  /** Records why a message's turn failed; it stays pending for another attempt. */
+  recordFailure(inboundId: number, error: string): void {
+    this.db.prepare('UPDATE inbound SET last_error = ? WHERE id = ?').run(error.slice(0, 2000), inboundId);
+  }
+
+  /** Takes back an attempt that was cut short by a graceful stop (not the message's fault). */
+  releaseAttempt(inboundId: number): void {
+    this.db.prepare("UPDATE inbound SET attempts = MAX(attempts - 1, 0) WHERE id = ? AND status = 'pending'").run(inboundId);
+  }
+
+  /**
+   * Stores a turn's replies and marks its inbound done, atomically. Returns
+   * the new outbound rows. `outcome` says whether the message was answered or
+   * given up as failed.
+   */
+  completeTurn(inboundId: number, replies: Array<{ kind: OutboundKind; text: string }>, outcome: 'answered' | 'failed' = 'answered'): Outbound[] {
     return this.db.transaction(() => {
       const msg = this.getInbound(inboundId);
       if (!msg) throw new Error(`completeTurn: no inbound message ${inboundId}`);
@@ -153,9 +182,20 @@ export class Store {
       const ids = replies.map((r) => Number(this.db.prepare(
         'INSERT INTO outbound (conversation_id, inbound_id, kind, text, created_at) VALUES (?, ?, ?, ?, ?)',
       ).run(msg.conversationId, inboundId, r.kind, r.text, now).lastInsertRowid));
-      this.db.prepare("UPDATE inbound SET status = 'done', done_at = ? WHERE id = ?").run(now, inboundId);
+      this.db.prepare("UPDATE inbound SET status = 'done', done_at = ?, outcome = ? WHERE id = ?").run(now, outcome, inboundId);
       return ids.map((id) => this.getOutbound(id)!);
     })();
+  }
+
+  /**
+   * Conversations without persistent memory that still have a folder, have
+   * been quiet since `before` (ms) and have nothing waiting to run:
+   * candidates for the idle clean-up.
+   */
+  idleWorkspaces(before: number): string[] {
+    return this.db.prepare(`SELECT id FROM conversations c WHERE memory = 0 AND data_dir IS NOT NULL AND last_active_at < ?
+      AND NOT EXISTS (SELECT 1 FROM inbound i WHERE i.conversation_id = c.id AND i.status = 'pending')`)
+      .all(before).map((r: any) => r.id);
   }
 
   /** Stores a message to the user that answers no inbound (for example an idle-timeout notice). */
@@ -206,26 +246,50 @@ export class Store {
     return this.db.prepare("SELECT name, conversation_id AS conversationId, state, created_at AS createdAt FROM containers WHERE ended_at IS NULL").all() as any;
   }
 
-  addUsage(conversationId: string, inputTokens: number, outputTokens: number): void {
+  /** Adds one metered model call to its conversation's row for today (UTC), with its cost priced when it was made. */
+  addUsage(conversationId: string, u: UsageTokens, costUsd: number): void {
     const day = new Date().toISOString().slice(0, 10);
-    this.db.prepare(`INSERT INTO usage (conversation_id, day, requests, input_tokens, output_tokens) VALUES (?, ?, 1, ?, ?)
+    this.db.prepare(`INSERT INTO usage (conversation_id, day, requests, input_tokens, output_tokens, cache_write_tokens, cache_read_tokens, cost_usd)
+      VALUES (?, ?, 1, ?, ?, ?, ?, ?)
       ON CONFLICT (conversation_id, day) DO UPDATE SET requests = requests + 1,
-        input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens`)
-      .run(conversationId, day, inputTokens, outputTokens);
+        input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens,
+        cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens, cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+        cost_usd = cost_usd + excluded.cost_usd`)
+      .run(conversationId, day, u.inputTokens, u.outputTokens, u.cacheWriteTokens, u.cacheReadTokens, costUsd);
   }
 
-  /** Today's (UTC) usage of one conversation, or of all when no id is given. */
-  usageToday(conversationId?: string): { inputTokens: number; outputTokens: number } {
+  /**
+   * Today's (UTC) usage of one conversation, or of all when no id is given.
+   * Asked before every model call: the first form reads one row by primary
+   * key, the second today's rows through `usage_by_day`, never the whole table.
+   */
+  usageToday(conversationId?: string): UsageTotals {
     const day = new Date().toISOString().slice(0, 10);
     const where = conversationId ? 'AND conversation_id = ?' : '';
     const args = conversationId ? [day, conversationId] : [day];
-    return this.db.prepare(`SELECT COALESCE(SUM(input_tokens), 0) AS inputTokens, COALESCE(SUM(output_tokens), 0) AS outputTokens
-      FROM usage WHERE day = ? ${where}`).get(...args) as any;
+    return this.db.prepare(`SELECT ${USAGE_SUMS} FROM usage WHERE day = ? ${where}`).get(...args) as UsageTotals;
   }
 
-  usage(conversationId: string): { requests: number; inputTokens: number; outputTokens: number } {
-    const r = this.db.prepare(`SELECT COALESCE(SUM(requests), 0) AS requests, COALESCE(SUM(input_tokens), 0) AS inputTokens,
-      COALESCE(SUM(output_tokens), 0) AS outputTokens FROM usage WHERE conversation_id = ?`).get(conversationId) as any;
-    return r;
+  /** All-time usage of one conversation. */
+  usage(conversationId: string): UsageTotals {
+    return this.db.prepare(`SELECT ${USAGE_SUMS} FROM usage WHERE conversation_id = ?`).get(conversationId) as UsageTotals;
   }
 }
+
+/** A model call's tokens by kind, as the credential proxy metered them. */
+export interface UsageTokens {
+  inputTokens: number;
+  outputTokens: number;
+  cacheWriteTokens: number;
+  cacheReadTokens: number;
+}
+
+/** Summed usage: model calls, tokens by kind and the estimated cost in USD. */
+export interface UsageTotals extends UsageTokens {
+  requests: number;
+  costUsd: number;
+}
+
+const USAGE_SUMS = `COALESCE(SUM(requests), 0) AS requests, COALESCE(SUM(input_tokens), 0) AS inputTokens,
+  COALESCE(SUM(output_tokens), 0) AS outputTokens, COALESCE(SUM(cache_write_tokens), 0) AS cacheWriteTokens,
+  COALESCE(SUM(cache_read_tokens), 0) AS cacheReadTokens, COALESCE(SUM(cost_usd), 0) AS costUsd`;
