@@ -1,8 +1,9 @@
 /**
  * The host end of the protocol stream, over a real Unix socket: only the
- * runner's first connection is ever listened to, bad lines are reported
- * without ending the stream, and a line without end cannot grow the host's
- * memory without bound.
+ * runner's first connection is ever listened to, every line is checked
+ * against the protocol's schema, and the first bad one (malformed, oversized,
+ * unknown, out of order, another version, never ending) is reported once and
+ * ends the stream, so nothing a runner gone wrong sends after it is believed.
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -11,7 +12,12 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { ControlChannel } from '../src/sandbox/control-channel.ts';
+import { ControlChannel, ProtocolViolation } from '../src/sandbox/control-channel.ts';
+import { LIMITS, PROTOCOL_VERSION, RunnerToHost } from '../src/protocol/messages.ts';
+import { clip, fitOutcome } from '../runner/src/bounds.ts';
+
+const HELLO = { type: 'hello', protocol: PROTOCOL_VERSION, runner: '0.1.0', engine: 'test' };
+const line = (m: unknown) => JSON.stringify(m) + '\n';
 
 /** A client end that records what it sees; the socket is connected when this resolves. */
 async function connect(socketPath: string): Promise<{ sock: net.Socket; closed: Promise<void>; received: () => string }> {
@@ -58,16 +64,17 @@ describe('control channel (host end of the runner protocol)', () => {
 
     const runner = await connect(path);
     await ch.connected;
+    runner.sock.write(line(HELLO));
     const intruder = await connect(path);
-    intruder.sock.write(JSON.stringify({ type: 'turn_end', id: '1', ok: true, replies: ['from the intruder'] }) + '\n');
+    intruder.sock.write(line(HELLO) + line({ type: 'turn_end', id: '1', ok: true, replies: ['from the intruder'] }));
     await intruder.closed;
     assert.ok(intruder.sock.destroyed, 'the second connection was closed by the host');
 
     runner.sock.write(JSON.stringify({ type: 'turn_end', id: '1', ok: true, replies: ['from the runner'] }) + '\n');
-    await until(() => messages.length >= 1, 5000, 'the runner\'s message');
+    await until(() => messages.length >= 2, 5000, 'the runner\'s message');
     // Give a stray intruder line every chance to arrive before judging.
     await new Promise((r) => setTimeout(r, 100));
-    assert.deepEqual(messages, [{ type: 'turn_end', id: '1', ok: true, replies: ['from the runner'] }]);
+    assert.deepEqual(messages, [HELLO, { type: 'turn_end', id: '1', ok: true, replies: ['from the runner'] }]);
 
     // The runner's stream still works both ways after the refusal.
     assert.equal(ch.send({ type: 'message', id: '2', text: 'hi', sender: 'me' }), true);
@@ -101,35 +108,71 @@ describe('control channel (host end of the runner protocol)', () => {
     assert.equal(closes, 1);
   });
 
-  it('reports a malformed line as protocol_error and keeps reading the stream', async () => {
+  it('reads valid messages split across writes and sent several to a write, and ignores blank lines', async () => {
     const path = socketPath();
     ch = await ControlChannel.listen(path);
     const messages = collect(ch, 'message');
-    const errors = collect(ch, 'protocol_error') as Error[];
-    let closed = false;
-    ch.on('close', () => { closed = true; });
-
+    const errors = collect(ch, 'protocol_error');
     const runner = await connect(path);
     await ch.connected;
-    runner.sock.write('this is not json\n');
-    runner.sock.write('{"type": "log", "level": "info", "text": "split ');
+    runner.sock.write(line(HELLO) + '{"type": "log", "level": "info", "text": "split ');
     await new Promise((r) => setTimeout(r, 20));
-    runner.sock.write('across writes"}\n{broken\n\n');
-    runner.sock.write(JSON.stringify({ type: 'log', level: 'info', text: 'still heard' }) + '\n');
-
-    await until(() => messages.length >= 2, 5000, 'two good messages');
-    assert.deepEqual(messages, [
+    runner.sock.write('across writes"}\n\n' + line({ type: 'session', sessionId: 's-1' }) + line({ type: 'progress', id: '7', kind: 'tool_use', tool: 'Bash', text: 'ls' }));
+    await until(() => messages.length >= 4, 5000, 'four messages');
+    assert.deepEqual(messages.slice(1), [
       { type: 'log', level: 'info', text: 'split across writes' },
-      { type: 'log', level: 'info', text: 'still heard' },
+      { type: 'session', sessionId: 's-1' },
+      { type: 'progress', id: '7', kind: 'tool_use', tool: 'Bash', text: 'ls' },
     ]);
-    assert.equal(errors.length, 2, 'one protocol_error per malformed line (the blank line is not one)');
-    assert.ok(errors.every((e) => e instanceof Error));
-    assert.match(errors[0].message, /not JSON: this is not json/);
-    assert.match(errors[1].message, /not JSON: \{broken/);
-    assert.equal(closed, false, 'the stream stays open');
-    assert.equal(runner.sock.destroyed, false);
+    assert.deepEqual(errors, []);
     runner.sock.destroy();
   });
+
+  /**
+   * Each bad input, after a good hello unless it is about the hello; the
+   * reason is the host's own words (shown to the user), the detail may quote
+   * the runner (audited).
+   */
+  const badLines: Array<{ what: string; hello?: boolean; lines: string[]; reason: RegExp; detail?: RegExp; kind?: 'version' }> = [
+    { what: 'a line that is not JSON', lines: ['this is not json\n'], reason: /not JSON/, detail: /this is not json/ },
+    { what: 'a progress text that is a number (the value that crashed the gateway)', lines: [line({ type: 'progress', id: '1', kind: 'tool_use', tool: 'Bash', text: 12345 })], reason: /wrong shape/, detail: /progress\.text/ },
+    { what: 'a reply that is not a string', lines: [line({ type: 'turn_end', id: '1', ok: true, replies: [{ evil: true }] })], reason: /wrong shape/, detail: /replies/ },
+    { what: 'an unknown message type', lines: [line({ type: 'exec', command: 'rm -rf /' })], reason: /wrong shape/ },
+    { what: 'an unknown key', lines: [line({ type: 'log', level: 'info', text: 'x', extra: 1 })], reason: /wrong shape/, detail: /extra/ },
+    { what: 'a JSON value that is not an object', lines: [line([1, 2, 3])], reason: /wrong shape/ },
+    { what: 'a huge progress text', lines: [line({ type: 'progress', id: '1', kind: 'text', text: 'x'.repeat(LIMITS.text + 1) })], reason: /wrong shape/, detail: /progress\.text/ },
+    { what: 'replies over the total', lines: [line({ type: 'turn_end', id: '1', ok: true, replies: ['x'.repeat(LIMITS.repliesTotal / 2), 'y'.repeat(LIMITS.repliesTotal / 2 + 1)] })], reason: /wrong shape/, detail: /in all/ },
+    { what: 'too many replies', lines: [line({ type: 'turn_end', id: '1', ok: true, replies: Array(LIMITS.replies + 1).fill('hi') })], reason: /wrong shape/ },
+    { what: 'a huge id', lines: [line({ type: 'turn_end', id: 'i'.repeat(LIMITS.id + 1), ok: false, error: 'x' })], reason: /wrong shape/, detail: /turn_end\.id/ },
+    { what: 'a message before hello', hello: false, lines: [line({ type: 'log', level: 'info', text: 'early' })], reason: /first message was not hello/ },
+    { what: 'a second hello', lines: [line(HELLO)], reason: /second hello/ },
+    { what: 'a hello of another protocol version', hello: false, lines: [line({ ...HELLO, protocol: PROTOCOL_VERSION + 1 })], kind: 'version', reason: new RegExp(`speaks protocol ${PROTOCOL_VERSION + 1} but this gateway speaks protocol ${PROTOCOL_VERSION}: rebuild the agent image`) },
+    { what: 'a hello with no version (an older runner)', hello: false, lines: [line({ type: 'hello', runner: '0.1.0', engine: 'claude-agent-sdk' })], kind: 'version', reason: /speaks no protocol version but this gateway speaks protocol \d+: rebuild the agent image/ },
+  ];
+  for (const bad of badLines) {
+    it(`ends the stream at ${bad.what}: one protocol_error, nothing after it is read`, async () => {
+      const path = socketPath();
+      ch = await ControlChannel.listen(path);
+      const messages = collect(ch, 'message');
+      const errors = collect(ch, 'protocol_error') as ProtocolViolation[];
+      const channelClosed = once(ch, 'close');
+      const runner = await connect(path);
+      await ch.connected;
+      const hello = bad.hello ?? true;
+      // Everything in one write: the good line after the bad one arrives with it, and must still be ignored.
+      runner.sock.write((hello ? line(HELLO) : '') + bad.lines.join('') + line({ type: 'log', level: 'info', text: 'after the bad line' }));
+      await channelClosed;
+      await runner.closed;
+      assert.deepEqual(messages, hello ? [HELLO] : []);
+      assert.equal(errors.length, 1);
+      assert.ok(errors[0] instanceof ProtocolViolation);
+      assert.match(errors[0].message, bad.reason);
+      if (bad.detail) assert.match(errors[0].detail ?? '', bad.detail);
+      assert.equal(errors[0].kind, bad.kind ?? 'invalid');
+      assert.ok(errors[0].message.length + (errors[0].detail?.length ?? 0) < 600, 'the description is short, whatever the line held');
+      assert.equal(ch.send({ type: 'stop' }), false, 'nothing can be sent on a closed stream');
+    });
+  }
 
   it('closes the stream when a line grows over the limit without ending', async () => {
     const path = socketPath();
@@ -140,7 +183,7 @@ describe('control channel (host end of the runner protocol)', () => {
 
     const runner = await connect(path);
     await ch.connected;
-    runner.sock.write(JSON.stringify({ type: 'log', level: 'info', text: 'before' }) + '\n');
+    runner.sock.write(line(HELLO));
     // 5 MiB of one line, no newline: over the 4 MiB limit.
     const chunk = 'x'.repeat(64 * 1024);
     for (let i = 0; i < 80 && !runner.sock.destroyed; i++) {
@@ -148,9 +191,76 @@ describe('control channel (host end of the runner protocol)', () => {
     }
     await runner.closed;
     await channelClosed;
-    assert.deepEqual(messages, [{ type: 'log', level: 'info', text: 'before' }]);
+    assert.deepEqual(messages, [HELLO]);
     assert.equal(errors.length, 1);
-    assert.match(errors[0].message, /over \d+ bytes/);
+    assert.match(errors[0].message, new RegExp(`line over ${LIMITS.line} characters`));
     assert.equal(ch.send({ type: 'message', id: '2', text: 'hi', sender: 'me' }), false, 'nothing can be sent on a closed stream');
+  });
+
+  it('closes the stream when a started line stops short of its end', async () => {
+    const path = socketPath();
+    ch = await ControlChannel.listen(path, { partialLineMs: 300 });
+    const messages = collect(ch, 'message');
+    const errors = collect(ch, 'protocol_error') as Error[];
+    const channelClosed = once(ch, 'close');
+    const runner = await connect(path);
+    await ch.connected;
+    runner.sock.write(line(HELLO) + '{"type": "log", "level": "info", "text": "and then nothing');
+    await channelClosed;
+    await runner.closed;
+    assert.deepEqual(messages, [HELLO]);
+    assert.equal(errors.length, 1);
+    assert.match(errors[0].message, /started a line and did not end it/);
+  });
+
+  it('lets the owner end the stream for a message that is wrong in context', async () => {
+    const path = socketPath();
+    ch = await ControlChannel.listen(path);
+    const errors = collect(ch, 'protocol_error') as ProtocolViolation[];
+    const channelClosed = once(ch, 'close');
+    const runner = await connect(path);
+    await ch.connected;
+    ch.violation(new ProtocolViolation('it sent turn_end for a turn that is not running'));
+    ch.violation(new ProtocolViolation('reported once only'));
+    await channelClosed;
+    await runner.closed;
+    assert.deepEqual(errors.map((e) => e.message), ['it sent turn_end for a turn that is not running']);
+  });
+
+  it('refuses to send a message the runner would refuse, and sends nothing', async () => {
+    const path = socketPath();
+    ch = await ControlChannel.listen(path);
+    const runner = await connect(path);
+    await ch.connected;
+    assert.throws(() => ch!.send({ type: 'message', id: '1', text: 'x'.repeat(LIMITS.messageText + 1), sender: 'me' }),
+      (err: Error) => err instanceof ProtocolViolation && /refused to send a message message.*message\.text/.test(err.message));
+    assert.throws(() => ch!.send({ type: 'start', conversation: 'c', memory: false, extra: 1 } as never), ProtocolViolation);
+    assert.equal(ch.send({ type: 'stop' }), true);
+    await until(() => runner.received().includes('\n'), 5000, 'the stop message');
+    assert.equal(runner.received(), line({ type: 'stop' }), 'only the valid message went out');
+    runner.sock.destroy();
+  });
+});
+
+describe('an honest runner fits what it sends to the host\'s bounds', () => {
+  it('clips long texts with a note, and the host accepts the result', () => {
+    const long = 'a'.repeat(LIMITS.text * 3);
+    const clipped = clip(long, LIMITS.text);
+    assert.equal(clipped.length, LIMITS.text);
+    assert.match(clipped, /… \(\d+ more characters not shown\)$/);
+    assert.equal(clip('short', LIMITS.text), 'short');
+    const progress = { type: 'progress', id: '1', kind: 'tool_use', tool: clip('t'.repeat(500), LIMITS.name), text: clipped };
+    assert.ok(RunnerToHost.safeParse(progress).success);
+  });
+
+  it('fits a turn\'s replies to the count and the total, and an error to the text bound', () => {
+    const huge = fitOutcome({ ok: true, replies: Array(LIMITS.replies + 5).fill('r'.repeat(LIMITS.repliesTotal / 4)) });
+    assert.ok(huge.ok);
+    assert.ok(huge.replies.length <= LIMITS.replies);
+    assert.ok(huge.replies.reduce((n, r) => n + r.length, 0) <= LIMITS.repliesTotal);
+    assert.ok(RunnerToHost.safeParse({ type: 'turn_end', id: '1', ...huge }).success);
+    assert.deepEqual(fitOutcome({ ok: true, replies: ['hi', 'there'] }), { ok: true, replies: ['hi', 'there'] });
+    const failed = fitOutcome({ ok: false, error: 'e'.repeat(LIMITS.text * 10) });
+    assert.ok(RunnerToHost.safeParse({ type: 'turn_end', id: '1', ...failed }).success);
   });
 });

@@ -1,5 +1,7 @@
 import net from 'node:net';
-import { CONTAINER_PATHS, type HostToRunner, type RunnerToHost } from '../../src/protocol/messages.ts';
+import { CONTAINER_PATHS, HostToRunner, LIMITS, PROTOCOL_VERSION, describeIssues, type RunnerToHost } from '../../src/protocol/messages.ts';
+import { LineReader } from '../../src/protocol/lines.ts';
+import { clip, fitOutcome } from './bounds.ts';
 import { ClaudeEngine } from './engines/claude.ts';
 import type { Engine, EngineOptions } from './engines/engine.ts';
 import { startModelBridge } from './model-bridge.ts';
@@ -9,6 +11,11 @@ import { startModelBridge } from './model-bridge.ts';
  * protocol socket first (before any agent code can run, so the stream is
  * provably the runner's), starts the model bridge, warms the engine up, and
  * then relays user messages in and turn events out.
+ *
+ * Both directions follow the schemas in src/protocol: what it sends is
+ * clipped to their bounds (the host stops a runner that breaks them), and a
+ * host line that does not match them ends the runner with a log line, since
+ * the two sides no longer agree on what the stream means.
  */
 async function main(): Promise<void> {
   const token = process.env.NANOCLAW_TOKEN;
@@ -27,10 +34,14 @@ async function main(): Promise<void> {
   const egressBridge = await startModelBridge(CONTAINER_PATHS.egress);
   const proxyUrl = egressBridge.url.replace('http://', `http://nanoclaw:${encodeURIComponent(token)}@`);
   const engine: Engine = new ClaudeEngine({
-    session: (sessionId) => send({ type: 'session', sessionId }),
-    progress: (id, kind, text, tool) => send({ type: 'progress', id, kind, text, tool }),
-    turnEnd: (id, result) => send(result.ok ? { type: 'turn_end', id, ok: true, replies: result.replies } : { type: 'turn_end', id, ok: false, error: result.error }),
-    log: (level, text) => send({ type: 'log', level, text }),
+    session: (sessionId) => { if (sessionId && sessionId.length <= LIMITS.id) send({ type: 'session', sessionId }); },
+    // The tool's name comes from the model: clipped like any text.
+    progress: (id, kind, text, tool) => send({ type: 'progress', id, kind, text: clip(text, LIMITS.text), tool: tool ? clip(tool, LIMITS.name) : undefined }),
+    turnEnd: (id, result) => {
+      const fitted = fitOutcome(result);
+      send(fitted.ok ? { type: 'turn_end', id, ok: true, replies: fitted.replies } : { type: 'turn_end', id, ok: false, error: fitted.error });
+    },
+    log: (level, text) => send({ type: 'log', level, text: clip(text, LIMITS.text) }),
   });
   const baseOptions: EngineOptions = {
     cwd: CONTAINER_PATHS.workspace,
@@ -60,20 +71,39 @@ async function main(): Promise<void> {
     opened = baseOptions;
     engine.open(opened);
   }
-  send({ type: 'hello', runner: '0.1.0', engine: engine.name });
+  send({ type: 'hello', protocol: PROTOCOL_VERSION, runner: '0.1.0', engine: engine.name });
 
-  let buffer = '';
+  const reader = new LineReader(LIMITS.line);
+  let refused = false;
   host.setEncoding('utf8');
   host.on('data', (chunk: string) => {
-    buffer += chunk;
-    let nl: number;
-    while ((nl = buffer.indexOf('\n')) >= 0) {
-      const line = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
-      if (line.trim()) handle(JSON.parse(line) as HostToRunner);
+    if (refused) return;
+    const { lines, tooLong } = reader.push(chunk);
+    for (const line of lines) {
+      const m = check(line);
+      if (typeof m === 'string') return refuse(m);
+      handle(m);
     }
+    if (tooLong) refuse(`a line over ${LIMITS.line} characters`);
   });
   host.on('close', () => void engine.close().finally(() => process.exit(0)));
+
+  /** The host's message, or why it is not one. */
+  function check(line: string): HostToRunner | string {
+    let raw: unknown;
+    try { raw = JSON.parse(line); } catch { return 'a line that is not JSON'; }
+    const r = HostToRunner.safeParse(raw);
+    return r.success ? r.data : describeIssues(r.error, (raw as { type?: unknown } | null)?.type);
+  }
+
+  /** Stops reading and exits: the host and this runner disagree on the protocol (most likely different builds). */
+  function refuse(why: string): void {
+    refused = true;
+    const text = `the host sent an invalid message (${why}); the runner exits (protocol ${PROTOCOL_VERSION})`;
+    process.stderr.write(`nanoclaw runner: ${text}\n`);
+    send({ type: 'log', level: 'error', text: clip(text, LIMITS.text) });
+    void engine.close().finally(() => process.exit(2));
+  }
 
   function handle(m: HostToRunner): void {
     if (m.type === 'start') {

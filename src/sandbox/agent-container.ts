@@ -7,7 +7,7 @@ import type { Config } from '../config/schema.ts';
 import type { HomeLayout } from '../config/home.ts';
 import type { HostToRunner, RunnerToHost } from '../protocol/messages.ts';
 import type { AuditEvent } from '../audit/audit-log.ts';
-import { ControlChannel } from './control-channel.ts';
+import { ControlChannel, ProtocolViolation } from './control-channel.ts';
 import { EgressPolicy } from './egress-policy.ts';
 import { startEgressProxy, type EgressProxy } from './egress-proxy.ts';
 import { startCredentialProxy, type CredentialProxy } from './credential-proxy.ts';
@@ -132,10 +132,13 @@ export class AgentContainer extends EventEmitter {
     const { runtime, config, layout } = this.deps;
     let helloSeen!: () => void;
     this.hello = new Promise((resolve) => { helloSeen = resolve; });
+    // The channel has checked each message's shape, that hello comes first
+    // and only once, and its protocol version; what it means here is checked below.
     this.channel.on('message', (m: RunnerToHost) => {
       if (m.type === 'hello') helloSeen();
       else this.onRunnerMessage(m);
     });
+    this.channel.on('protocol_error', (v: ProtocolViolation) => this.onProtocolViolation(v));
     this.channel.on('close', () => this.onGone());
 
     try {
@@ -156,7 +159,9 @@ export class AgentContainer extends EventEmitter {
 
     const startupTimeout = 60_000;
     let timer: NodeJS.Timeout | undefined;
-    const gone = new Promise<never>((_, reject) => this.once('exit', () => reject(new Error(`container ${this.name} exited during start-up: ${this.exitReason}`))));
+    const exitedEarly = () => new Error(`container ${this.name} exited during start-up: ${this.exitReason}`);
+    // A runner can be stopped (a bad hello) before start-up waits here.
+    const gone = new Promise<never>((_, reject) => (this.gone ? reject(exitedEarly()) : this.once('exit', () => reject(exitedEarly()))));
     const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`the runner in ${this.name} did not connect within ${startupTimeout / 1000} s`)), startupTimeout); });
     try {
       await Promise.race([this.hello, gone, late]);
@@ -194,7 +199,14 @@ export class AgentContainer extends EventEmitter {
   bind(conversationId: string, start: Extract<HostToRunner, { type: 'start' }>): void {
     if (this.conversationId && this.conversationId !== conversationId) throw new Error(`container ${this.name} already serves ${this.conversationId}`);
     this.conversationId = conversationId;
-    this.channel.send(start);
+    try {
+      this.channel.send(start);
+    } catch (err) {
+      // Refused before sending (a field over the protocol's bounds): this
+      // container would wait for a start that never comes.
+      void this.destroy(`it could not be started: ${(err as Error).message}`);
+      throw err;
+    }
   }
 
   get alive(): boolean { return !this.exitReason; }
@@ -210,15 +222,48 @@ export class AgentContainer extends EventEmitter {
         void this.destroy(`the turn ran longer than ${Math.round(timeoutMs / 1000)} s and was stopped`);
       }, timeoutMs);
       this.busy = { id: msg.id, resolve, timer, onProgress };
-      this.channel.send(msg);
+      try {
+        this.channel.send(msg);
+      } catch (err) {
+        // Refused before sending (a message over the protocol's bounds); the container is fine.
+        this.finishTurn({ ok: false, error: (err as Error).message });
+      }
     });
   }
 
-  private onRunnerMessage(m: RunnerToHost): void {
+  private onRunnerMessage(m: Exclude<RunnerToHost, { type: 'hello' }>): void {
+    // A runner being stopped may still be talking about the turn it was on.
+    if (this.stopping || this.gone) return;
     if (m.type === 'session') this.emit('session', m.sessionId);
     else if (m.type === 'log') this.emit('log', m);
-    else if (m.type === 'progress' && this.busy && m.id === this.busy.id) this.busy.onProgress?.(m);
-    else if (m.type === 'turn_end' && this.busy && m.id === this.busy.id) this.finishTurn(m.ok ? { ok: true, replies: m.replies } : { ok: false, error: m.error });
+    else if (!this.busy || m.id !== this.busy.id) {
+      // The host sends one message at a time and waits for its turn_end, so
+      // anything about another id is a runner making things up.
+      const running = this.busy ? 'another turn is running' : 'no turn is running';
+      this.channel.violation(new ProtocolViolation(`it sent ${m.type} for a turn that is not running`, `${running}; id ${JSON.stringify(m.id.slice(0, 40))}`));
+    } else if (m.type === 'progress') {
+      try {
+        this.busy.onProgress?.(m);
+      } catch (err) {
+        // A live view's failure must not end the turn, nor reach the socket's data handler.
+        this.emit('log', { type: 'log', level: 'error', text: `progress listener failed: ${(err as Error).stack ?? err}` });
+      }
+    } else {
+      this.finishTurn(m.ok ? { ok: true, replies: m.replies } : { ok: false, error: m.error });
+    }
+  }
+
+  /**
+   * The runner broke the protocol (bad line, wrong shape, out-of-turn message,
+   * another protocol version): it is no longer believed, so the container
+   * ends, the running turn fails with the reason, and the event is audited.
+   * Never throws: it runs inside the socket's data handler.
+   */
+  private onProtocolViolation(v: ProtocolViolation): void {
+    if (this.stopping || this.gone) return;
+    this.deps.audit?.({ type: 'protocol.violation', container: this.name, conversation: this.conversationId, data: { reason: v.message, ...(v.detail ? { detail: v.detail } : {}) } });
+    const reason = v.kind === 'version' ? v.message : `the agent runner sent an invalid message and was stopped (${v.message})`;
+    void this.destroy(reason);
   }
 
   private finishTurn(result: TurnResult): void {

@@ -1,3 +1,5 @@
+import type { ProgressKind, TurnOutcome } from '../../../src/protocol/messages.ts';
+
 /**
  * An agent engine inside the container: takes user messages one at a time and
  * reports progress and the end of each turn. The runner hosts exactly one.
@@ -24,7 +26,7 @@ export interface EngineOptions {
 
 export interface EngineEvents {
   session(sessionId: string): void;
-  progress(id: string, kind: 'tool_use' | 'text' | 'tool_result', text: string, tool?: string): void;
-  turnEnd(id: string, result: { ok: true; replies: string[] } | { ok: false; error: string }): void;
+  progress(id: string, kind: ProgressKind, text: string, tool?: string): void;
+  turnEnd(id: string, result: TurnOutcome): void;
   log(level: 'info' | 'warn' | 'error', text: string): void;
 }

@@ -1,0 +1,138 @@
+/**
+ * The host protocol's messages as one zod schema per direction, and the
+ * TypeScript types inferred from them. Both ends check every line they
+ * receive against these: the runner is untrusted (an agent may have taken it
+ * over), so nothing it sends is believed before it has the right shape and
+ * size. Objects are strict (an unknown key is refused) and every string and
+ * array is bounded, so a message the host accepts can be stored, shown and
+ * audited without further checks.
+ *
+ * The runner imports this file, and only runner/src and src/protocol go into
+ * the agent image: import nothing here but zod.
+ *
+ *   const r = RunnerToHost.safeParse(JSON.parse(line));
+ *   if (!r.success) throw new Error(describeIssues(r.error));
+ */
+import { z } from 'zod';
+
+/**
+ * The protocol's version, sent by the runner in `hello` and checked by the
+ * host: a runner from another build is stopped with a clear reason instead of
+ * half-understanding the stream. Bump it with any change to a message's shape.
+ */
+export const PROTOCOL_VERSION = 1;
+
+/**
+ * Bounds on every field, in characters (UTF-16 code units, what
+ * `string.length` counts). The runner clips what it sends to these, so only a
+ * runner gone wrong ever meets them.
+ */
+export const LIMITS = {
+  /** One line of NDJSON, either direction. */
+  line: 4 * 1024 * 1024,
+  /** Message ids (the host's inbound id) and the engine's session id. */
+  id: 256,
+  /** Names: runner version, engine, tool. */
+  name: 128,
+  /** Progress, log and error texts. */
+  text: 8 * 1024,
+  /** Replies in one `turn_end`. */
+  replies: 32,
+  /**
+   * All replies of one turn together. Far below `line`, so that even a reply
+   * made of characters JSON escapes six-fold (control characters) fits a line.
+   */
+  repliesTotal: 512 * 1024,
+  /** A user message with its attachment notes (host to runner). */
+  messageText: 512 * 1024,
+  /** The operator's extra system prompt (host to runner). */
+  systemPrompt: 256 * 1024,
+  /** Conversation ids and sender ids (host to runner). */
+  key: 1024,
+} as const;
+
+const id = z.string().min(1).max(LIMITS.id);
+const name = z.string().min(1).max(LIMITS.name);
+const text = z.string().max(LIMITS.text);
+
+// --- host to runner --------------------------------------------------------------
+
+/** Binds a pristine container to its conversation; sent once, before any message. */
+const Start = z.strictObject({
+  type: z.literal('start'),
+  conversation: z.string().min(1).max(LIMITS.key),
+  resumeSession: id.optional(),
+  memory: z.boolean(),
+  systemPrompt: z.string().max(LIMITS.systemPrompt).optional(),
+});
+/** One user message; the runner answers with events and exactly one `turn_end`. */
+const Message = z.strictObject({
+  type: z.literal('message'),
+  id,
+  text: z.string().max(LIMITS.messageText),
+  sender: z.string().max(LIMITS.key),
+});
+/** Asks the runner to finish and exit. */
+const Stop = z.strictObject({ type: z.literal('stop') });
+
+export const HostToRunner = z.discriminatedUnion('type', [Start, Message, Stop]);
+export type HostToRunner = z.infer<typeof HostToRunner>;
+
+// --- runner to host --------------------------------------------------------------
+
+/** First line after connecting: the runner is up and waiting for `start`. */
+const Hello = z.strictObject({
+  type: z.literal('hello'),
+  protocol: z.number().int(),
+  runner: name,
+  engine: name,
+});
+/** The engine's session id, so a fresh container can resume it after a crash. */
+const Session = z.strictObject({ type: z.literal('session'), sessionId: id });
+/** Progress during a turn (tool calls, interim text), for live views. */
+const Progress = z.strictObject({
+  type: z.literal('progress'),
+  id,
+  kind: z.enum(['tool_use', 'text', 'tool_result']),
+  tool: name.optional(),
+  text,
+});
+/** The end of the turn for message `id`: the replies to deliver, or an error. */
+const TurnEnd = z.discriminatedUnion('ok', [
+  z.strictObject({
+    type: z.literal('turn_end'),
+    id,
+    ok: z.literal(true),
+    replies: z.array(z.string().max(LIMITS.repliesTotal)).max(LIMITS.replies)
+      .refine((r) => r.reduce((n, s) => n + s.length, 0) <= LIMITS.repliesTotal,
+        { message: `replies over ${LIMITS.repliesTotal} characters in all` }),
+  }),
+  z.strictObject({ type: z.literal('turn_end'), id, ok: z.literal(false), error: text }),
+]);
+/** A log line worth keeping on the host. */
+const Log = z.strictObject({ type: z.literal('log'), level: z.enum(['info', 'warn', 'error']), text });
+
+export const RunnerToHost = z.discriminatedUnion('type', [Hello, Session, Progress, TurnEnd, Log]);
+export type RunnerToHost = z.infer<typeof RunnerToHost>;
+
+/** The progress kinds, for the engine interface and live views. */
+export type ProgressKind = z.infer<typeof Progress>['kind'];
+/** How a turn ended, as the runner reports it (without the message framing). */
+export type TurnOutcome = { ok: true; replies: string[] } | { ok: false; error: string };
+
+/**
+ * A short, bounded account of why a message was refused, safe to log and
+ * audit: the first issues' paths and zod's messages, never the offending
+ * values (they are the untrusted party's text, and may be huge).
+ *
+ *   describeIssues(r.error) // "progress.text: expected string, received number"
+ */
+export function describeIssues(error: z.ZodError, type?: unknown): string {
+  const where = typeof type === 'string' && /^[a-z_]{1,32}$/.test(type) ? `${type}.` : '';
+  const parts = error.issues.slice(0, 3).map((i) => {
+    const path = i.path.map(String).join('.').slice(0, 60);
+    return `${path ? `${where}${path}` : where.slice(0, -1) || 'message'}: ${i.message.slice(0, 120)}`;
+  });
+  if (error.issues.length > 3) parts.push(`and ${error.issues.length - 3} more`);
+  return parts.join('; ');
+}
