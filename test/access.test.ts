@@ -78,7 +78,9 @@ describe('who may talk to the agent (a chat channel that does not authenticate s
   it('keeps owner commands to the owner: checked against the sender, not the chat', async () => {
     // An approved non-owner, even inside the owner's group chat.
     chat.say('family', 'newcomer', '@nanoclaw /allow example.com', { isGroup: true });
-    await chat.nextTo('family');
+    assert.doesNotMatch((await chat.nextTo('family')).text, /now reachable/);
+    const family = h.app.gateway.conversationFor({ channel: 'testchat', chat: 'family', thread: '' });
+    assert.deepEqual(h.app.gateway.egressAllowlist.list(family.id), [], 'nothing was allowed for the group');
     chat.say('newcomer', 'newcomer', '/allow example.com');
     assert.match((await chat.nextTo('newcomer')).text, /\/allow is for the owner only/);
     chat.say('newcomer', 'newcomer', '/memory on');

@@ -59,13 +59,13 @@ for (const runtime of runtimes) describe(`attacks (${runtime})`, () => {
     const reply = await run('atk-egress', [
       `curl -sS -m 5 --noproxy '' -w " s1=%{http_code}" http://127.0.0.1:${port}/via-proxy 2>&1`,
       'curl -sS -m 5 -w " s2=%{http_code}" http://169.254.169.254/latest/meta-data/ 2>&1',
-      'curl -sS -m 5 -o /dev/null -w " s3=%{http_code}" https://93.184.215.14/ 2>&1',
+      'curl -sS -m 5 -o /dev/null -w " s3=%{http_connect}" https://93.184.215.14/ 2>&1',
       'curl -sS -m 5 -w " s4=%{http_code}" http://metadata.google.internal/ 2>&1',
     ].join('; echo; '));
     assert.match(reply, /loopback/, 'the strict profile keeps loopback closed even when allowlisted');
     assert.match(reply, /s1=403/);
     assert.match(reply, /s2=403/);
-    assert.match(reply, /s3=000|403|CONNECT tunnel failed/);
+    assert.match(reply, /s3=403/, 'the proxy refused the CONNECT to an IP literal');
     assert.match(reply, /s4=403/);
     assert.deepEqual(hits, []);
     const denied = audit('egress.denied');
@@ -101,16 +101,20 @@ for (const runtime of runtimes) describe(`attacks (${runtime})`, () => {
 
   it('survives a fork bomb: the pids limit holds, the turn fails cleanly, the conversation recovers', async () => {
     const reply = await run('atk-fork', 'bomb() { bomb | bomb & }; bomb; sleep 3; echo survived');
-    assert.ok(reply.length > 0);
+    // Either the shell survives and reports the limit, or the limit took the
+    // engine down with it and the turn failed with an error the user sees.
+    assert.match(reply, /survived|Resource temporarily unavailable|Sorry, something went wrong/);
     await healthy();
-    assert.match(await h.ask('atk-fork', 'are you back?'), /Echo: are you back\?|went wrong/);
+    assert.equal(await h.ask('atk-fork', 'are you back?'), 'Echo: are you back?', 'the next message gets a normal answer');
   });
 
   it('survives a memory bomb: the memory limit holds, the user is told, the conversation recovers', async () => {
     const reply = await run('atk-mem', 'node -e "const a = []; for (;;) a.push(Buffer.alloc(16e6, 1))"; echo "bomb exited $?"');
-    assert.match(reply, /memory|killed|SIGKILL|exited 137/i);
+    // The kernel kills the allocating process (the shell sees 137), or the
+    // whole container when the engine goes with it (the user is told why).
+    assert.match(reply, /bomb exited 137|ran out of memory \(limit \d+ MiB\)|killed \(exit 137/);
     await healthy();
-    assert.match(await h.ask('atk-mem', 'back?'), /Echo: back\?|went wrong/);
+    assert.equal(await h.ask('atk-mem', 'back?'), 'Echo: back?', 'the next message gets a normal answer');
     assert.ok(audit('tool.call').some((r) => String((r.data as any).input).includes('Buffer.alloc')));
   });
 

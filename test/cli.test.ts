@@ -1,23 +1,7 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { cli } from './support/cli.ts';
 import { startHarness, REAL_KEY, type Harness } from './support/harness.ts';
-
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-
-/** Runs the real CLI with the test's home folder; resolves with its output and exit code. */
-function cli(args: string[], env: Record<string, string>, input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH!, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(input ?? '');
-  });
-}
 
 describe('the nanoclaw command', () => {
   let h: Harness;
@@ -88,7 +72,7 @@ describe('the nanoclaw command', () => {
   it('demo: the quick start\'s offline demo runs a command in a hardened container and cleans up', async () => {
     const { code, stdout, stderr } = await cli(['demo'], { NANOCLAW_LOG: 'warn' });
     assert.equal(code, 0, stderr);
-    assert.match(stdout, /uid=1000\(agent\)/);
+    assert.match(stdout, /uid=61000\(agent\)/);
     assert.match(stdout, /Read-only file system/);
     assert.match(stdout, /real key: absent/);
     assert.match(stdout, /internet: NanoClaw egress proxy: example\.com:80 is not on this conversation's allowlist/);
