@@ -8,7 +8,7 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { AttachmentError, MAX_NAME_BYTES, inboxPathFor, safeFileName, writeAttachment } from '../src/channels/attachments.ts';
+import { AttachmentError, MAX_NAME_BYTES, inboxPathFor, safeFileName, writeAttachment } from '../src/inbox/attachments.ts';
 
 describe('safeFileName', () => {
   it('keeps only the last component of a Unix path that climbs out', () => {

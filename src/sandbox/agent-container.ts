@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { chownSync, mkdirSync, rmSync, chmodSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, rmSync, chmodSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/schema.ts';
 import type { HomeLayout } from '../config/home.ts';
 import type { HostToRunner, RunnerToHost } from '../protocol/messages.ts';
 import type { AuditEvent } from '../audit/audit-log.ts';
+import { closeDir, makeDir, openDir, UnsafePathError, type OpenDir } from '../inbox/safe-fs.ts';
 import { ControlChannel, ProtocolViolation } from './control-channel.ts';
 import { EgressPolicy } from './egress-policy.ts';
 import { startEgressProxy, type EgressProxy } from './egress-proxy.ts';
@@ -37,11 +38,32 @@ export interface DataDirs { dataDir: string; workspace: string; state: string }
 
 export type TurnResult = { ok: true; replies: string[] } | { ok: false; error: string };
 
-/** Makes a folder the container's user can write (the gateway runs as root or as uid 1000 itself). */
-export function prepareAgentDir(path: string): void {
-  mkdirSync(path, { recursive: true, mode: 0o700 });
-  if (process.getuid?.() === 0) chownSync(path, AGENT_UID, AGENT_UID);
-  else if (process.getuid?.() !== AGENT_UID) chmodSync(path, 0o777);
+/**
+ * Makes a conversation's folders before its container starts: the data
+ * folder (the gateway's), and in it the workspace, its inbox and the engine
+ * state, owned by the container's user. Each is made or reopened under its
+ * open parent without following a link (src/inbox/safe-fs.ts), so a resumed
+ * conversation whose agent planted a symlink cannot steer root's chown.
+ * An inbox the agent replaced is left alone and reported through
+ * `onUnsafeInbox` (attachments are refused until the agent removes it);
+ * anything wrong above it throws, and the container does not start.
+ */
+export function prepareDataDirs(dirs: DataDirs, onUnsafeInbox?: (err: UnsafePathError) => void): void {
+  const opened: OpenDir[] = [];
+  const keep = (dir: OpenDir) => { opened.push(dir); return dir; };
+  try {
+    const data = keep(makeDir(keep(openDir(dirname(dirs.dataDir))), basename(dirs.dataDir)));
+    const workspace = keep(makeDir(data, basename(dirs.workspace), { owner: AGENT_UID, reown: true }));
+    keep(makeDir(data, basename(dirs.state), { owner: AGENT_UID, reown: true }));
+    try {
+      keep(makeDir(workspace, 'inbox', { owner: AGENT_UID, reown: true }));
+    } catch (err) {
+      if (!(err instanceof UnsafePathError)) throw err;
+      onUnsafeInbox?.(err);
+    }
+  } finally {
+    for (const dir of opened) closeDir(dir);
+  }
 }
 
 export function dataDirs(layout: HomeLayout, dirName: string): DataDirs {
@@ -87,8 +109,7 @@ export class AgentContainer extends EventEmitter {
   static async launch(deps: AgentContainerDeps, opts: { dirs?: DataDirs; memoryDir?: string; conversationId?: string; prewarm?: boolean }): Promise<AgentContainer> {
     const name = `nanoclaw-${randomBytes(5).toString('hex')}`;
     const dirs = opts.dirs ?? dataDirs(deps.layout, name);
-    prepareAgentDir(dirs.workspace);
-    prepareAgentDir(dirs.state);
+    prepareDataDirs(dirs, (err) => deps.audit?.({ type: 'workspace.unsafe_inbox', container: name, conversation: opts.conversationId, data: { error: err.message } }));
     const runDir = join(deps.layout.run, name.slice(-10));
     rmSync(runDir, { recursive: true, force: true });
     mkdirSync(runDir, { recursive: true });

@@ -8,7 +8,8 @@ import { basename, dirname, join, resolve } from 'node:path';
  * folder (`../../etc/passwd`), hide (`.bashrc`), disguise its type with a
  * right-to-left override (`\u202Etxt.exe` shows as `exe.txt`), pass an
  * option to the agent's shell commands (`-rf`), or be too long for the file
- * system. Channels pass every name through here before touching the disk.
+ * system. Every name passes through here before it touches the disk
+ * (inbox.ts writes a message's attachments with it).
  *
  *   const path = writeAttachment(join(workspace, 'inbox'), upload.fileName, bytes, config.channels.maxAttachmentBytes);
  */

@@ -1,0 +1,52 @@
+import { basename, join } from 'node:path';
+import { CONTAINER_PATHS } from '../protocol/messages.ts';
+import { AGENT_UID } from '../sandbox/profile.ts';
+import { writeAttachment } from './attachments.ts';
+import { closeDir, makeDir, openDir } from './safe-fs.ts';
+
+/**
+ * Writes a message's attachments into the conversation's inbox
+ * (/workspace/inbox) under sanitised names, and returns the note appended to
+ * the message that tells the agent where they are ('' without attachments).
+ * Nothing the sender chose can pick the path: see attachments.ts.
+ *
+ * The inbox is made when the container is launched; the agent owns it from
+ * then on and may have deleted it or put a symlink in its place. A missing
+ * inbox is made again under the open workspace folder (never through a
+ * link); anything else that is not a real folder is left alone, and each
+ * attachment is refused with a note that tells the agent how to fix it, and
+ * audited as `attachment.refused`. Nothing here follows a link or changes
+ * the owner of an existing path.
+ *
+ *   text += writeInbox(store.attachmentsOf(msg.id), dirs.workspace, { maxBytes, audit });
+ */
+export function writeInbox(
+  files: Array<{ name: string; data: Buffer }>,
+  workspace: string,
+  opts: { maxBytes: number; audit?: (type: string, data: Record<string, unknown>) => void },
+): string {
+  if (!files.length) return '';
+  const inbox = join(workspace, 'inbox');
+  const shown = `${CONTAINER_PATHS.workspace}/inbox`;
+  let unusable: string | undefined;
+  try {
+    const ws = openDir(workspace);
+    try { closeDir(makeDir(ws, 'inbox', { owner: AGENT_UID })); } finally { closeDir(ws); }
+  } catch (err) {
+    const why = (err as Error).message.replaceAll(workspace, CONTAINER_PATHS.workspace);
+    unusable = `the inbox is not a real folder: ${why} Nothing was written; remove ${shown}, and the next attachment is saved in a new inbox.`;
+  }
+  const notes: string[] = [];
+  for (const f of files) {
+    try {
+      if (unusable) throw new Error(unusable);
+      const path = writeAttachment(inbox, f.name, f.data, opts.maxBytes, { root: workspace });
+      notes.push(`[Attached file: ${shown}/${basename(path)} (${f.data.length} bytes)]`);
+      opts.audit?.('attachment.stored', { name: f.name.slice(0, 100), stored: basename(path), bytes: f.data.length });
+    } catch (err) {
+      notes.push(`[An attachment could not be saved: ${(err as Error).message}]`);
+      opts.audit?.('attachment.refused', { name: f.name.slice(0, 100), error: (err as Error).message });
+    }
+  }
+  return `\n\n${notes.join('\n')}`;
+}
