@@ -4,7 +4,7 @@ import { ensureHome, type HomeLayout } from './config/home.ts';
 import { loadConfig } from './config/load.ts';
 import { HttpChannel, ensureApiToken } from './channels/http/index.ts';
 import { TerminalChannel } from './channels/terminal/index.ts';
-import { AuditLog, auditLogPath, type AuditEvent } from './audit/audit-log.ts';
+import { AuditLog, auditLogPath, type AuditEvent, type AuditLogOptions } from './audit/audit-log.ts';
 import { Gateway } from './core/gateway.ts';
 import { createLogger, type Logger } from './core/logger.ts';
 import { AppleContainerRuntime } from './sandbox/apple/index.ts';
@@ -52,6 +52,8 @@ export async function startApp(opts: {
   log?: Logger;
   runtime?: ContainerRuntime;
   onModelRequest?: (container: string) => void;
+  /** How the audit log syncs (the benchmark compares the synchronous writer). */
+  audit?: AuditLogOptions;
 }): Promise<App> {
   const env = opts.env ?? process.env;
   const layout = ensureHome(opts.home);
@@ -77,7 +79,7 @@ export async function startApp(opts: {
   const db = openDatabase(layout.db);
   const store = new Store(db);
   const token = ensureApiToken(layout.apiToken);
-  const auditLog = AuditLog.open(auditLogPath(layout.home));
+  const auditLog = AuditLog.open(auditLogPath(layout.home), opts.audit);
   const audit = (e: AuditEvent) => {
     try { auditLog.append(e); } catch (err) { log.error(`audit log: ${(err as Error).message}`); }
   };
