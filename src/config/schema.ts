@@ -9,6 +9,20 @@ import { z } from 'zod';
  * Secrets never live here: the model key is read from `ANTHROPIC_API_KEY` and
  * stays in the host process.
  */
+/** USD per million tokens of each kind a model call is billed for. */
+const ModelPriceSchema = z.strictObject({
+  input: z.number().min(0),
+  output: z.number().min(0),
+  cacheWrite: z.number().min(0),
+  cacheRead: z.number().min(0),
+});
+
+/** Object-valued options arrive from the environment as JSON text. */
+function jsonText(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  try { return JSON.parse(value); } catch { return value; }
+}
+
 export const ConfigSchema = z.strictObject({
   security: z.strictObject({
     profile: z.enum(['strict', 'standard']).default('strict').describe('Security preset: "strict" lets limits only be tightened; "standard" lets the operator loosen limits, grant read-write extra mounts and open private egress ranges. The isolation itself (no network, no capabilities, read-only root, no secrets) is the same in both.'),
@@ -16,6 +30,12 @@ export const ConfigSchema = z.strictObject({
   model: z.strictObject({
     baseUrl: z.url().default('https://api.anthropic.com')
       .describe('Anthropic-compatible endpoint the credential proxy forwards to (env ANTHROPIC_BASE_URL also sets it).'),
+    maxCallsInFlight: z.number().int().min(1).max(8).default(2)
+      .describe('Most model calls one container may have in flight at once; up to 16 more wait for a slot, further ones get 429 (the engine retries). Budgets are checked as a call leaves, so parallel calls cannot overspend together.'),
+    maxRequestBytes: z.number().int().min(64 * 1024).default(32 * 1024 * 1024)
+      .describe('Largest model request body a container may send, in bytes; larger ones get 413. The default is the Messages API\'s own limit.'),
+    timeoutSec: z.number().int().min(1).default(600)
+      .describe('A model call during which the endpoint sends nothing for this long is cut (504 if no answer had started).'),
   }).prefault({}),
   http: z.strictObject({
     host: z.string().default('127.0.0.1').describe('Address the local HTTP API listens on. Keep it on loopback unless a proxy with TLS sits in front.'),
@@ -64,12 +84,12 @@ export const ConfigSchema = z.strictObject({
     triggerWord: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).default('nanoclaw').describe('Word that addresses the agent in a group chat (as "@word" or "word").'),
   }).prefault({}),
   budget: z.strictObject({
-    conversationTokensPerDay: z.number().int().min(0).default(0).describe('Most model tokens (input + output) one conversation may use per UTC day; 0 means no limit.'),
-    globalTokensPerDay: z.number().int().min(0).default(0).describe('Most model tokens all conversations together may use per UTC day; 0 means no limit.'),
-    conversationCostPerDayUsd: z.number().min(0).default(0).describe('Most estimated spend (USD) per conversation per UTC day; 0 means no limit.'),
+    conversationTokensPerDay: z.number().int().min(0).default(0).describe('Most model tokens (input, output, cache writes and cache reads) one conversation may use per UTC day; 0 means no limit.'),
+    globalTokensPerDay: z.number().int().min(0).default(0).describe('Most model tokens (all kinds, as above) all conversations together may use per UTC day; 0 means no limit.'),
+    conversationCostPerDayUsd: z.number().min(0).default(0).describe('Most estimated spend (USD, every token kind priced per model, see budget.prices) per conversation per UTC day; 0 means no limit.'),
     globalCostPerDayUsd: z.number().min(0).default(0).describe('Most estimated spend (USD) for all conversations per UTC day; 0 means no limit.'),
-    inputUsdPerMillion: z.number().min(0).default(3).describe('Price used to estimate spend: USD per million input tokens.'),
-    outputUsdPerMillion: z.number().min(0).default(15).describe('Price used to estimate spend: USD per million output tokens.'),
+    prices: z.preprocess(jsonText, z.record(z.string().min(1), ModelPriceSchema)).default({})
+      .describe('Prices that estimate spend, USD per million tokens, by model id prefix (longest match wins), e.g. {"claude-sonnet-4-5": {"input": 3, "output": 15, "cacheWrite": 3.75, "cacheRead": 0.3}}; "*" prices models nothing matches. Laid over the built-in table of current Claude models (docs/configuration.md).'),
   }).prefault({}),
   agent: z.strictObject({
     systemPrompt: z.string().default('').describe('Extra instructions appended to the agent\'s system prompt.'),

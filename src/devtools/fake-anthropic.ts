@@ -7,7 +7,10 @@
  *   stream (message_start, content_block_start, content_block_delta
  *   (text_delta / input_json_delta), content_block_stop, message_delta,
  *   message_stop); ids `msg_...` / `toolu_...`, a `request-id` header, usage
- *   estimated from the request's size. A query string (`?beta=true`) is ignored.
+ *   estimated from the request's size (cache figures from the `usage` option).
+ *   A query string (`?beta=true`) is ignored.
+ * - answers gzip-compressed when asked (the `compress` option), as a server
+ *   or a proxy in front of it may.
  * - `POST /v1/messages/count_tokens`: `{input_tokens}`.
  * - anything else: 404 `not_found_error`; a body that is not JSON: 400
  *   `invalid_request_error`; both in the API's `{type:'error', error}` shape.
@@ -29,11 +32,12 @@ import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
+import { constants as zlibConstants, createGzip, gzipSync } from 'node:zlib';
 import { defaultScript, isAgentTurn, type Reply, type ScriptFn } from './fake-anthropic/script.ts';
-import { buildMessage, errorBody, estimateInputTokens, newId, streamFrames, type MessagesRequest } from './fake-anthropic/wire.ts';
+import { buildMessage, errorBody, estimateInputTokens, newId, streamFrames, type MessagesRequest, type UsageOverride } from './fake-anthropic/wire.ts';
 
 export type { Reply, ScriptFn } from './fake-anthropic/script.ts';
-export type { MessagesRequest, ReplyBlock } from './fake-anthropic/wire.ts';
+export type { MessagesRequest, ReplyBlock, UsageOverride } from './fake-anthropic/wire.ts';
 
 export interface FakeAnthropicOptions {
   /** Default 0: the system picks a free port. */
@@ -44,6 +48,17 @@ export interface FakeAnthropicOptions {
   latencyMs?: number;
   /** Tried before the default script; returning undefined falls back to it. */
   script?: ScriptFn;
+  /**
+   * Usage figures to report for a request instead of the estimate, e.g. cache
+   * tokens: `usage: () => ({ cache_read_input_tokens: 30_000 })`.
+   */
+  usage?: (body: MessagesRequest) => UsageOverride | undefined;
+  /**
+   * Gzip the answers: `never` (the default), `when-accepted` (only when the
+   * request's accept-encoding names gzip, as a real server does) or `always`
+   * (whatever the client asked, as a misbehaving middlebox does).
+   */
+  compress?: 'never' | 'when-accepted' | 'always';
 }
 
 /** One request as it arrived, kept so tests can check what a client really sent. */
@@ -170,14 +185,41 @@ export class FakeAnthropic extends EventEmitter<Events> {
     const reply: Reply = (await this.opts.script?.(body)) ?? defaultScript(body);
     const waited = await this.#hold(res, (this.opts.latencyMs ?? 0) + (reply.delayMs ?? 0));
     if (!waited) return;
-    const message = buildMessage(reply.blocks, body.model ?? 'claude-fake', estimateInputTokens(body));
+    const message = buildMessage(reply.blocks, body.model ?? 'claude-fake', estimateInputTokens(body), this.opts.usage?.(body));
+    const gzip = this.#gzips(req);
     if (body.stream === true) {
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-      for (const f of streamFrames(message)) res.write(f);
-      res.end();
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', ...(gzip ? { 'content-encoding': 'gzip' } : {}) });
+      if (!gzip) {
+        for (const f of streamFrames(message)) res.write(f);
+        return void res.end();
+      }
+      // Flushed per frame, so the client gets (compressed) events as they happen, not one block at the end.
+      const z = createGzip();
+      z.pipe(res);
+      for (const f of streamFrames(message)) {
+        z.write(f);
+        z.flush(zlibConstants.Z_SYNC_FLUSH);
+      }
+      z.end();
+    } else if (gzip) {
+      const payload = gzipSync(JSON.stringify(message));
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': payload.length });
+      res.end(payload);
     } else {
       sendJson(res, 200, message);
     }
+  }
+
+  #gzips(req: IncomingMessage): boolean {
+    const mode = this.opts.compress ?? 'never';
+    if (mode === 'always') return true;
+    if (mode === 'never') return false;
+    // `gzip` or `*`, unless its weight is q=0 ("not acceptable").
+    return String(req.headers['accept-encoding'] ?? '').split(',').some((entry) => {
+      const [name, ...params] = entry.split(';').map((x) => x.trim().toLowerCase());
+      const q = params.find((p) => p.startsWith('q='));
+      return (name === 'gzip' || name === '*') && (q === undefined || Number(q.slice(2)) > 0);
+    });
   }
 
   /** Waits `ms`; false if the client went away or the server closed meanwhile. */

@@ -12,6 +12,7 @@ import { ControlChannel, ProtocolViolation } from './control-channel.ts';
 import { EgressPolicy } from './egress-policy.ts';
 import { startEgressProxy, type EgressProxy } from './egress-proxy.ts';
 import { startCredentialProxy, type CredentialProxy } from './credential-proxy.ts';
+import type { MeteredUsage } from './pricing.ts';
 import { AGENT_UID, hardenedSpec } from './profile.ts';
 import { defaultMountAllowlistPath, loadMountAllowlist, MountAllowlistError, resolveExtraMounts } from './mount-policy.ts';
 import type { ContainerExit, ContainerRuntime, ContainerSpec, Mount } from './runtime.ts';
@@ -21,7 +22,7 @@ export interface AgentContainerDeps {
   config: Config;
   layout: HomeLayout;
   apiKey: string;
-  onUsage?: (conversationId: string, usage: { inputTokens: number; outputTokens: number }) => void;
+  onUsage?: (conversationId: string, usage: MeteredUsage) => void;
   onModelRequest?: (container: string) => void;
   /** Refuses a model call with a message when a budget is spent. */
   checkBudget?: (conversationId: string) => string | undefined;
@@ -131,8 +132,12 @@ export class AgentContainer extends EventEmitter {
       onUsage: (u) => { if (self?.conversationId) deps.onUsage?.(self.conversationId, u); },
       onRequest: () => deps.onModelRequest?.(name),
       checkBudget: () => (self?.conversationId ? deps.checkBudget?.(self.conversationId) : undefined),
+      maxInFlight: deps.config.model.maxCallsInFlight,
+      maxRequestBytes: deps.config.model.maxRequestBytes,
+      timeoutMs: deps.config.model.timeoutSec * 1000,
       onCall: (call) => {
-        deps.audit?.({ type: call.status === 403 && call.refused?.startsWith('NanoClaw budget') ? 'budget.exceeded' : 'model.request', conversation: self?.conversationId, container: name, data: call });
+        const type = call.status === 403 && call.refused?.startsWith('NanoClaw budget') ? 'budget.exceeded' : call.unmetered ? 'model.unmetered' : 'model.request';
+        deps.audit?.({ type, conversation: self?.conversationId, container: name, data: call });
       },
     });
     const egress = await startEgressProxy({

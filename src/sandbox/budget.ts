@@ -1,19 +1,30 @@
 import type { Config } from '../config/schema.ts';
-import type { Store } from '../store/store.ts';
+import type { Store, UsageTotals } from '../store/store.ts';
+import { PriceList, type MeteredUsage } from './pricing.ts';
 
 /**
- * Daily spending limits, checked by the credential proxy before each model
- * call. Usage is what the proxy metered from earlier responses, so a call in
- * flight when the limit is crossed still finishes; the next one is refused
- * with a message the agent passes to the user.
+ * Daily spending limits, checked by the credential proxy as each model call
+ * leaves. Usage is what the proxy metered from earlier answers, every token
+ * kind included (cache writes and reads are most of an agent's input), and
+ * cost is priced per call by the model that answered, when it is recorded.
+ * A call in flight when a limit is crossed still finishes; the next one is
+ * refused with a message the agent passes to the user. The proxy lets only a
+ * few calls of a container fly at once, so the overshoot is bounded.
  *
+ *   const budget = new Budget(config.budget, store);
+ *   store.addUsage(id, usage, budget.cost(usage));
  *   const refusal = budget.check('c-...');   // undefined: go ahead
  */
 export class Budget {
-  constructor(private readonly config: Config['budget'], private readonly store: Store) {}
+  private readonly prices: PriceList;
 
-  cost(u: { inputTokens: number; outputTokens: number }): number {
-    return (u.inputTokens * this.config.inputUsdPerMillion + u.outputTokens * this.config.outputUsdPerMillion) / 1e6;
+  constructor(private readonly config: Config['budget'], private readonly store: Store) {
+    this.prices = new PriceList(config.prices);
+  }
+
+  /** Estimated USD of one call, by its model's price. */
+  cost(u: MeteredUsage): number {
+    return this.prices.cost(u);
   }
 
   check(conversationId: string): string | undefined {
@@ -21,13 +32,22 @@ export class Budget {
     if (!c.conversationTokensPerDay && !c.globalTokensPerDay && !c.conversationCostPerDayUsd && !c.globalCostPerDayUsd) return undefined;
     const mine = this.store.usageToday(conversationId);
     const all = this.store.usageToday();
-    const tokens = (u: typeof mine) => u.inputTokens + u.outputTokens;
     const over = (what: string, used: string, limit: string) =>
       `NanoClaw budget: ${what} has used ${used} of its ${limit} for today (UTC). The owner can raise budget.* in the config; it resets at midnight UTC.`;
     if (c.conversationTokensPerDay && tokens(mine) >= c.conversationTokensPerDay) return over('this conversation', `${tokens(mine)} tokens`, `${c.conversationTokensPerDay}-token daily limit`);
     if (c.globalTokensPerDay && tokens(all) >= c.globalTokensPerDay) return over('NanoClaw as a whole', `${tokens(all)} tokens`, `${c.globalTokensPerDay}-token daily limit`);
-    if (c.conversationCostPerDayUsd && this.cost(mine) >= c.conversationCostPerDayUsd) return over('this conversation', `$${this.cost(mine).toFixed(2)}`, `$${c.conversationCostPerDayUsd} daily limit`);
-    if (c.globalCostPerDayUsd && this.cost(all) >= c.globalCostPerDayUsd) return over('NanoClaw as a whole', `$${this.cost(all).toFixed(2)}`, `$${c.globalCostPerDayUsd} daily limit`);
+    if (c.conversationCostPerDayUsd && mine.costUsd >= c.conversationCostPerDayUsd) return over('this conversation', usd(mine.costUsd), `$${c.conversationCostPerDayUsd} daily limit`);
+    if (c.globalCostPerDayUsd && all.costUsd >= c.globalCostPerDayUsd) return over('NanoClaw as a whole', usd(all.costUsd), `$${c.globalCostPerDayUsd} daily limit`);
     return undefined;
   }
+}
+
+/** Every token the model processed: fresh input, output, cache writes and cache reads. */
+export function tokens(u: UsageTotals): number {
+  return u.inputTokens + u.outputTokens + u.cacheWriteTokens + u.cacheReadTokens;
+}
+
+/** Cents for ordinary sums; tiny test-sized sums keep their digits. */
+export function usd(value: number): string {
+  return value >= 0.01 || value === 0 ? `$${value.toFixed(2)}` : `$${value.toPrecision(2)}`;
 }

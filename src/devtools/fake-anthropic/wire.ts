@@ -56,8 +56,19 @@ export function estimateInputTokens(body: MessagesRequest): number {
   return estimateTokens({ system: body.system, messages: body.messages, tools: body.tools });
 }
 
+/**
+ * Usage figures an answer reports instead of the estimate: what a test needs
+ * to stand for prompt caching (the real API reports cached input apart from
+ * `input_tokens`, which then counts only the uncached rest).
+ */
+export interface UsageOverride {
+  input_tokens?: number;
+  cache_creation_input_tokens?: number;
+  cache_read_input_tokens?: number;
+}
+
 /** A complete `Message` object, as the non-streaming endpoint returns it. */
-export function buildMessage(blocks: ReplyBlock[], model: string, inputTokens: number) {
+export function buildMessage(blocks: ReplyBlock[], model: string, inputTokens: number, usage: UsageOverride = {}) {
   const content = blocks.map((b) =>
     b.type === 'text'
       ? { type: 'text' as const, text: b.text }
@@ -73,9 +84,9 @@ export function buildMessage(blocks: ReplyBlock[], model: string, inputTokens: n
     stop_reason: stopReason,
     stop_sequence: null,
     usage: {
-      input_tokens: inputTokens,
-      cache_creation_input_tokens: 0,
-      cache_read_input_tokens: 0,
+      input_tokens: usage.input_tokens ?? inputTokens,
+      cache_creation_input_tokens: usage.cache_creation_input_tokens ?? 0,
+      cache_read_input_tokens: usage.cache_read_input_tokens ?? 0,
       output_tokens: estimateTokens(content),
       service_tier: 'standard',
     },
@@ -100,7 +111,8 @@ function chunks(text: string, size: number): string[] {
 /**
  * The SSE frames of `message`, in the real API's order: message_start,
  * then per block content_block_start / content_block_delta... / content_block_stop,
- * then message_delta (stop_reason and the final output_tokens) and message_stop.
+ * then message_delta (stop_reason and the final usage: output_tokens, and the
+ * input side again, as the current API repeats it) and message_stop.
  * `message_start` carries empty content and a null stop_reason, as the real one does.
  */
 export function streamFrames(message: Message): string[] {
@@ -137,7 +149,12 @@ export function streamFrames(message: Message): string[] {
     frame({
       type: 'message_delta',
       delta: { stop_reason: message.stop_reason, stop_sequence: null },
-      usage: { output_tokens: message.usage.output_tokens },
+      usage: {
+        input_tokens: message.usage.input_tokens,
+        cache_creation_input_tokens: message.usage.cache_creation_input_tokens,
+        cache_read_input_tokens: message.usage.cache_read_input_tokens,
+        output_tokens: message.usage.output_tokens,
+      },
     }),
   );
   frames.push(frame({ type: 'message_stop' }));
