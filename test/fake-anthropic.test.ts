@@ -5,6 +5,8 @@
  */
 import Anthropic from '@anthropic-ai/sdk';
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import { gunzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { startFakeAnthropic, type FakeAnthropic } from '../src/devtools/fake-anthropic.ts';
 
@@ -292,6 +294,60 @@ describe('fake Anthropic API options', () => {
       assert.ok(performance.now() - started >= 190);
     } finally {
       await fake.close();
+    }
+  });
+
+  it('reports the cache figures of the usage option in a whole answer and in message_start and message_delta', async () => {
+    const fake = await startFakeAnthropic({ usage: (body) => (body.model === 'cached' ? { input_tokens: 7, cache_creation_input_tokens: 1_500, cache_read_input_tokens: 40_000 } : undefined) });
+    try {
+      const client = new Anthropic({ apiKey: 'k', baseURL: fake.url, maxRetries: 0 });
+      const whole = await client.messages.create({ model: 'cached', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] });
+      assert.deepEqual([whole.usage.input_tokens, whole.usage.cache_creation_input_tokens, whole.usage.cache_read_input_tokens], [7, 1_500, 40_000]);
+      const plain = await client.messages.create({ model: MODEL, max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] });
+      assert.deepEqual([plain.usage.cache_creation_input_tokens, plain.usage.cache_read_input_tokens], [0, 0], 'other requests keep the estimate');
+      assert.ok(plain.usage.input_tokens > 0);
+
+      const seen: Array<[string, number | null | undefined, number | null | undefined]> = [];
+      const stream = await client.messages.create({ model: 'cached', max_tokens: 16, stream: true, messages: [{ role: 'user', content: 'hi' }] });
+      for await (const event of stream) {
+        if (event.type === 'message_start') seen.push([event.type, event.message.usage.cache_creation_input_tokens, event.message.usage.cache_read_input_tokens]);
+        if (event.type === 'message_delta') seen.push([event.type, event.usage.cache_creation_input_tokens, event.usage.cache_read_input_tokens]);
+      }
+      assert.deepEqual(seen, [['message_start', 1_500, 40_000], ['message_delta', 1_500, 40_000]]);
+    } finally {
+      await fake.close();
+    }
+  });
+
+  it('answers gzip-compressed only when the request accepts it, or always when told to', async () => {
+    const post = (url: string, acceptEncoding: string, stream: boolean) => new Promise<{ encoding?: string; text: string }>((resolve, reject) => {
+      const req = http.request(`${url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json', 'accept-encoding': acceptEncoding } }, (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (b: Buffer) => parts.push(b));
+        res.on('end', () => {
+          const raw = Buffer.concat(parts);
+          const encoding = res.headers['content-encoding'];
+          resolve({ encoding, text: (encoding === 'gzip' ? gunzipSync(raw) : raw).toString('utf8') });
+        });
+      });
+      req.on('error', reject);
+      req.end(JSON.stringify({ model: MODEL, max_tokens: 16, stream, messages: [{ role: 'user', content: 'hi' }] }));
+    });
+    const polite = await startFakeAnthropic({ compress: 'when-accepted' });
+    const rude = await startFakeAnthropic({ compress: 'always' });
+    try {
+      const accepted = await post(polite.url, 'gzip, deflate', false);
+      assert.equal(accepted.encoding, 'gzip');
+      assert.equal(JSON.parse(accepted.text).type, 'message');
+      assert.equal((await post(polite.url, 'identity', false)).encoding, undefined);
+      assert.equal((await post(polite.url, 'gzip;q=0, identity', false)).encoding, undefined, 'q=0 refuses gzip');
+      const forced = await post(rude.url, 'identity', true);
+      assert.equal(forced.encoding, 'gzip', 'compressed although the client asked for identity');
+      assert.deepEqual([...forced.text.matchAll(/^event: (\w+)$/gm)].map((m) => m[1]).filter((t, i, a) => t !== a[i - 1]),
+        ['message_start', 'content_block_start', 'content_block_delta', 'content_block_stop', 'message_delta', 'message_stop']);
+    } finally {
+      await polite.close();
+      await rude.close();
     }
   });
 
