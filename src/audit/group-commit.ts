@@ -32,8 +32,8 @@ export interface GroupCommitOptions {
  * - the head witness names a record only after that record is on disk, so a
  *   power loss leaves it behind the log, never ahead;
  * - witnesses are put in place in seq order. `flushSync` (on close) writes
- *   the newest witness itself and marks the batch in flight as superseded; the
- *   batch checks that flag and renames in the same synchronous step, so an
+ *   the newest witness itself, which supersedes the batch in flight; the
+ *   batch checks for that and renames in the same synchronous step, so an
  *   older witness can never land after a newer one.
  *
  *   const commit = new GroupCommit(fd, headPath(file), last, { fsync: true, delayMs: 5 });
@@ -159,12 +159,14 @@ export class GroupCommit {
   private async runBatch(target: AuditHead): Promise<boolean> {
     let pending: PendingHead | undefined;
     try {
+      // Superseded: flushSync made all of it durable and moved the witness meanwhile.
+      const superseded = () => this.stopped || target.seq <= this.durable.seq;
       if (this.opts.fsync) await fdatasyncAsync(this.fd);
-      if (this.stopped) return true;
+      if (superseded()) return true;
       pending = prepareHead(this.headFile, target, 'batch');
       if (this.opts.fsync) await fsyncAsync(pending.fd);
       // Checked and renamed in one synchronous step: see the ordering invariant above.
-      if (this.stopped) {
+      if (superseded()) {
         discardHead(pending);
         return true;
       }
