@@ -24,6 +24,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+source scripts/system-packages.sh
 say() { printf '\033[1m[image]\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[31m[image] %s\033[0m\n' "$*" >&2; exit 1; }
 
@@ -53,32 +54,6 @@ SDK_CLI="runner/node_modules/@anthropic-ai/claude-agent-sdk-linux-$NPM_CPU/claud
 
 # --- inputs -------------------------------------------------------------------
 
-# First archive URI the host's apt sources use for a suite (one-line .list and
-# deb822 .sources formats), so debootstrap downloads from wherever this machine
-# is already allowed to. Prints nothing when no source names the suite.
-apt_uri_for_suite() { # suite
-  local suite="$1" f
-  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-    [ -f "$f" ] || continue
-    awk -v s="$suite" '$1 == "deb" {
-      i = 2; if ($2 ~ /^\[/) { while ($i !~ /\]$/) i++; i++ }
-      if ($(i + 1) == s) { print $i; exit } }' "$f"
-  done
-  for f in /etc/apt/sources.list.d/*.sources; do
-    [ -f "$f" ] || continue
-    awk -v s="$suite" 'BEGIN { RS = "" } {
-      uri = ""; deb = 0; hit = 0; n = split($0, line, "\n")
-      for (j = 1; j <= n; j++) {
-        m = split(line[j], w, /[ \t]+/)
-        if (w[1] == "URIs:") uri = w[2]
-        for (k = 2; k <= m; k++) {
-          if (w[1] == "Types:" && w[k] == "deb") deb = 1
-          if (w[1] == "Suites:" && w[k] == s) hit = 1
-        }
-      }
-      if (deb && hit && uri != "") { print uri; exit } }' "$f"
-  done
-}
 MIRROR="$(apt_uri_for_suite "$SUITE" | head -n1)"
 MIRROR="${MIRROR:-http://deb.debian.org/debian}"
 SECURITY_MIRROR="$(apt_uri_for_suite "$SUITE-security" | head -n1)"
@@ -92,6 +67,11 @@ NODE_BIN="$ROOT/.tools/node/bin/node"
 NODE_VERSION="$("$NODE_BIN" -v)"
 [ "$(echo "$NODE_VERSION" | sed 's/^v//; s/\..*//')" -ge 22 ] ||
   die "Node $NODE_VERSION at $NODE_BIN is too old for the image (need >= 22): run 'bash scripts/setup.sh'"
+
+# The agent's uid/gid: the gateway's AGENT_UID (src/sandbox/profile.ts) is the
+# one source, so the image's user and the workspace owner cannot drift apart.
+AGENT_UID="$(sed -n 's/^export const AGENT_UID = \([0-9][0-9]*\);.*/\1/p' src/sandbox/profile.ts)"
+[ -n "$AGENT_UID" ] || die "src/sandbox/profile.ts has no line 'export const AGENT_UID = <number>;' to take the agent's uid from"
 
 [ -f dist/runner/src/main.js ] || die "dist/runner/src/main.js is missing: run npm run build first"
 [ -d dist/src/protocol ] || die "dist/src/protocol is missing: run npm run build first"
@@ -112,7 +92,7 @@ base_tag() {
 # `npm ci` whenever the lock changes.
 inputs_hash() {
   {
-    echo "mode=$MODE node=$NODE_VERSION"
+    echo "mode=$MODE node=$NODE_VERSION uid=$AGENT_UID"
     [ "$MODE" = online ] || base_tag
     find image dist/runner/src dist/src/protocol -type f -print0 | sort -z | xargs -0 sha256sum
     sha256sum runner/package-lock.json
@@ -134,7 +114,7 @@ logged() { # log-file command...
 build_base() { # tag
   local tag="$1" rootfs="$WORK/rootfs" log="$LOG_DIR/nanoclaw-image-debootstrap.log"
   [ "$(id -u)" = 0 ] || die "building the base image needs root (debootstrap); run as root, or use --online"
-  command -v debootstrap >/dev/null || die "debootstrap is missing: apt-get install debootstrap"
+  need_command debootstrap debootstrap
 
   say "debootstrap $SUITE ($VARIANT + $BASE_PACKAGES) from $MIRROR; takes a few minutes, log: $log"
   logged "$log" debootstrap --variant="$VARIANT" --arch="$DEB_ARCH" --include="$BASE_PACKAGES" \
@@ -251,7 +231,7 @@ fi
 
 # --- 3. build, smoke-test, tag -------------------------------------------------------
 say "docker build ($MODE, context $(du -sh "$CTX" | cut -f1)); log: $LOG_DIR/nanoclaw-image-build.log"
-build_args=(--force-rm --iidfile "$WORK/iid" --label "$LABEL=$INPUTS")
+build_args=(--force-rm --iidfile "$WORK/iid" --label "$LABEL=$INPUTS" --build-arg "AGENT_UID=$AGENT_UID")
 # Offline, the build has no network at all: a step that tries to download fails
 # here, loudly, instead of hanging on a flaky connection.
 [ "$MODE" = online ] || build_args+=(--network none --build-arg "BASE_IMAGE=$BASE_TAG")
@@ -261,16 +241,27 @@ NEW_ID="$(cat "$WORK/iid")"
 # The image must work under the sandbox's own flags before it replaces the
 # current one; an untagged failure costs nothing, a tagged one would be
 # skipped as "up to date" on the next run.
-say "smoke test: node, the runner's dependencies and the Claude CLI, as uid 1000 with no network"
+say "smoke test: node, the runner's dependencies and the Claude CLI, as uid $AGENT_UID with no network"
 # shellcheck disable=SC2054 # the commas belong to --tmpfs's options
 sandbox=(docker run --rm --read-only --cap-drop ALL --security-opt no-new-privileges --network none
-  --user 1000:1000 --tmpfs /tmp --tmpfs /home/agent:uid=1000,gid=1000 --pids-limit 256 --memory 1g)
+  --user "$AGENT_UID:$AGENT_UID" --tmpfs /tmp --tmpfs "/home/agent:uid=$AGENT_UID,gid=$AGENT_UID" --pids-limit 256 --memory 1g)
 logged "$LOG_DIR/nanoclaw-image-smoke.log" "${sandbox[@]}" --workdir /opt/nanoclaw/runner \
   --entrypoint /usr/local/bin/node "$NEW_ID" --input-type=module -e "
     await import('@anthropic-ai/claude-agent-sdk');
     console.log(process.version, process.arch);"
 logged "$LOG_DIR/nanoclaw-image-smoke.log" "${sandbox[@]}" \
   --entrypoint "/opt/nanoclaw/$SDK_CLI" "$NEW_ID" --version
+# The image's own user must be the one the gateway runs as and gives the
+# workspace to, and no file may carry a setuid or setgid bit (the Dockerfiles
+# strip them; this catches one that a later step brings back). As root with
+# the default capabilities, so find can see into every folder.
+# shellcheck disable=SC2016 # expanded inside the container
+logged "$LOG_DIR/nanoclaw-image-smoke.log" docker run --rm --network none --user 0 --entrypoint /bin/sh "$NEW_ID" -c '
+  set -e
+  [ "$(id -u agent):$(id -g agent)" = "$1:$1" ] || { echo "user agent is $(id agent), not uid/gid $1"; exit 1; }
+  [ "$(stat -c %u:%g /workspace)" = "$1:$1" ] || { echo "/workspace belongs to $(stat -c %u:%g /workspace), not $1:$1"; exit 1; }
+  found="$(find / -xdev -perm /6000 -type f)"
+  [ -z "$found" ] || { echo "files with a setuid or setgid bit:"; echo "$found"; exit 1; }' sh "$AGENT_UID"
 
 docker tag "$NEW_ID" "$IMAGE"
 # Drop agent images that no tag names any more (the ones this build replaced);

@@ -26,6 +26,7 @@ if [ ! -x .tools/node/bin/node ] && [ "$(node_major node)" -lt 22 ]; then
   mv .tools/node.partial .tools/node
 fi
 source scripts/env.sh
+source scripts/system-packages.sh
 say "using Node $(node -v)"
 
 # --- npm dependencies (host and agent runner) ----------------------------------
@@ -53,12 +54,9 @@ bash image/build.sh
 
 # --- test extras ------------------------------------------------------------------
 # `--for-tests` (npm test): Podman, so its runtime is tested against a real
-# engine too. Skipped (and its tests skip, saying why) where it cannot be installed.
-if [ "${1:-}" = "--for-tests" ] && ! command -v podman >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    say "installing Podman for its runtime tests"
-    { apt-get update -qq >/dev/null; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends podman catatonit >/dev/null; } ||
-      say "could not install Podman; its end-to-end tests will be skipped"
-  fi
+# engine too (catatonit is its init). Where it cannot be installed, its tests
+# skip, saying why.
+if [ "${1:-}" = "--for-tests" ]; then
+  need_command podman podman catatonit || say "continuing without Podman; its end-to-end tests will be skipped"
 fi
 say "ready"

@@ -109,7 +109,7 @@ describe('AppleContainerRuntime: the exact `container` command lines', () => {
     const [call] = calls();
     const envFile = call.argv.find((a) => a.startsWith('--env-file='))!;
     assert.deepEqual(call.argv, [
-      'run', '--detach', '--name=nanoclaw-abc123', '--user=1000:1000', envFile,
+      'run', '--detach', '--name=nanoclaw-abc123', '--user=61000:61000', envFile,
       '--label=org.nanoclaw.managed=true', '--label=org.nanoclaw.home=/srv/nc', '--label=org.nanoclaw.conversation=api:x',
       '--read-only', '--cap-drop=ALL', '--network=none',
       '--cpus=1', '--memory=1024M', '--ulimit=nproc=256',

@@ -116,7 +116,7 @@ describe('PodmanRuntime: the exact requests Podman gets', () => {
     const create = fake.requests.find((r) => r.path.startsWith('/containers/create'))!;
     assert.deepEqual(create.body, {
       Image: 'nanoclaw-agent:latest',
-      User: '1000:1000',
+      User: '61000:61000',
       Env: ['HOME=/home/agent', 'NANOCLAW_TOKEN=tok-123'],
       Labels: { 'org.nanoclaw.managed': 'true', 'org.nanoclaw.home': '/srv/nc', 'org.nanoclaw.conversation': 'api:x' },
       NetworkDisabled: true,
@@ -129,7 +129,7 @@ describe('PodmanRuntime: the exact requests Podman gets', () => {
         MemorySwap: 1024 * 1024 * 1024,
         NanoCpus: 1_000_000_000,
         PidsLimit: 256,
-        // Podman refuses uid=/gid=; `U` gives the tmpfs to the container's user (1000:1000).
+        // Podman refuses uid=/gid=; `U` gives the tmpfs to the container's user (61000:61000).
         Tmpfs: {
           '/tmp': 'rw,nosuid,nodev,size=256m,mode=1777',
           '/home/agent': 'rw,nosuid,nodev,size=256m,mode=0700,U',
@@ -183,7 +183,7 @@ describe('PodmanRuntime: the exact requests Podman gets', () => {
   it('start refuses a tmpfs owned by someone other than the container user, since Podman can only chown to that user', async () => {
     const spec = profileSpec();
     spec.tmpfs['/home/agent'] = { sizeMb: 64, uid: 2000, gid: 2000 };
-    await assert.rejects(runtime.start(spec), /tmpfs \/home\/agent must belong to 2000:2000, but Podman can only give a tmpfs to the container's user \(1000:1000\)/);
+    await assert.rejects(runtime.start(spec), /tmpfs \/home\/agent must belong to 2000:2000, but Podman can only give a tmpfs to the container's user \(61000:61000\)/);
     assert.deepEqual(fake.calls(), []);
   });
 
@@ -297,7 +297,8 @@ function hardLimit(name: string): number {
  *   these VMs). Podman also caps its own nproc limit, which conmon and runc
  *   inherit, at 32768 (observed), so the container cannot have more.
  * - for gVisor: runsc as the default runtime, through a wrapper with the two
- *   flags gVisor needs here (the ones scripts/docker-engine.sh gives Docker).
+ *   flags gVisor needs here (the ones scripts/gvisor.sh gives Docker), around
+ *   the runsc that script installs.
  */
 async function startPodmanService(dir: string, defaultRuntime: 'runc' | 'runsc'): Promise<{ socketPath: string; proc: ChildProcess }> {
   const socketPath = join(dir, 'podman.sock');
@@ -307,7 +308,7 @@ async function startPodmanService(dir: string, defaultRuntime: 'runc' | 'runsc')
   if (defaultRuntime === 'runsc') {
     // Podman's API ignores a runtime named per container, so gVisor is the service's default.
     const wrapper = join(dir, 'runsc-nanoclaw');
-    writeFileSync(wrapper, '#!/bin/sh\nexec /usr/bin/runsc --network=none --host-uds=open "$@"\n');
+    writeFileSync(wrapper, `#!/bin/sh\nexec ${RUNSC} --network=none --host-uds=open "$@"\n`);
     chmodSync(wrapper, 0o755);
     conf.push('[engine]', 'runtime = "runsc"', '[engine.runtimes]', `runsc = ["${wrapper}"]`);
   }
@@ -322,7 +323,9 @@ async function startPodmanService(dir: string, defaultRuntime: 'runc' | 'runsc')
 
 const skip = e2eSkipReason();
 
-const gvisorHere = existsSync('/usr/bin/runsc');
+/** Where scripts/gvisor.sh installs gVisor (Debian 13's build: Debian 12's breaks stat, ls and find). */
+const RUNSC = '/usr/local/bin/runsc';
+const gvisorHere = existsSync(RUNSC);
 
 describe('PodmanRuntime end to end: a conversation in a real Podman container', { skip }, () => {
   let fake: FakeAnthropic;
@@ -332,7 +335,7 @@ describe('PodmanRuntime end to end: a conversation in a real Podman container', 
   });
   after(async () => { await fake?.close(); });
 
-  for (const ociRuntime of ['runc', 'runsc'] as const) describe(`under ${ociRuntime}`, { skip: ociRuntime === 'runsc' && !gvisorHere && 'runsc is not installed' }, () => {
+  for (const ociRuntime of ['runc', 'runsc'] as const) describe(`under ${ociRuntime}`, { skip: ociRuntime === 'runsc' && !gvisorHere && `${RUNSC} is not installed (scripts/gvisor.sh installs it)` }, () => {
     let app: App | undefined;
     let home: string;
     let dir: string;
@@ -375,7 +378,7 @@ describe('PodmanRuntime end to end: a conversation in a real Podman container', 
 
     it('the agent answers from inside the container, as a non-root user with no capabilities', async () => {
       const reply = await ask('run: id -u; grep -E "^(CapPrm|CapEff|CapBnd|NoNewPrivs|Seccomp):" /proc/self/status');
-      assert.match(reply, /^1000$/m);
+      assert.match(reply, /^61000$/m);
       for (const cap of ['CapPrm', 'CapEff', 'CapBnd']) assert.match(reply, new RegExp(`${cap}:\\s+0000000000000000`));
       // gVisor reports neither flag (it is still passed to it); under runc: no-new-privileges, and a seccomp filter (mode 2).
       if (ociRuntime === 'runc') {
@@ -391,16 +394,20 @@ describe('PodmanRuntime end to end: a conversation in a real Podman container', 
       else assert.notEqual(kernel, release());
     });
 
-    it('has a read-only root, a writable workspace and scratch, a home it owns, and no network but loopback', async () => {
+    it('has a read-only root, a writable workspace and scratch, a home it owns (stat, ls and find work, under gVisor too), and no network but loopback', async () => {
       const reply = await ask('run: ' + [
         'for d in / /etc /usr /run/nanoclaw /global /workspace /tmp /home/agent; do if touch "$d/.w" 2>/dev/null; then echo "$d writable"; rm -f "$d/.w"; else echo "$d read-only"; fi; done',
-        // node, not stat or find: those use statx, which Debian's runsc does not have.
-        'echo "home-owner=$(node -p \'const s = require("fs").statSync("/home/agent"); s.uid + ":" + s.gid\')"',
+        // stat, ls and find use statx, whose flags Debian 12's runsc rejected: trixie's must take them.
+        'echo "home-owner=$(stat -c %u:%g /home/agent)"',
+        'echo "ls=$(ls -ld /opt/nanoclaw/runner | cut -c1)"',
+        'echo "find=$(find /opt/nanoclaw/runner/dist -name main.js | wc -l)"',
         'echo "ifaces=$(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " " | sort | tr "\\n" ",")"',
       ].join('; '));
       for (const d of ['/', '/etc', '/usr', '/run/nanoclaw', '/global']) assert.match(reply, new RegExp(`^${d.replace(/\//g, '\\/')} read-only$`, 'm'));
       for (const d of ['/workspace', '/tmp', '/home/agent']) assert.match(reply, new RegExp(`^${d.replace(/\//g, '\\/')} writable$`, 'm'));
-      assert.match(reply, /^home-owner=1000:1000$/m);
+      assert.match(reply, /^home-owner=61000:61000$/m);
+      assert.match(reply, /^ls=d$/m);
+      assert.match(reply, /^find=1$/m);
       assert.match(reply, /^ifaces=lo,$/m);
     });
 
@@ -421,7 +428,7 @@ describe('PodmanRuntime end to end: a conversation in a real Podman container', 
       assert.equal(running[0].state, 'running');
       const inspect = JSON.parse(execFileSync('podman', ['--url', `unix://${service.socketPath}`, 'inspect', running[0].name], { encoding: 'utf8' }))[0];
       assert.equal(inspect.OCIRuntime, ociRuntime);
-      assert.equal(inspect.Config.User, '1000:1000');
+      assert.equal(inspect.Config.User, '61000:61000');
       assert.deepEqual(inspect.EffectiveCaps ?? [], []);
       assert.equal(inspect.HostConfig.ReadonlyRootfs, true);
       assert.equal(inspect.HostConfig.NetworkMode, 'none');

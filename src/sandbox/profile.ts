@@ -10,8 +10,15 @@ export const LABEL_HOME = 'org.nanoclaw.home';
 /** Threads gVisor's own sandbox processes may use on top of the agent's pids limit. */
 export const RUNSC_THREAD_ALLOWANCE = 512;
 
-/** The container's user. Not root: the agent SDK refuses to skip permission prompts as root, and root is not needed. */
-export const AGENT_UID = 1000;
+/**
+ * The container's user and group (image/build.sh reads this line for the image's `agent` user).
+ * Not root: the agent SDK refuses to skip permission prompts as root, and root is not needed.
+ * Not 1000 either, which on the host is usually the first human, sudo-capable account: the files
+ * the agent writes into bind mounts, and a process that escapes runc, would be that person's.
+ * 61000 is above useradd's range for people (1000-60000) and below 65536, so rootless Podman's
+ * default subordinate range can still map it.
+ */
+export const AGENT_UID = 61000;
 
 export interface ContainerPlan {
   name: string;
