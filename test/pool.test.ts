@@ -61,7 +61,8 @@ describe('the pre-started pool (the default path)', () => {
     const gw = await start(home, await freePort());
     const [pooled] = (await pollUntil('one container is pre-started', async () => {
       const names = await containers(home);
-      return names.length === 1 && (await status(home)).pool === 1 ? names : undefined;
+      const ready = (await (await gw.api('/api/v1/status')).json()).pool.ready;
+      return names.length === 1 && ready === 1 ? names : undefined;
     }, 30_000))!;
     assert.deepEqual(folders(home), [pooled], 'the pooled container has its own folder');
 

@@ -76,6 +76,11 @@ export function createApi(opts: { gateway: Gateway; store: Store; token: string;
     id: x.chat, container: x.container, busy: x.busy, memory: x.memory, lastActiveAt: new Date(x.lastActiveAt).toISOString(), usage: x.usage,
   })) }));
 
+  app.get('/api/v1/status', (c) => {
+    const { pool, conversations } = gateway.status();
+    return c.json({ pool: { ready: pool }, containers: conversations.filter((x) => x.container).length });
+  });
+
   app.post('/api/v1/conversations/:id/messages',
     bodyLimit({ maxSize: opts.maxBodyBytes, onError: (c) => problem(c, 413, `Request body over ${opts.maxBodyBytes} bytes.`) }),
     async (c) => {
