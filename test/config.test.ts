@@ -58,7 +58,7 @@ describe('configuration', () => {
     const config = loadConfig(home(), {});
     assert.deepEqual(config, {
       security: { profile: 'strict' },
-      model: { baseUrl: 'https://api.anthropic.com' },
+      model: { baseUrl: 'https://api.anthropic.com', maxCallsInFlight: 2, maxRequestBytes: 32 * 1024 * 1024, timeoutSec: 600 },
       http: { host: '127.0.0.1', port: 7878, maxBodyBytes: 256 * 1024 },
       container: {
         engine: 'docker', podmanSocket: '', image: 'nanoclaw-agent:latest', runtime: 'runc', memoryMb: 1024, cpus: 1, pidsLimit: 256, tmpfsMb: 256,
@@ -67,7 +67,7 @@ describe('configuration', () => {
       memory: { enabledByDefault: false },
       egress: { allow: [], allowPrivate: [], maxConnections: 32, maxBytesPerContainer: 1024 ** 3, idleTimeoutSec: 300 },
       access: { owners: [], groups: [], triggerWord: 'nanoclaw' },
-      budget: { conversationTokensPerDay: 0, globalTokensPerDay: 0, conversationCostPerDayUsd: 0, globalCostPerDayUsd: 0, inputUsdPerMillion: 3, outputUsdPerMillion: 15 },
+      budget: { conversationTokensPerDay: 0, globalTokensPerDay: 0, conversationCostPerDayUsd: 0, globalCostPerDayUsd: 0, prices: {} },
       agent: { systemPrompt: '' },
     });
   });
@@ -108,6 +108,14 @@ describe('configuration', () => {
     assert.equal(config.http.host, '127.0.0.2');
     assert.equal(loadConfig(dir, { NANOCLAW_MEMORY_ENABLED_BY_DEFAULT: '0' }).memory.enabledByDefault, false);
     assert.equal(loadConfig(home(), { NANOCLAW_MEMORY_ENABLED_BY_DEFAULT: 'TRUE' }).memory.enabledByDefault, true);
+  });
+
+  it('takes model prices from config.json or as JSON from the environment, and names a bad price', () => {
+    const price = { input: 1, output: 2, cacheWrite: 1.25, cacheRead: 0.1 };
+    assert.deepEqual(loadConfig(home({ budget: { prices: { 'acme-': price } } }), {}).budget.prices, { 'acme-': price });
+    assert.deepEqual(loadConfig(home(), { NANOCLAW_BUDGET_PRICES: JSON.stringify({ '*': price }) }).budget.prices, { '*': price });
+    const err = configError(home({ budget: { prices: { 'acme-': { input: 1, output: 2 } } } }));
+    assert.match(err.message, /budget\.prices\.acme-\.cacheWrite/);
   });
 
   it('refuses a config that loosens the strict profile, naming the field; "standard" allows it', () => {
@@ -189,6 +197,9 @@ describe('configuration', () => {
     assert.equal(code, 0, stderr);
     const expected: Array<[string, string, string]> = [
       ['model.baseUrl', '"https://api.anthropic.com"', 'NANOCLAW_MODEL_BASE_URL'],
+      ['model.maxCallsInFlight', '2', 'NANOCLAW_MODEL_MAX_CALLS_IN_FLIGHT'],
+      ['model.maxRequestBytes', '33554432', 'NANOCLAW_MODEL_MAX_REQUEST_BYTES'],
+      ['model.timeoutSec', '600', 'NANOCLAW_MODEL_TIMEOUT_SEC'],
       ['http.host', '"127.0.0.1"', 'NANOCLAW_HTTP_HOST'],
       ['http.port', '9001', 'NANOCLAW_HTTP_PORT'],
       ['http.maxBodyBytes', '262144', 'NANOCLAW_HTTP_MAX_BODY_BYTES'],
@@ -219,8 +230,7 @@ describe('configuration', () => {
       ['budget.globalTokensPerDay', '0', 'NANOCLAW_BUDGET_GLOBAL_TOKENS_PER_DAY'],
       ['budget.conversationCostPerDayUsd', '0', 'NANOCLAW_BUDGET_CONVERSATION_COST_PER_DAY_USD'],
       ['budget.globalCostPerDayUsd', '0', 'NANOCLAW_BUDGET_GLOBAL_COST_PER_DAY_USD'],
-      ['budget.inputUsdPerMillion', '3', 'NANOCLAW_BUDGET_INPUT_USD_PER_MILLION'],
-      ['budget.outputUsdPerMillion', '15', 'NANOCLAW_BUDGET_OUTPUT_USD_PER_MILLION'],
+      ['budget.prices', '{}', 'NANOCLAW_BUDGET_PRICES'],
       ['agent.systemPrompt', '""', 'NANOCLAW_AGENT_SYSTEM_PROMPT'],
     ];
     const lines = stdout.split('\n');
