@@ -140,12 +140,15 @@ export async function startCredentialProxy(opts: CredentialProxyOptions): Promis
       method: 'POST', path: basePath + path, headers,
     }, (upRes) => forwardAnswer(upRes));
     inFlight.add(up);
-    up.setTimeout(timeoutMs, () => up.destroy(new Error(`no data for ${Math.round(timeoutMs / 1000)} s (model.timeoutSec)`)));
+    let timedOut = false;
+    up.setTimeout(timeoutMs, () => {
+      timedOut = true;
+      up.destroy(new Error(`no data either way for ${Math.round(timeoutMs / 1000)} s, model.timeoutSec`));
+    });
     up.on('error', (err) => {
       inFlight.delete(up);
       // Mid-answer, the answer's own end reports the call (with the usage read so far).
       if (res.headersSent) return void res.destroy();
-      const timedOut = /model\.timeoutSec/.test(err.message);
       fail(timedOut ? 504 : 502, 'api_error', `${PREFIX} the model endpoint ${upstream.origin} did not answer (${err.message}).`);
     });
     up.on('close', () => inFlight.delete(up));
