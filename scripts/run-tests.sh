@@ -1,9 +1,38 @@
 #!/usr/bin/env bash
-# Runs the compiled test files with node's test runner. Test files share one
-# Docker engine, so they run one file at a time (each file runs its own tests
-# in parallel where it says so).
+# Runs the compiled test files with node's test runner, in three groups:
+#   unit      need no container engine; run side by side (npm run test:unit runs only these);
+#   engine    real containers, each file with its own home and label scope: two files at a time;
+#   alone     assertions that hang on timing (idle timers, SIGKILLed gateways, turn timeouts): one at a time.
+# A file not listed as unit or alone runs in the engine group, so a new test file is never skipped.
+#
+#   bash scripts/run-tests.sh                      # everything
+#   bash scripts/run-tests.sh --unit               # unit group only
+#   bash scripts/run-tests.sh dist/test/x.test.js  # the named files, one at a time
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$NANOCLAW_ROOT"
-if [ "$#" -gt 0 ]; then files=("$@"); else mapfile -t files < <(find dist/test -name '*.test.js' | sort); fi
-exec node --test --test-concurrency=1 --test-reporter=spec --test-timeout=600000 "${files[@]}"
+UNIT="attachments audit control-channel credential-proxy docs egress-policy egress-proxy fake-anthropic mount-policy planted-links runtime-apple setup-scripts store"
+ALONE="failures lifecycle turns pool"
+run() { # concurrency files...
+  local n="$1"; shift
+  [ "$#" -gt 0 ] || return 0
+  node --test --test-concurrency="$n" --test-reporter=spec --test-timeout=600000 "$@"
+}
+
+if [ "$#" -gt 0 ] && [ "$1" != "--unit" ]; then run 1 "$@"; exit; fi
+unit=() engine=() alone=()
+while read -r file; do
+  name="$(basename "$file" .test.js)"
+  case " $UNIT " in *" $name "*) unit+=("$file"); continue ;; esac
+  case " $ALONE " in *" $name "*) alone+=("$file"); continue ;; esac
+  engine+=("$file")
+done < <(find dist/test -name '*.test.js' | sort)
+
+start=$SECONDS status=0
+run 4 "${unit[@]}" || status=1
+if [ "${1:-}" != "--unit" ]; then
+  run 2 "${engine[@]}" || status=1
+  run 1 "${alone[@]}" || status=1
+fi
+echo "test files: ${#unit[@]} unit, ${#engine[@]} engine, ${#alone[@]} alone; $((SECONDS - start)) s; $([ $status = 0 ] && echo passed || echo FAILED)"
+exit $status
