@@ -57,6 +57,7 @@ export const ConfigSchema = z.strictObject({
     prestart: z.number().int().min(0).max(8).default(1).describe('Pristine containers kept started ahead of need, so a new conversation does not wait for one. Each serves exactly one conversation.'),
     idleTimeoutSec: z.number().int().min(1).default(900).describe('A conversation idle this long has its container destroyed (and its workspace deleted unless memory is on).'),
     turnTimeoutSec: z.number().int().min(1).default(600).describe('A turn running longer than this is stopped and the user told.'),
+    turnAttempts: z.number().int().min(1).max(20).default(3).describe('How often a message\'s turn is started (a crash or an internal error mid-turn counts) before the message is answered with an error and set aside, so it cannot block the conversation.'),
     extraMounts: z.array(z.union([
       z.string().min(1).transform((hostPath) => ({ hostPath, readOnly: true })),
       z.strictObject({
