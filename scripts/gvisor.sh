@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs gVisor's runsc from Debian 13 (trixie) as /usr/local/bin/runsc and
-# registers it with Docker as the runtime "runsc" in /etc/docker/daemon.json.
+# registers it with Docker as the runtime "runsc" in /etc/docker/daemon.json
+# (or $NANOCLAW_DOCKER_DAEMON_JSON).
 # Prints the registered path on stdout. Needs root, apt-get and Debian's
 # archive keyring; safe to run again (a current runsc is left alone).
 #
@@ -22,7 +23,8 @@ RUNSC=/usr/local/bin/runsc
 MIN_VERSION=0.0~20240729
 SUITE=trixie
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
-DAEMON_JSON=/etc/docker/daemon.json
+# Another file for an engine configured elsewhere (rootless Docker: ~/.config/docker/daemon.json).
+DAEMON_JSON="${NANOCLAW_DOCKER_DAEMON_JSON:-/etc/docker/daemon.json}"
 
 # "runsc version 0.0~20240729.0" -> 0.0~20240729.0; nothing when it does not run.
 runsc_version() { { "$1" --version 2>/dev/null || true; } | awk 'NR == 1 && $2 == "version" { print $3 }'; }

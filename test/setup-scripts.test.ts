@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { commandsRun, simpleCommands } from './support/shell-commands.ts';
 
 /**
  * Set-up on a fresh machine: every command the set-up scripts run must be there or be
@@ -29,188 +31,6 @@ function setupScripts(): Map<string, string> {
   }
   files.set('.ci/run', readFileSync(join(ROOT, '.ci/run'), 'utf8'));
   return files;
-}
-
-/**
- * Splits shell source into simple commands (lists of words), the commands inside `$(...)`,
- * backticks and `<(...)` included. Rough but careful where it matters here: quoted text is
- * one word (awk programs, `sh -c` strings run inside a chroot), heredoc bodies and comments
- * are skipped, case patterns are dropped, and redirections with their targets are removed.
- */
-function simpleCommands(src: string): string[][] {
-  const out: string[][] = [];
-  let i = 0;
-  const heredocs: { delim: string; strip: boolean }[] = [];
-
-  const skipHeredocBodies = () => {
-    for (const { delim, strip } of heredocs.splice(0)) {
-      while (i < src.length) {
-        const end = src.indexOf('\n', i);
-        const line = src.slice(i, end < 0 ? src.length : end);
-        i = end < 0 ? src.length : end + 1;
-        if ((strip ? line.replace(/^\t+/, '') : line) === delim) break;
-      }
-    }
-  };
-
-  // Skips a ${...} or $((...)) that starts at i, returning its text.
-  const skipBalanced = (open: string, close: string): string => {
-    const start = i;
-    let depth = 0;
-    while (i < src.length) {
-      if (src.startsWith(open, i)) { depth++; i += open.length; continue; }
-      if (src.startsWith(close, i)) { depth--; i += close.length; if (depth === 0) break; continue; }
-      i++;
-    }
-    return src.slice(start, i);
-  };
-
-  function parse(closer: ')' | '`' | null): void {
-    let cmd: string[] = [];
-    let word = '';
-    let inWord = false;
-    let dropNext = false; // the next word is a redirection's target
-    let heredocNext: boolean | null = null; // the next word is a heredoc's delimiter (<<- strips tabs)
-    let subshells = 0;
-    let casePattern = false; // after `case ... in` or `;;`: a pattern up to `)`, or `esac`
-    const endWord = () => {
-      if (!inWord) return;
-      if (heredocNext !== null) heredocs.push({ delim: word, strip: heredocNext });
-      else if (word === 'in' && cmd[0] === 'case') { cmd = []; casePattern = true; }
-      else if (!dropNext) cmd.push(word);
-      heredocNext = null;
-      dropNext = false;
-      word = '';
-      inWord = false;
-    };
-    const endCmd = () => {
-      endWord();
-      if (cmd.length) out.push(cmd);
-      cmd = [];
-    };
-    const substitution = (skip: number, inner: ')' | '`') => {
-      i += skip;
-      parse(inner);
-      word += '$(…)';
-      inWord = true;
-    };
-
-    while (i < src.length) {
-      const c = src[i];
-      if (casePattern && !inWord) {
-        if (/\s/.test(c)) { i++; if (c === '\n') skipHeredocBodies(); continue; }
-        if (c === '#') { while (i < src.length && src[i] !== '\n') i++; continue; }
-        if (/^esac\b/.test(src.slice(i, i + 5))) { casePattern = false; continue; }
-        while (i < src.length && src[i] !== ')') i++;
-        i++;
-        casePattern = false;
-        continue;
-      }
-      if (closer === ')' && c === ')' && subshells === 0) { endCmd(); i++; return; }
-      if (closer === '`' && c === '`') { endCmd(); i++; return; }
-      if (c === '\\') {
-        if (src[i + 1] !== '\n') { word += src[i + 1] ?? ''; inWord = true; }
-        i += 2;
-        continue;
-      }
-      if (c === "'") {
-        const end = src.indexOf("'", i + 1);
-        word += src.slice(i + 1, end);
-        inWord = true;
-        i = end + 1;
-        continue;
-      }
-      if (c === '"') {
-        i++;
-        inWord = true;
-        while (i < src.length && src[i] !== '"') {
-          if (src[i] === '\\') { word += src[i + 1]; i += 2; continue; }
-          if (src.startsWith('$((', i)) { word += skipBalanced('((', '))'); continue; }
-          if (src.startsWith('$(', i)) { substitution(2, ')'); continue; }
-          if (src[i] === '`') { substitution(1, '`'); continue; }
-          if (src.startsWith('${', i)) { word += skipBalanced('{', '}'); continue; }
-          word += src[i++];
-        }
-        i++;
-        continue;
-      }
-      if (src.startsWith('$((', i) || src.startsWith('((', i) && !inWord) { word += skipBalanced('((', '))'); inWord = true; continue; }
-      if (src.startsWith('$(', i)) { substitution(2, ')'); continue; }
-      if (src.startsWith('${', i)) { word += skipBalanced('{', '}'); inWord = true; continue; }
-      if (c === '`') { substitution(1, '`'); continue; }
-      if (c === '#' && !inWord) {
-        while (i < src.length && src[i] !== '\n') i++;
-        continue;
-      }
-      if (c === '<' || c === '>') {
-        if (/^\d+$/.test(word)) { word = ''; inWord = false; } // a file descriptor: 2>/dev/null
-        endWord();
-        if (src.startsWith('<(', i)) { i += 2; dropNext = false; parse(')'); continue; } // process substitution: the target of `< <(...)`
-        if (src.startsWith('<<<', i)) { i += 3; dropNext = true; continue; }
-        if (src.startsWith('<<', i)) {
-          i += 2;
-          heredocNext = src[i] === '-';
-          if (heredocNext) i++;
-          continue;
-        }
-        i++;
-        if (src[i] === '>' || src[i] === '|') i++;
-        if (src[i] === '&') { // >&2, 2>&1, <&-: a descriptor, not a file
-          i++;
-          while (/[\d-]/.test(src[i] ?? '')) i++;
-          continue;
-        }
-        dropNext = true;
-        continue;
-      }
-      if (src.startsWith(';;', i)) { endCmd(); i += src[i + 2] === '&' ? 3 : 2; casePattern = true; continue; }
-      if (c === '(' && inWord && word.endsWith('=')) { word += skipBalanced('(', ')'); continue; } // an array: a=(x y)
-      if (c === '\n' || c === ';' || c === '&' || c === '|' || c === '(' || c === ')') {
-        endCmd();
-        if (c === '(') subshells++;
-        if (c === ')') subshells--;
-        i++;
-        if (c === '\n') skipHeredocBodies();
-        continue;
-      }
-      if (c === ' ' || c === '\t') { endWord(); i++; continue; }
-      word += c;
-      inWord = true;
-      i++;
-    }
-    endCmd();
-  }
-  parse(null);
-  return out;
-}
-
-const KEYWORDS = new Set(['if', 'then', 'else', 'elif', 'fi', 'do', 'done', 'while', 'until', 'esac', '{', '}', '!', '[[', 'time', 'function', 'coproc']);
-/** Commands that run the rest of their arguments as a command, and how many arguments of their own come first. */
-const RUNS_NEXT: Record<string, number> = { exec: 0, nohup: 0, setsid: 0, xargs: 0, env: 0, nice: 0, sudo: 0, timeout: 1, logged: 1 };
-/** Options of those that take a value as the next word. */
-const OPTION_WITH_VALUE = /^-(a|n|I|L|P|d|s|E|u|g|k|-signal|-kill-after)$/;
-
-/** The commands a simple command runs: its first word, and the command a wrapper such as `setsid nohup` or `xargs` runs. */
-function commandsRun(words: string[]): string[] {
-  const found: string[] = [];
-  let k = 0;
-  while (k < words.length) {
-    const w = words[k];
-    if (KEYWORDS.has(w) || /^[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=/.test(w)) { k++; continue; }
-    if (['for', 'select', 'case', 'in'].includes(w)) return found; // the words after these are data
-    if (w === 'command') {
-      if (words[k + 1] === '-v' || words[k + 1] === '-V') return found; // a lookup, not a call
-      k++;
-      continue;
-    }
-    found.push(w);
-    const skipOwn = RUNS_NEXT[w];
-    if (skipOwn === undefined) return found;
-    k++;
-    while (k < words.length && words[k].startsWith('-')) k += OPTION_WITH_VALUE.test(words[k]) ? 2 : 1;
-    k += skipOwn;
-  }
-  return found;
 }
 
 const FUNCTION_DEF = /^\s*(?:function\s+)?([A-Za-z_][A-Za-z0-9_-]*)\s*\(\)\s*\{?/gm;
@@ -332,6 +152,45 @@ describe('set-up scripts on a fresh machine', () => {
     const r = spawnSync(asUser[0], asUser.slice(1), { encoding: 'utf8' });
     assert.equal(r.stdout.trim(), 'after=1');
     assert.match(r.stderr, /nanoclaw-no-such-command is missing: it comes with the Debian package nanoclaw-pkg\. Install it \(on Debian or Ubuntu, as root: apt-get install --no-install-recommends nanoclaw-pkg\) and run again\./);
+  });
+
+  // Needs Debian 13's runsc in place already (set-up installs it as root), so nothing is downloaded here.
+  const runscCurrent = spawnSync('/usr/local/bin/runsc', ['--version'], { encoding: 'utf8' }).stdout?.match(/^runsc version 0\.0~(\d{8})/)?.[1];
+  const gvisorSkip = !(dpkgHere && runscCurrent && runscCurrent >= '20240729') && 'needs Debian 13\'s runsc in /usr/local/bin (scripts/gvisor.sh as root)';
+
+  it('gvisor.sh points a daemon.json that names Debian 12\'s runsc at the new one, with its two flags, keeping the other keys', { skip: gvisorSkip }, () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nanoclaw-gvisor-'));
+    try {
+      const file = join(dir, 'daemon.json');
+      writeFileSync(file, JSON.stringify({ 'log-level': 'warn', runtimes: { runsc: { path: '/usr/bin/runsc' }, kata: { path: '/opt/kata' } } }));
+      const r = spawnSync('bash', [join(ROOT, 'scripts/gvisor.sh')], { encoding: 'utf8', env: { ...process.env, NANOCLAW_DOCKER_DAEMON_JSON: file } });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, '/usr/local/bin/runsc\n');
+      assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')), {
+        'log-level': 'warn',
+        runtimes: { runsc: { path: '/usr/local/bin/runsc', runtimeArgs: ['--network=none', '--host-uds=open'] }, kata: { path: '/opt/kata' } },
+      });
+      // Run again: already right, so the file is left as it is.
+      const before = readFileSync(file, 'utf8');
+      assert.equal(spawnSync('bash', [join(ROOT, 'scripts/gvisor.sh')], { env: { ...process.env, NANOCLAW_DOCKER_DAEMON_JSON: file } }).status, 0);
+      assert.equal(readFileSync(file, 'utf8'), before);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('gvisor.sh refuses to overwrite a daemon.json it cannot read, and says so', { skip: gvisorSkip }, () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nanoclaw-gvisor-'));
+    try {
+      const file = join(dir, 'daemon.json');
+      writeFileSync(file, '{ "runtimes": ');
+      const r = spawnSync('bash', [join(ROOT, 'scripts/gvisor.sh')], { encoding: 'utf8', env: { ...process.env, NANOCLAW_DOCKER_DAEMON_JSON: file } });
+      assert.notEqual(r.status, 0);
+      assert.match(r.stderr, /daemon\.json could not be read as JSON \(.+\); fix it, then run again/);
+      assert.equal(readFileSync(file, 'utf8'), '{ "runtimes": ');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('need_command does nothing for a command that is there', () => {
