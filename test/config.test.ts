@@ -62,7 +62,7 @@ describe('configuration', () => {
       http: { host: '127.0.0.1', port: 7878, maxBodyBytes: 256 * 1024 },
       container: {
         engine: 'docker', podmanSocket: '', image: 'nanoclaw-agent:latest', runtime: 'runc', memoryMb: 1024, cpus: 1, pidsLimit: 256, tmpfsMb: 256,
-        maxRunning: 4, prestart: 1, idleTimeoutSec: 900, turnTimeoutSec: 600, extraMounts: [],
+        maxRunning: 4, prestart: 1, idleTimeoutSec: 900, turnTimeoutSec: 600, turnAttempts: 3, extraMounts: [],
       },
       memory: { enabledByDefault: false },
       egress: { allow: [], allowPrivate: [], maxConnections: 32, maxBytesPerContainer: 1024 ** 3, idleTimeoutSec: 300 },
@@ -215,6 +215,7 @@ describe('configuration', () => {
       ['container.prestart', '1', 'NANOCLAW_CONTAINER_PRESTART'],
       ['container.idleTimeoutSec', '900', 'NANOCLAW_CONTAINER_IDLE_TIMEOUT_SEC'],
       ['container.turnTimeoutSec', '600', 'NANOCLAW_CONTAINER_TURN_TIMEOUT_SEC'],
+      ['container.turnAttempts', '3', 'NANOCLAW_CONTAINER_TURN_ATTEMPTS'],
       ['container.extraMounts', '[]', 'NANOCLAW_CONTAINER_EXTRA_MOUNTS'],
       ['security.profile', '"strict"', 'NANOCLAW_SECURITY_PROFILE'],
       ['memory.enabledByDefault', 'false', 'NANOCLAW_MEMORY_ENABLED_BY_DEFAULT'],
