@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startApp, type App } from '../src/app.ts';
+import type { AuditLogOptions } from '../src/audit/audit-log.ts';
 import type { GatewayEvent } from '../src/core/gateway.ts';
 import type { FakeAnthropic, RecordedRequest } from '../src/devtools/fake-anthropic.ts';
 import { DockerRuntime } from '../src/sandbox/docker/index.ts';
@@ -76,7 +77,8 @@ export class BenchGateway {
     app.gateway.on('event', (ev: GatewayEvent) => this.events.push({ t: performance.now(), ev }));
   }
 
-  static async start(opts: { fake: FakeAnthropic; prestart: number; cleanup: Cleanup }): Promise<BenchGateway> {
+  /** `audit`: the audit log's options (default: the gateway's own, group commit). */
+  static async start(opts: { fake: FakeAnthropic; prestart: number; cleanup: Cleanup; audit?: AuditLogOptions }): Promise<BenchGateway> {
     const home = opts.cleanup.tempHome();
     const runtime = new TimedRuntime(new DockerRuntime());
     const proxied: Array<{ t: number; container: string }> = [];
@@ -92,6 +94,7 @@ export class BenchGateway {
         NANOCLAW_LOG: process.env.NANOCLAW_LOG ?? 'warn',
       },
       onModelRequest: (container) => proxied.push({ t: performance.now(), container }),
+      audit: opts.audit,
     });
     const gw = new BenchGateway(app, home, opts.prestart, opts.fake, runtime, proxied);
     opts.cleanup.defer(() => gw.stop());

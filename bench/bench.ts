@@ -10,7 +10,10 @@
  *
  * Sample counts (environment): BENCH_NEW_CONVERSATIONS (12), BENCH_FOLLOW_UPS
  * (20), BENCH_BASELINE_RUNS (10), BENCH_PRESTART (pool size, 1),
- * BENCH_IDLE_SECONDS (gateway idle time before its RSS is read, 5).
+ * BENCH_IDLE_SECONDS (gateway idle time before its RSS is read, 5),
+ * BENCH_EGRESS_FOLLOW_UPS (12, each way, per audit writer), BENCH_EGRESS_RATE
+ * (audited egress requests a second, 400), BENCH_EGRESS_SECONDS (most the
+ * egress-heavy turn may run, 120).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -22,6 +25,7 @@ import { startFakeAnthropic } from '../src/devtools/fake-anthropic.ts';
 import { BenchGateway, type MessageSample } from './bench-gateway.ts';
 import { Cleanup } from './cleanup.ts';
 import { containerMemory, docker, timeBareDockerRun, waitUntilQuiet, type ContainerMemory } from './docker-probe.ts';
+import { besideEgressLoad, summarizeRun, type EgressLoadRun } from './egress-load.ts';
 import { measureGatewayRss, type GatewayRss } from './gateway-rss.ts';
 import { medianOf, summarize, type Summary } from './stats.ts';
 
@@ -61,6 +65,9 @@ async function main(): Promise<void> {
     baselineRuns: intEnv('BENCH_BASELINE_RUNS', 10, 1),
     prestart: intEnv('BENCH_PRESTART', 1, 1),
     idleSeconds: intEnv('BENCH_IDLE_SECONDS', 5, 0),
+    egressFollowUps: intEnv('BENCH_EGRESS_FOLLOW_UPS', 12, 1),
+    egressRate: intEnv('BENCH_EGRESS_RATE', 400, 1),
+    egressSeconds: intEnv('BENCH_EGRESS_SECONDS', 120, 10),
   };
   const started = Date.now();
   const machine = await describeMachine();
@@ -80,26 +87,32 @@ async function main(): Promise<void> {
     const fake = await startFakeAnthropic();
     cleanup.defer(() => fake.close());
 
-    say(`1/5 baseline: docker run --rm --entrypoint true ${IMAGE}, ${n.baselineRuns} runs`);
+    say(`1/6 baseline: docker run --rm --entrypoint true ${IMAGE}, ${n.baselineRuns} runs`);
     const baseline = summarize(await timeBareDockerRun(IMAGE, n.baselineRuns));
 
-    say(`2/5 gateway RSS: nanoclaw start as a child process, idle ${n.idleSeconds} s, prestart=0 then prestart=${n.prestart}`);
+    say(`2/6 gateway RSS: nanoclaw start as a child process, idle ${n.idleSeconds} s, prestart=0 then prestart=${n.prestart}`);
     const rssCold = await measureGatewayRss({ root: ROOT, fakeUrl: fake.url, prestart: 0, settleMs: n.idleSeconds * 1000, cleanup });
     const rssPool = await measureGatewayRss({ root: ROOT, fakeUrl: fake.url, prestart: n.prestart, settleMs: n.idleSeconds * 1000, cleanup });
 
-    say(`3/5 new conversations, cold (prestart=0): 1 warm-up + ${n.newConversations}`);
+    say(`3/6 new conversations, cold (prestart=0): 1 warm-up + ${n.newConversations}`);
     const coldGw = await BenchGateway.start({ fake, prestart: 0, cleanup });
     const cold = await newConversations(coldGw, n.newConversations);
     await coldGw.stop();
 
-    say(`4/5 new conversations, pooled (prestart=${n.prestart}, pool refilled and quiet before each): 1 warm-up + ${n.newConversations}`);
+    say(`4/6 new conversations, pooled (prestart=${n.prestart}, pool refilled and quiet before each): 1 warm-up + ${n.newConversations}`);
     const pooledGw = await BenchGateway.start({ fake, prestart: n.prestart, cleanup });
     const pooled = await newConversations(pooledGw, n.newConversations);
 
-    say(`5/5 follow-ups in one live conversation: ${n.followUps}, ${FOLLOW_UP_PAUSE_MS} ms apart; then its container's idle memory`);
+    say(`5/6 follow-ups in one live conversation: ${n.followUps}, ${FOLLOW_UP_PAUSE_MS} ms apart; then its container's idle memory`);
     const { followUps, container } = await followUpsAndMemory(pooledGw, n.followUps);
 
-    const report = buildReport({ n, machine, started, baseline, rssCold, rssPool, cold, pooled, followUps, container });
+    await pooledGw.stop();
+
+    say(`6/6 follow-ups beside an egress-heavy turn (${n.egressFollowUps} alone, ${n.egressFollowUps} under ${n.egressRate} audited requests/s): audit group commit, then the synchronous writer`);
+    const egressRun = (audit?: { commit: 'each' }) => besideEgressLoad({ fake, cleanup, audit, followUps: n.egressFollowUps, rate: n.egressRate, loadSeconds: n.egressSeconds, say });
+    const egress = { group: await egressRun(), each: await egressRun({ commit: 'each' }) };
+
+    const report = buildReport({ n, machine, started, baseline, rssCold, rssPool, cold, pooled, followUps, container, egress });
     printReport(report);
     if (values.json) {
       writeFileSync(values.json, JSON.stringify(report, null, 2) + '\n');
@@ -201,10 +214,11 @@ function breakdown(samples: MessageSample[]) {
 type Report = ReturnType<typeof buildReport>;
 
 function buildReport(r: {
-  n: { newConversations: number; followUps: number; baselineRuns: number; prestart: number; idleSeconds: number }; machine: Awaited<ReturnType<typeof describeMachine>>; started: number;
+  n: { newConversations: number; followUps: number; baselineRuns: number; prestart: number; idleSeconds: number; egressFollowUps: number; egressRate: number; egressSeconds: number }; machine: Awaited<ReturnType<typeof describeMachine>>; started: number;
   baseline: Summary; rssCold: GatewayRss; rssPool: GatewayRss; cold: NewConversationRun; pooled: NewConversationRun;
-  followUps: MessageSample[]; container: ContainerMemory & { name: string };
+  followUps: MessageSample[]; container: ContainerMemory & { name: string }; egress: { group: EgressLoadRun; each: EgressLoadRun };
 }) {
+  const egressFigures = (run: EgressLoadRun) => ({ followUpMs: summarizeRun(run), auditedPerSec: run.auditedPerSec, eventLoopDelayMs: run.loopDelayMs });
   const pooled = summarize(r.pooled.samples.map((s) => s.acceptedToModelMs));
   const cold = summarize(r.cold.samples.map((s) => s.acceptedToModelMs));
   const followUp = summarize(r.followUps.map((s) => s.acceptedToModelMs));
@@ -244,13 +258,20 @@ function buildReport(r: {
         processes: r.container.processes,
       },
       bareDockerRunMs: r.baseline,
+      followUpBesideEgressLoad: { groupCommit: egressFigures(r.egress.group), syncWriter: egressFigures(r.egress.each) },
     },
-    samples: { pooled: r.pooled.samples, cold: r.cold.samples, followUps: r.followUps },
+    samples: {
+      pooled: r.pooled.samples, cold: r.cold.samples, followUps: r.followUps,
+      besideEgressLoad: { groupCommit: { idle: r.egress.group.idle, loaded: r.egress.group.loaded }, syncWriter: { idle: r.egress.each.idle, loaded: r.egress.each.loaded } },
+    },
   };
 }
 
 function printReport(rep: Report): void {
   const f = rep.figures;
+  const eg = f.followUpBesideEgressLoad.groupCommit;
+  const es = f.followUpBesideEgressLoad.syncWriter;
+  const load = (x: typeof eg) => `${x.auditedPerSec} audited refusals/s, event-loop delay p99 ${x.eventLoopDelayMs.loaded.p99} ms, max ${x.eventLoopDelayMs.loaded.max} ms (alone: p99 ${x.eventLoopDelayMs.idle.p99}, max ${x.eventLoopDelayMs.idle.max})`;
   const pct = (s: Summary) => `p50 ${ms(s.p50)}, p95 ${ms(s.p95)}`;
   const verdict = (met: boolean) => (met ? 'met' : 'NOT met');
   const rows: string[][] = [
@@ -262,6 +283,8 @@ function printReport(rep: Report): void {
     ['3. Follow-up in a live conversation', pct(f.followUp.ms), `p50 <= ${f.followUp.targetP50Ms} ms`, verdict(f.followUp.met)],
     ['4. Agent container memory, idle after a turn', `${f.agentContainerIdle.cgroupMiB} MiB (cgroup, as docker stats shows it)`, '-', 'info'],
     ['5. Baseline: bare docker run (entrypoint true)', pct(f.bareDockerRunMs), '-', 'info'],
+    ['6. Follow-up beside an egress-heavy turn', `${pct(eg.followUpMs.loaded)} (alone: ${pct(eg.followUpMs.idle)})`, '-', 'info'],
+    ['   same, synchronous audit writer (baseline)', `${pct(es.followUpMs.loaded)} (alone: ${pct(es.followUpMs.idle)})`, '-', 'info'],
   ];
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
@@ -280,6 +303,8 @@ function printReport(rep: Report): void {
     `  cold new conversation:   ${b(f.newConversation.coldBreakdownMedianMs)}`,
     `  follow-up:               ${b(f.followUp.breakdownMedianMs)}`,
     `  pool refill after a hand-out: replacement ready (runner hello) p50 ${ms(f.newConversation.poolRefillReadyMs.p50)}, engine warm (CPU quiet) p50 ${ms(f.newConversation.poolRefillWarmMs.p50)}`,
+    `  egress load, group commit:      ${load(eg)}`,
+    `  egress load, synchronous writer: ${load(es)}`,
     `  agent container: RSS sum ${f.agentContainerIdle.rssSumMiB} MiB, private (anon) sum ${f.agentContainerIdle.privateSumMiB ?? '?'} MiB; ` +
       f.agentContainerIdle.processes.map((p) => `${p.command} ${Math.round(p.rssKb / 1024)} MiB RSS / ${p.anonKb === null ? '?' : Math.round(p.anonKb / 1024)} MiB anon`).join(', '),
     '',

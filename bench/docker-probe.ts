@@ -126,6 +126,11 @@ async function cpuNs(ids: string[]): Promise<{ ids: string; total: number; at: n
   return { ids: [...ids].sort().join(','), total: each.reduce((a, b) => a + b, 0), at: performance.now() };
 }
 
+/** Runs a command in a running container (as its own user), through the CLI; rejects when it fails. */
+export async function execIn(container: string, cmd: string[]): Promise<void> {
+  await run('docker', ['exec', container, ...cmd]);
+}
+
 /** Force-removes every container a gateway with this home started (clean-up after an error). */
 export async function removeContainersOf(home: string): Promise<number> {
   const found = await docker.listContainers({ all: true, filters: { label: [`${LABEL_MANAGED}=true`, `${LABEL_HOME}=${home}`] } });
