@@ -233,7 +233,7 @@ describe('control channel (host end of the runner protocol)', () => {
     const runner = await connect(path);
     await ch.connected;
     assert.throws(() => ch!.send({ type: 'message', id: '1', text: 'x'.repeat(LIMITS.messageText + 1), sender: 'me' }),
-      (err: Error) => err instanceof ProtocolViolation && /refused to send a message message.*message\.text/.test(err.message));
+      (err: Error) => err instanceof ProtocolViolation && /this message is outside the protocol's bounds, so nothing was sent to the agent \(message\.text: /.test(err.message));
     assert.throws(() => ch!.send({ type: 'start', conversation: 'c', memory: false, extra: 1 } as never), ProtocolViolation);
     assert.equal(ch.send({ type: 'stop' }), true);
     await until(() => runner.received().includes('\n'), 5000, 'the stop message');

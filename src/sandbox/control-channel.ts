@@ -102,10 +102,16 @@ export class ControlChannel extends EventEmitter {
       clearTimeout(this.partialTimer);
       this.partialTimer = undefined;
     } else if (!this.partialTimer) {
-      this.partialTimer = setTimeout(() => {
-        this.violation(new ProtocolViolation(`it started a line and did not end it within ${Math.round(this.partialLineMs / 1000)} s`));
+      const timer = setTimeout(() => {
+        // After a stall of the host's own event loop, the line's end may be
+        // waiting unread: timers run before I/O in a loop iteration, immediates
+        // after it. A line that ended (or a new one that began) replaced the timer.
+        setImmediate(() => {
+          if (this.partialTimer === timer) this.violation(new ProtocolViolation(`it started a line and did not end it within ${Math.round(this.partialLineMs / 1000)} s`));
+        });
       }, this.partialLineMs);
-      this.partialTimer.unref();
+      timer.unref();
+      this.partialTimer = timer;
     }
   }
 
@@ -160,9 +166,9 @@ export class ControlChannel extends EventEmitter {
    */
   send(msg: HostToRunner): boolean {
     const checked = HostToRunner.safeParse(msg);
-    if (!checked.success) throw new ProtocolViolation(`the gateway refused to send a ${msg.type} message the runner cannot accept: ${describeIssues(checked.error, msg.type)}`);
+    if (!checked.success) throw new ProtocolViolation(`this ${msg.type} is outside the protocol's bounds, so nothing was sent to the agent (${describeIssues(checked.error, msg.type)})`);
     const line = JSON.stringify(checked.data);
-    if (line.length > LIMITS.line) throw new ProtocolViolation(`the gateway refused to send a ${msg.type} message of ${line.length} characters (the limit is ${LIMITS.line})`);
+    if (line.length > LIMITS.line) throw new ProtocolViolation(`this ${msg.type} is ${line.length} characters as a protocol line, over the limit of ${LIMITS.line}, so nothing was sent to the agent`);
     if (!this.socket || this.socket.destroyed) return false;
     return this.socket.write(line + '\n');
   }
