@@ -44,10 +44,10 @@
  * readers see it. It reaches the disk (survives a power loss or a kernel
  * crash) in a group commit (group-commit.ts): at most `groupDelayMs` (5 ms)
  * later one fdatasync covers every record written meanwhile, then the head
- * witness moves to the newest of them. So the head witness lags the log by at
- * most the records of the batch being synced. `close` syncs what is left
+ * witness moves to the newest of them. So the head witness lags the log by
+ * the records not yet synced, a few milliseconds' worth. `close` syncs what is left
  * before it returns; `flush()` waits for it. `commit: 'each'` syncs every
- * record inside `append` instead (about 3 ms each, on the caller's thread).
+ * record inside `append` instead (milliseconds each, on the caller's thread).
  *
  *   const audit = AuditLog.open(auditLogPath(home));
  *   audit.append({ type: 'egress.denied', conversation, data: { host, port, reason } });

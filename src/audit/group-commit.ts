@@ -18,8 +18,9 @@ export interface GroupCommitOptions {
 /**
  * Makes the records an AuditLog has written durable, many at a time: the
  * gateway audits every egress request, model call and tool call, and one
- * fdatasync plus one head fsync per record (about 3 ms) on the event loop let
- * one busy container stall every conversation.
+ * fdatasync plus one head fsync per record on the event loop (a few
+ * milliseconds, far more on a busy disk) let one busy container stall every
+ * conversation.
  *
  * The log writes each record with write(2) as it is appended, so it is in the
  * file at once and survives a crash of the process. Here, at most `delayMs`
