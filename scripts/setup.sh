@@ -46,6 +46,9 @@ install_deps "$ROOT/runner"
 say "building TypeScript"
 npx --no-install tsc -p tsconfig.json
 
+# `--build-only` (npm run test:unit): Node, dependencies and the build; no engine, no image.
+if [ "${1:-}" = "--build-only" ]; then say "ready (build only)"; exit 0; fi
+
 # --- Docker engine --------------------------------------------------------------
 bash scripts/docker-engine.sh
 
