@@ -532,7 +532,10 @@ describe('audit log durability (group commit)', () => {
       for (const p of v.problems) assert.match(`${p.line}: ${p.problem}`, new RegExp(`^${totalLines + 1}: line ${totalLines + 1} is cut short`));
       const verdict = await cli(['verify'], home);
       if (v.problems.length === 0) assert.deepEqual([verdict.code, verdict.stdout], [0, `audit log intact: ${records.length} records\n`]);
-      else assert.match(verdict.stdout, new RegExp(`NOT intact: 1 problem in ${records.length} records\\n.*is cut short`));
+      else {
+        assert.equal(verdict.code, 1);
+        assert.match(verdict.stdout, new RegExp(`NOT intact: 1 problem in ${records.length} records\\n.*is cut short`));
+      }
 
       // The next gateway continues the chain from the last complete record.
       const reopened = AuditLog.open(file);
