@@ -90,7 +90,9 @@ describe('planted links in real containers', () => {
     const chat = 'plant-memory';
     const host = hostFolder();
     assert.match(await h.ask(chat, '/memory on'), /memory is on/i);
-    assert.match(await run(chat, `ln -s ${host.dir} /memory/host && mkfifo /memory/.gitattributes && echo fifo`), /fifo/);
+    const fifoTurn = await run(chat, `ln -s ${host.dir} /memory/host && mkfifo /memory/.gitattributes && echo fifo`);
+    assert.match(fifoTurn, /fifo/);
+    assert.match(fifoTurn, /changes to \/memory were not recorded: .*\.gitattributes is a FIFO/, 'the user is told');
     assert.match(await run(chat, 'rm /memory/.gitattributes && head -c 11000000 /dev/zero > /memory/big && echo big'), /big/);
     const refusals = audited('memory.commit_refused', chat).map((r) => String(r.data?.error));
     assert.match(refusals[0], /\/memory\/\.gitattributes is a FIFO/);

@@ -1,16 +1,12 @@
 import { EventEmitter } from 'node:events';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
-import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/schema.ts';
 import type { HomeLayout } from '../config/home.ts';
 import type { Channel } from '../channels/channel.ts';
 import { MemoryRepo } from '../memory/memory-repo.ts';
 import { MemoryCommitRefused } from '../memory/work-tree-check.ts';
-import { AgentContainer, dataDirs, type AgentContainerDeps, type AuditEvent, type TurnResult } from '../sandbox/agent-container.ts';
+import type { AgentContainer, AuditEvent, TurnResult } from '../sandbox/agent-container.ts';
 import { Budget } from '../sandbox/budget.ts';
-import { ContainerPool } from '../sandbox/pool.ts';
-import { LABEL_HOME, LABEL_MANAGED } from '../sandbox/profile.ts';
 import type { ContainerRuntime } from '../sandbox/runtime.ts';
 import type { Conversation, ConversationKey, Inbound, Outbound, Store } from '../store/store.ts';
 import { EgressAllowlistStore } from '../store/egress-allowlist.ts';
@@ -18,8 +14,7 @@ import { SenderStore } from '../store/senders.ts';
 import { AccessPolicy, type MessageContext } from './access.ts';
 import { parseCommand, runCommand, type CommandContext } from './commands.ts';
 import { writeInbox } from '../inbox/inbox.ts';
-import { removeTree } from '../inbox/safe-fs.ts';
-import { ContainerSlots } from './container-slots.ts';
+import { ConversationContainers } from './conversation-containers.ts';
 import type { Logger } from './logger.ts';
 
 /** What channels see of a turn as it runs, for live views (the HTTP API's event stream). */
@@ -61,11 +56,7 @@ export class Gateway extends EventEmitter {
   private readonly draining = new Set<string>();
   /** The drains in flight, so a graceful stop can wait for them to leave their messages pending. */
   private readonly drains = new Set<Promise<void>>();
-  private readonly slots: ContainerSlots;
-  private readonly pool: ContainerPool;
-  private readonly containerDeps: AgentContainerDeps;
-  private readonly idleTimers = new Map<string, NodeJS.Timeout>();
-  private idleSweep?: NodeJS.Timeout;
+  private readonly containers: ConversationContainers;
   private stopped = false;
   /** Aborted by stop(): cuts short the pause before a failed turn is retried. */
   private readonly stopping = new AbortController();
@@ -77,20 +68,23 @@ export class Gateway extends EventEmitter {
     super();
     this.setMaxListeners(0);
     const { config, layout, runtime, apiKey, store } = deps;
-    this.slots = new ContainerSlots(config.container.maxRunning);
     const budget = new Budget(config.budget, store);
     this.senders = new SenderStore(store.db);
     this.egressAllowlist = new EgressAllowlistStore(store.db);
     this.access = new AccessPolicy(config.access, this.senders);
-    this.containerDeps = {
+    const containerDeps = {
       runtime, config, layout, apiKey,
-      onUsage: (id, u) => store.addUsage(id, u, budget.cost(u)),
+      onUsage: (id: string, u: Parameters<Budget['cost']>[0]) => store.addUsage(id, u, budget.cost(u)),
       onModelRequest: deps.onModelRequest,
-      checkBudget: (id) => budget.check(id),
+      checkBudget: (id: string) => budget.check(id),
       audit: deps.audit,
-      egressAllowlist: (id) => this.egressAllowlist.list(id),
+      egressAllowlist: (id: string) => this.egressAllowlist.list(id),
     };
-    this.pool = new ContainerPool(this.containerDeps, config.container.prestart, (m) => deps.log.warn(m));
+    this.containers = new ConversationContainers({
+      config, layout, store, runtime, log: deps.log, audit: deps.audit, containerDeps,
+      busy: (id) => this.draining.has(id),
+      emit: (ev) => this.emitEvent(ev),
+    });
   }
 
   addChannel(channel: Channel): void {
@@ -99,59 +93,12 @@ export class Gateway extends EventEmitter {
 
   /** Cleans up after a previous gateway, starts channels, and resumes unfinished work. */
   async start(): Promise<void> {
-    await this.removeOrphans();
+    await this.containers.start();
     for (const ch of this.channels.values()) await ch.start(this);
-    this.pool.fill();
-    this.endIdleSessions();
-    const sweepMs = Math.min(60_000, this.deps.config.container.idleTimeoutSec * 1000);
-    this.idleSweep = setInterval(() => this.endIdleSessions(), sweepMs).unref();
     for (const m of this.deps.store.pendingOutbound()) void this.deliver(m);
     const pending = new Set(this.deps.store.pendingInbound().map((m) => m.conversationId));
     if (pending.size) this.deps.log.info(`resuming ${pending.size} conversation(s) with unanswered messages`);
     for (const id of pending) this.kick(id);
-  }
-
-  /** Containers labelled as ours but not ours: left by a gateway that died. */
-  private async removeOrphans(): Promise<void> {
-    const found = await this.deps.runtime.list({ [LABEL_MANAGED]: 'true', [LABEL_HOME]: this.deps.layout.home });
-    for (const c of found) {
-      this.deps.log.info(`removing orphaned container ${c.name} (${c.state})`);
-      await this.deps.runtime.destroy(c.name, 0).catch((err) => this.deps.log.warn(`could not remove ${c.name}: ${err.message}`));
-      this.deps.store.endContainer(c.name, 'orphaned by a previous gateway');
-    }
-    for (const c of this.deps.store.liveContainers()) this.deps.store.endContainer(c.name, 'gateway restarted');
-    rmSync(this.deps.layout.run, { recursive: true, force: true });
-    this.removeOrphanFolders();
-  }
-
-  /**
-   * Conversation folders that no conversation owns: pre-started containers'
-   * folders left behind by a stop or a crash. Run before the pool starts, when
-   * no container of ours is alive.
-   */
-  private removeOrphanFolders(): void {
-    const { layout, store, log } = this.deps;
-    const owned = new Set(store.listConversations().flatMap((c) => (c.dataDir ? [basename(c.dataDir)] : [])));
-    const entries = existsSync(layout.conversations) ? readdirSync(layout.conversations) : [];
-    for (const entry of entries.filter((e) => !owned.has(e))) {
-      log.info(`removing ${entry}, a container folder no conversation owns`);
-      rmSync(join(layout.conversations, entry), { recursive: true, force: true });
-    }
-  }
-
-  /**
-   * Ends the sessions of conversations idle past the timeout that have no
-   * container: their idle timer died with a previous gateway, or their
-   * container went away (evicted, failed) and nobody wrote since. Without
-   * this their workspaces would stay on disk forever.
-   */
-  private endIdleSessions(): void {
-    const cutoff = Date.now() - this.deps.config.container.idleTimeoutSec * 1000;
-    for (const id of this.deps.store.idleWorkspaces(cutoff)) {
-      if (this.slots.get(id) || this.draining.has(id)) continue;
-      void this.endContainer(id, undefined, 'idle timeout', true)
-        .catch((err) => this.deps.log.warn(`could not remove the idle workspace of ${id}: ${(err as Error).message}`));
-    }
   }
 
   /**
@@ -211,7 +158,7 @@ export class Gateway extends EventEmitter {
         this.draining.delete(conversationId);
         this.drains.delete(drain);
         // Its container is now idle and may be evicted by a conversation waiting for a slot.
-        this.slots.wake();
+        this.containers.wake();
       });
     this.drains.add(drain);
   }
@@ -261,14 +208,14 @@ export class Gateway extends EventEmitter {
     }
     let container: AgentContainer;
     try {
-      container = await this.containerFor(conv);
+      container = await this.containers.acquire(conv);
     } catch (err) {
       if (this.stopped) return this.deps.store.releaseAttempt(msg.id);
       this.deps.log.error(`conversation ${conv.id}: ${(err as Error).message}`);
       await this.finish(msg, [{ kind: 'error', text: `Sorry, I could not start a sandbox for this conversation: ${(err as Error).message}` }]);
       return;
     }
-    this.clearIdle(conv.id);
+    this.containers.turnStarted(conv.id);
     this.emitEvent({ type: 'turn_start', conversationId: conv.id, inboundId: msg.id, container: container.name });
     const text = msg.text + writeInbox(this.deps.store.attachmentsOf(msg.id), container.dirs.workspace, {
       maxBytes: this.deps.config.http.maxBodyBytes,
@@ -289,32 +236,44 @@ export class Gateway extends EventEmitter {
       this.deps.store.releaseAttempt(msg.id);
       return;
     }
-    if (conv.memory) {
-      await new MemoryRepo(this.deps.layout, conv.id).commit(`turn ${msg.id}: ${msg.text.replace(/\s+/g, ' ').slice(0, 60)}`)
-        .then((commit) => { if (commit) this.deps.audit?.({ type: 'memory.commit', conversation: conv.id, data: commit }); })
-        .catch((err) => {
-          this.deps.audit?.({ type: err instanceof MemoryCommitRefused ? 'memory.commit_refused' : 'memory.commit_failed', conversation: conv.id, data: { error: err.message } });
-          this.deps.log.warn(`memory commit for ${conv.id} failed: ${err.message}`);
-        });
-    }
+    const notes = conv.memory ? await this.commitMemory(conv, msg) : [];
     if (result.ok) {
       const replies = result.replies.length ? result.replies : ['(The agent finished without a reply.)'];
-      await this.finish(msg, replies.map((text) => ({ kind: 'reply' as const, text })));
+      await this.finish(msg, [...replies.map((text) => ({ kind: 'reply' as const, text })), ...notes]);
     } else if (/No conversation found with session ID/.test(result.error) && this.deps.store.getConversation(conv.id)?.sessionId) {
       // The engine died before it wrote the session's transcript, so it cannot
       // be resumed: start a new session and run the message again (it is still pending).
       this.deps.store.updateConversation(conv.id, { sessionId: null });
-      await this.endContainer(conv.id, container, 'its session could not be resumed', false);
+      await this.containers.end(conv.id, container, 'its session could not be resumed', false);
       return;
     } else {
       const killed = /SIGKILL/.test(result.error) ? ` (most likely it ran out of memory: the limit is ${this.deps.config.container.memoryMb} MiB)` : '';
-      await this.finish(msg, [{ kind: 'error', text: `Sorry, something went wrong: ${result.error}${killed}. Send your message again to continue; the conversation resumes where it can.` }]);
+      await this.finish(msg, [{ kind: 'error', text: `Sorry, something went wrong: ${result.error}${killed}. Send your message again to continue; the conversation resumes where it can.` }, ...notes]);
       // A failed turn can leave tool processes behind (an allocator that
       // outlived the OOM-killed engine, a stuck child): the next message gets a
       // fresh container that resumes the session instead.
-      if (container.alive) await this.endContainer(conv.id, container, 'its turn failed', false);
+      if (container.alive) await this.containers.end(conv.id, container, 'its turn failed', false);
     }
-    if (container.alive) this.armIdle(conv.id, container);
+    this.containers.turnEnded(conv.id, container);
+  }
+
+  /**
+   * Records what the turn changed in the conversation's memory. A commit the
+   * work tree check refuses (a FIFO, an oversized file) is audited and the
+   * user told, in a notice that goes with the turn's replies.
+   */
+  private async commitMemory(conv: Conversation, msg: Inbound): Promise<Array<{ kind: 'notice'; text: string }>> {
+    try {
+      const commit = await new MemoryRepo(this.deps.layout, conv.id).commit(`turn ${msg.id}: ${msg.text.replace(/\s+/g, ' ').slice(0, 60)}`);
+      if (commit) this.deps.audit?.({ type: 'memory.commit', conversation: conv.id, data: commit });
+      return [];
+    } catch (err) {
+      const error = (err as Error).message;
+      const refused = err instanceof MemoryCommitRefused;
+      this.deps.audit?.({ type: refused ? 'memory.commit_refused' : 'memory.commit_failed', conversation: conv.id, data: { error } });
+      this.deps.log.warn(`memory commit for ${conv.id} failed: ${error}`);
+      return [{ kind: 'notice', text: `This turn's changes to /memory were not recorded: ${error}` }];
+    }
   }
 
   /**
@@ -352,104 +311,13 @@ export class Gateway extends EventEmitter {
     }
   }
 
-  /** The conversation's live container, or a new one (from the pool when it can be). */
-  private async containerFor(conv: Conversation): Promise<AgentContainer> {
-    const live = this.slots.get(conv.id);
-    if (live) return live;
-    await this.slots.acquire(
-      (id, c) => c.idle && !this.draining.has(id),
-      (id, c) => this.endContainer(id, c, 'evicted to make room for another conversation', false),
-    );
-    if (this.stopped) {
-      this.slots.cancel();
-      throw new Error('the gateway is stopping');
-    }
-    let container: AgentContainer | undefined;
-    try {
-      const fresh = this.deps.store.getConversation(conv.id)!;
-      const start = { type: 'start' as const, conversation: conv.id, memory: fresh.memory, systemPrompt: this.deps.config.agent.systemPrompt || undefined };
-      if (!fresh.memory && !fresh.dataDir) container = this.pool.take();
-      if (container) {
-        this.deps.store.updateConversation(conv.id, { dataDir: container.dirs.dataDir });
-        this.deps.audit?.({ type: 'container.bound', conversation: conv.id, container: container.name, data: { from: 'pool' } });
-      } else {
-        const dirName = fresh.dataDir ? fresh.dataDir.split('/').pop()! : undefined;
-        const memory = fresh.memory ? new MemoryRepo(this.deps.layout, conv.id) : undefined;
-        await memory?.ensure();
-        container = await AgentContainer.launch(this.containerDeps, {
-          dirs: dirName ? dataDirs(this.deps.layout, dirName) : undefined,
-          memoryDir: memory?.workTree, conversationId: conv.id,
-        });
-        if (!fresh.dataDir) this.deps.store.updateConversation(conv.id, { dataDir: container.dirs.dataDir });
-      }
-      container.bind(conv.id, { ...start, resumeSession: fresh.sessionId ?? undefined });
-    } catch (err) {
-      this.slots.cancel();
-      throw err;
-    }
-    const c = container;
-    this.slots.add(conv.id, c);
-    this.deps.store.recordContainer(c.name, conv.id, 'running');
-    this.emitEvent({ type: 'container', conversationId: conv.id, container: c.name, state: 'started' });
-    c.on('session', (sessionId: string) => this.deps.store.updateConversation(conv.id, { sessionId }));
-    c.on('log', (m: { level: string; text: string }) => this.deps.log.debug(`[${c.name}] ${m.text}`));
-    c.once('exit', (reason: string) => {
-      this.slots.release(conv.id, c);
-      this.clearIdle(conv.id);
-      this.deps.store.endContainer(c.name, reason);
-      this.emitEvent({ type: 'container', conversationId: conv.id, container: c.name, state: 'destroyed', reason });
-      this.deps.log.info(`container ${c.name} (${conv.id}) gone: ${reason}`);
-    });
-    return c;
-  }
-
-  private armIdle(conversationId: string, c: AgentContainer): void {
-    this.clearIdle(conversationId);
-    const t = setTimeout(() => {
-      this.idleTimers.delete(conversationId);
-      if (c.idle && !this.draining.has(conversationId)) void this.endContainer(conversationId, c, 'idle timeout', true);
-    }, this.deps.config.container.idleTimeoutSec * 1000);
-    t.unref();
-    this.idleTimers.set(conversationId, t);
-  }
-
-  private clearIdle(conversationId: string): void {
-    const t = this.idleTimers.get(conversationId);
-    if (t) clearTimeout(t);
-    this.idleTimers.delete(conversationId);
-  }
-
-  /**
-   * Destroys a conversation's container. `endSession` (idle timeout, /end)
-   * also deletes its workspace and engine state, unless the conversation has
-   * persistent memory, in which case the next message resumes it.
-   */
-  private async endContainer(conversationId: string, c: AgentContainer | undefined, reason: string, endSession: boolean): Promise<void> {
-    if (c) {
-      await c.destroy(reason);
-      this.slots.release(conversationId, c);
-    }
-    if (!endSession) return;
-    const conv = this.deps.store.getConversation(conversationId);
-    if (conv && !conv.memory && conv.dataDir) {
-      // The agent may have planted links in it: they go, the host folders they name stay.
-      try {
-        removeTree(conv.dataDir);
-      } catch (err) {
-        this.deps.audit?.({ type: 'workspace.delete_failed', conversation: conversationId, data: { error: (err as Error).message } });
-        this.deps.log.warn(`could not delete ${conv.dataDir}: ${(err as Error).message}`);
-      }
-      this.deps.store.updateConversation(conversationId, { dataDir: null, sessionId: null });
-    }
-  }
-
   /** What the chat commands may do to the gateway; nothing more. */
   private get commandContext(): CommandContext {
     return {
       config: this.deps.config, layout: this.deps.layout, store: this.deps.store, egressAllowlist: this.egressAllowlist,
       audit: this.deps.audit,
-      liveContainer: (id) => this.slots.get(id),
-      endContainer: (id, c, reason, endSession) => this.endContainer(id, c, reason, endSession),
+      liveContainer: (id) => this.containers.live(id),
+      endContainer: (id, c, reason, endSession) => this.containers.end(id, c, reason, endSession),
       approvePairing: (code, actor) => this.approvePairing(code, actor),
     };
   }
@@ -468,9 +336,9 @@ export class Gateway extends EventEmitter {
 
   /** Conversations with their live containers, for `nanoclaw status`. */
   status() {
-    const live = new Map(this.slots.entries().map(([id, c]) => [id, c]));
+    const live = new Map(this.containers.entries());
     return {
-      pool: this.pool.readyCount,
+      pool: this.containers.poolReady,
       conversations: this.deps.store.listConversations().map((c) => ({
         ...c, container: live.get(c.id)?.name ?? null, busy: live.get(c.id) ? !live.get(c.id)!.idle : false,
         usage: this.deps.store.usage(c.id),
@@ -481,11 +349,8 @@ export class Gateway extends EventEmitter {
   async stop(): Promise<void> {
     this.stopped = true;
     this.stopping.abort();
-    clearInterval(this.idleSweep);
-    for (const t of this.idleTimers.values()) clearTimeout(t);
     for (const ch of this.channels.values()) await ch.stop().catch(() => {});
-    await this.pool.close();
-    await Promise.all(this.slots.entries().map(([id, c]) => c.destroy('gateway stopping').then(() => this.slots.release(id, c))));
+    await this.containers.stop();
     await Promise.all(this.drains);
   }
 }
