@@ -1,4 +1,4 @@
-import { rmSync } from 'node:fs';
+import { removeTree } from '../inbox/safe-fs.ts';
 import { AgentContainer, type AgentContainerDeps } from './agent-container.ts';
 
 /** How long after handing out a container the pool starts its replacement. */
@@ -48,7 +48,9 @@ export class ContainerPool {
         this.failures = 0;
         c.once('exit', () => {
           // Never handed out: nobody will ever use its folders.
-          if (!this.handedOut.has(c)) rmSync(c.dirs.dataDir, { recursive: true, force: true });
+          if (!this.handedOut.has(c)) {
+            try { removeTree(c.dirs.dataDir); } catch (err) { this.log(`could not remove ${c.dirs.dataDir}: ${(err as Error).message}`); }
+          }
           this.ready = this.ready.filter((x) => x !== c);
         });
         if (this.closed) return c.destroy('pool closed');
