@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Docker from 'dockerode';
-import { startFakeAnthropic, type FakeAnthropic } from '../src/devtools/fake-anthropic.ts';
+import type { FakeAnthropic } from '../src/devtools/fake-anthropic.ts';
 import { DockerRuntime } from '../src/sandbox/docker/index.ts';
 import { LABEL_HOME } from '../src/sandbox/profile.ts';
 import { openDatabase } from '../src/store/database.ts';
 import { Store } from '../src/store/store.ts';
-import { freePort, spawnGateway, type GatewayProcess } from './support/gateway-process.ts';
+import { freePort, gatewayProcesses, type GatewayProcess } from './support/gateway-process.ts';
 import { startHarness, type Harness } from './support/harness.ts';
 import { apiConversationId, turnContainers } from './support/turns.ts';
 import { nextEvent, pollUntil, turnReceived } from './support/wait.ts';
@@ -136,11 +135,10 @@ describe('failures: a container killed from outside', () => {
 });
 
 describe('failures: the gateway process is SIGKILLed', () => {
+  let gws: Awaited<ReturnType<typeof gatewayProcesses>>;
   let fake: FakeAnthropic;
-  const homes: string[] = [];
-  const children: GatewayProcess[] = [];
-  const newHome = () => { const home = mkdtempSync(join(tmpdir(), 'nct-crash-')); homes.push(home); return home; };
-  const start = async (home: string, port: number) => { const gw = await spawnGateway({ home, port, modelUrl: fake.url }); children.push(gw); return gw; };
+  const newHome = () => gws.newHome();
+  const start = (home: string, port: number) => gws.start(home, port);
   /** The conversation's messages as the API lists them, oldest first. */
   const history = async (gw: GatewayProcess, chat: string) => (await (await gw.api(`/api/v1/conversations/${chat}/messages`)).json()).messages as Array<{ direction: 'in' | 'out'; kind: string; text: string }>;
   /** Reads the store the way the gateway left it (after it stopped). */
@@ -156,15 +154,8 @@ describe('failures: the gateway process is SIGKILLed', () => {
     }
   }
 
-  before(async () => { fake = await startFakeAnthropic(); });
-  after(async () => {
-    for (const gw of children) await gw.kill('SIGKILL');
-    for (const home of homes) {
-      for (const c of await docker.list({ [LABEL_HOME]: home })) await docker.destroy(c.name, 0).catch(() => {});
-      rmSync(home, { recursive: true, force: true });
-    }
-    await fake?.close();
-  });
+  before(async () => { gws = await gatewayProcesses('nct-crash-'); fake = gws.fake; });
+  after(async () => { await gws?.close(); });
 
   it('mid-turn: the restarted gateway removes the orphaned container, runs the message once, and answers the retry with that reply', async () => {
     const home = newHome();

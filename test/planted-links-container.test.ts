@@ -19,27 +19,15 @@ import { auditLogPath, readAuditLog } from '../src/audit/audit-log.ts';
 import { AGENT_UID } from '../src/sandbox/profile.ts';
 import { startHarness, type Harness } from './support/harness.ts';
 import { apiConversationId } from './support/turns.ts';
+import { hostFolder } from './support/host-folder.ts';
 
 describe('planted links in real containers', () => {
   let h: Harness;
   const hostRoot = mkdtempSync(join(tmpdir(), 'nct-host-'));
-  let n = 0;
 
   before(async () => { h = await startHarness(); });
   after(async () => { await h?.close(); rmSync(hostRoot, { recursive: true, force: true }); });
 
-  /** A host folder the agent names by its host path; its owner, mode and contents must stay as they are. */
-  function hostFolder() {
-    const dir = join(hostRoot, `host-${++n}`);
-    mkdirSync(dir);
-    chmodSync(dir, 0o750);
-    writeFileSync(join(dir, 'keep.txt'), 'host data');
-    const snap = () => {
-      const st = statSync(dir);
-      return { uid: st.uid, gid: st.gid, mode: st.mode, files: readdirSync(dir).sort(), keep: readFileSync(join(dir, 'keep.txt'), 'utf8') };
-    };
-    return { dir, before: snap(), snap };
-  }
 
   const run = async (chat: string, cmd: string) => h.ask(chat, `run: ${cmd}`);
   const withFile = async (chat: string, text: string) => {
@@ -54,7 +42,7 @@ describe('planted links in real containers', () => {
 
   it('refuses attachments into an inbox replaced by a link to a host folder or a dangling link, and saves them again once it is removed', async () => {
     const chat = 'plant-inbox';
-    const host = hostFolder();
+    const host = hostFolder(hostRoot);
     assert.match(await run(chat, `rm -rf /workspace/inbox && ln -s ${host.dir} /workspace/inbox && echo planted`), /planted/);
     const refused = await withFile(chat, 'what arrived?');
     assert.match(refused, /Echo: what arrived\?/);
@@ -74,7 +62,7 @@ describe('planted links in real containers', () => {
 
   it('launches a resumed conversation whose inbox is a planted link without re-owning the host folder', async () => {
     const chat = 'plant-resume';
-    const host = hostFolder();
+    const host = hostFolder(hostRoot);
     // With memory on, /end keeps the workspace: the next message launches a new container on it.
     assert.match(await h.ask(chat, '/memory on'), /memory is on/i);
     assert.match(await run(chat, `rm -rf /workspace/inbox && ln -s ${host.dir} /workspace/inbox && echo planted`), /planted/);
@@ -88,7 +76,7 @@ describe('planted links in real containers', () => {
 
   it('refuses to commit memory holding a FIFO or a huge file, keeps a planted link as a link, and commits again once fixed', async () => {
     const chat = 'plant-memory';
-    const host = hostFolder();
+    const host = hostFolder(hostRoot);
     assert.match(await h.ask(chat, '/memory on'), /memory is on/i);
     const fifoTurn = await run(chat, `ln -s ${host.dir} /memory/host && mkfifo /memory/.gitattributes && echo fifo`);
     assert.match(fifoTurn, /fifo/);
@@ -105,7 +93,7 @@ describe('planted links in real containers', () => {
 
   it('deletes a workspace full of planted links and FIFOs on /end without touching the host folders they name', async () => {
     const chat = 'plant-end';
-    const host = hostFolder();
+    const host = hostFolder(hostRoot);
     assert.match(await run(chat, `ln -s ${host.dir} /workspace/host && ln -s ${host.dir}/keep.txt /workspace/keep && mkfifo /workspace/pipe && echo planted`), /planted/);
     const dataDir = h.app.store.getConversation(apiConversationId(chat))!.dataDir!;
     await h.ask(chat, '/end');

@@ -19,24 +19,13 @@ import { MemoryRepo } from '../src/memory/memory-repo.ts';
 import { MEMORY_LIMITS, MemoryCommitRefused } from '../src/memory/work-tree-check.ts';
 import { dataDirs, prepareDataDirs } from '../src/sandbox/agent-container.ts';
 import { AGENT_UID } from '../src/sandbox/profile.ts';
+import { hostFolder } from './support/host-folder.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'nct-links-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
 const asRoot = process.getuid?.() === 0;
 
-/** A host folder the agent must not touch (a file inside, an unusual mode), and its stat to compare. */
-function hostFolder() {
-  const dir = join(root, `host-${++n}`);
-  mkdirSync(dir);
-  chmodSync(dir, 0o750);
-  writeFileSync(join(dir, 'keep.txt'), 'host data');
-  const snap = () => {
-    const st = statSync(dir);
-    return { uid: st.uid, gid: st.gid, mode: st.mode, files: readdirSync(dir).sort(), keep: readFileSync(join(dir, 'keep.txt'), 'utf8') };
-  };
-  return { dir, before: snap(), snap };
-}
 
 function workspace() {
   const ws = join(root, `ws-${++n}`);
@@ -53,7 +42,7 @@ const plants = {
 describe('folders the gateway makes in agent trees', () => {
   for (const [what, plant] of Object.entries(plants)) {
     it(`makeDir refuses ${what} in place of the folder, and changes nothing it points to`, () => {
-      const host = hostFolder();
+      const host = hostFolder(root);
       const ws = workspace();
       plant(join(ws, 'inbox'), host.dir);
       const parent = openDir(ws);
@@ -67,7 +56,7 @@ describe('folders the gateway makes in agent trees', () => {
   }
 
   it('prepareDataDirs gives a resumed workspace to the agent and leaves a planted inbox link (and its target) alone', () => {
-    const host = hostFolder();
+    const host = hostFolder(root);
     const layout = ensureHome(join(root, `home-${++n}`));
     const dirs = dataDirs(layout, 'conv-a');
     prepareDataDirs(dirs);
@@ -83,7 +72,7 @@ describe('folders the gateway makes in agent trees', () => {
   });
 
   it('prepareDataDirs refuses a workspace that is a symlink: the container does not start on it', () => {
-    const host = hostFolder();
+    const host = hostFolder(root);
     const layout = ensureHome(join(root, `home-${++n}`));
     const dirs = dataDirs(layout, 'conv-b');
     mkdirSync(dirs.dataDir);
@@ -96,7 +85,7 @@ describe('folders the gateway makes in agent trees', () => {
 describe('attachments into a replaced inbox', () => {
   for (const [what, plant] of Object.entries(plants)) {
     it(`refuses every attachment when the inbox is ${what}, tells the agent and audits it`, () => {
-      const host = hostFolder();
+      const host = hostFolder(root);
       const ws = workspace();
       plant(join(ws, 'inbox'), host.dir);
       const audit: Array<[string, Record<string, unknown>]> = [];
@@ -129,7 +118,7 @@ describe('memory commits', () => {
   const git = (mem: MemoryRepo, ...args: string[]) => execFileSync('git', [`--git-dir=${mem.gitDir}`, ...args], { encoding: 'utf8' });
 
   it('records a planted link as a link, never what it points to', async () => {
-    const host = hostFolder();
+    const host = hostFolder(root);
     const mem = await repo();
     symlinkSync(host.dir, join(mem.workTree, 'host'));
     symlinkSync(join(root, 'not-there'), join(mem.workTree, 'dangling'));
@@ -158,7 +147,7 @@ describe('memory commits', () => {
   }
 
   it('ensure refuses a work tree that is a symlink instead of re-owning its target', async () => {
-    const host = hostFolder();
+    const host = hostFolder(root);
     const layout = ensureHome(join(root, `home-${++n}`));
     symlinkSync(host.dir, join(layout.memory, 'conv-l'));
     await assert.rejects(new MemoryRepo(layout, 'conv-l').ensure(), UnsafePathError);
@@ -168,7 +157,7 @@ describe('memory commits', () => {
 
 describe('deleting a workspace', () => {
   it('removes planted links, dangling links and FIFOs without touching what they point to', () => {
-    const host = hostFolder();
+    const host = hostFolder(root);
     const data = join(root, `data-${++n}`);
     mkdirSync(join(data, 'workspace/deep'), { recursive: true });
     symlinkSync(host.dir, join(data, 'workspace/host'));
@@ -181,7 +170,7 @@ describe('deleting a workspace', () => {
   });
 
   it('refuses a data folder that is itself a link', () => {
-    const host = hostFolder();
+    const host = hostFolder(root);
     const link = join(root, `data-${++n}`);
     symlinkSync(host.dir, link);
     assert.throws(() => removeTree(link), /not a folder/);
@@ -198,7 +187,7 @@ describe('reading a file the agent hands out', () => {
   });
 
   it('refuses a link (as the file or a folder on the way), a FIFO without blocking, "..", and a file over the cap', () => {
-    const host = hostFolder();
+    const host = hostFolder(root);
     const ws = workspace();
     mkdirSync(join(ws, 'outbox'));
     symlinkSync(join(host.dir, 'keep.txt'), join(ws, 'outbox/link.txt'));

@@ -1,14 +1,12 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startFakeAnthropic, type FakeAnthropic } from '../src/devtools/fake-anthropic.ts';
 import { DockerRuntime } from '../src/sandbox/docker/index.ts';
 import { LABEL_HOME } from '../src/sandbox/profile.ts';
 import { openDatabase } from '../src/store/database.ts';
 import { cli } from './support/cli.ts';
-import { freePort, spawnGateway, type GatewayProcess } from './support/gateway-process.ts';
+import { freePort, gatewayProcesses } from './support/gateway-process.ts';
 import { REAL_KEY } from './support/harness.ts';
 import { apiConversationId } from './support/turns.ts';
 import { pollUntil } from './support/wait.ts';
@@ -20,16 +18,10 @@ const docker = new DockerRuntime();
  * the path most users take, run here end to end with real containers.
  */
 describe('the pre-started pool (the default path)', () => {
-  let fake: FakeAnthropic;
-  const homes: string[] = [];
-  const children: GatewayProcess[] = [];
-  const newHome = () => { const home = mkdtempSync(join(tmpdir(), 'nct-pool-')); homes.push(home); return home; };
+  let gws: Awaited<ReturnType<typeof gatewayProcesses>>;
+  const newHome = () => gws.newHome();
   /** The gateway with the configuration's own prestart default (the harnesses elsewhere turn the pool off). */
-  const start = async (home: string, port: number, env: Record<string, string> = {}) => {
-    const gw = await spawnGateway({ home, port, modelUrl: fake.url, env: { NANOCLAW_CONTAINER_PRESTART: '', ...env } });
-    children.push(gw);
-    return gw;
-  };
+  const start = (home: string, port: number, env: Record<string, string> = {}) => gws.start(home, port, { NANOCLAW_CONTAINER_PRESTART: '', ...env });
   const containers = async (home: string) => (await docker.list({ [LABEL_HOME]: home })).map((c) => c.name).sort();
   const folders = (home: string) => (existsSync(join(home, 'conversations')) ? readdirSync(join(home, 'conversations')).sort() : []);
   const status = async (home: string) => {
@@ -46,15 +38,8 @@ describe('the pre-started pool (the default path)', () => {
     }
   };
 
-  before(async () => { fake = await startFakeAnthropic(); });
-  after(async () => {
-    for (const gw of children) await gw.kill('SIGKILL');
-    for (const home of homes) {
-      for (const c of await docker.list({ [LABEL_HOME]: home })) await docker.destroy(c.name, 0).catch(() => {});
-      rmSync(home, { recursive: true, force: true });
-    }
-    await fake?.close();
-  });
+  before(async () => { gws = await gatewayProcesses('nct-pool-'); });
+  after(async () => { await gws?.close(); });
 
   it('hands the pre-started container to the first conversation, shows it under that conversation, and stops without leaving folders', async () => {
     const home = newHome();

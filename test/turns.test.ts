@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startFakeAnthropic, type FakeAnthropic } from '../src/devtools/fake-anthropic.ts';
+import type { FakeAnthropic } from '../src/devtools/fake-anthropic.ts';
 import { DockerRuntime } from '../src/sandbox/docker/index.ts';
 import { LABEL_HOME } from '../src/sandbox/profile.ts';
 import { openDatabase } from '../src/store/database.ts';
-import { freePort, spawnGateway, type GatewayProcess } from './support/gateway-process.ts';
+import { freePort, gatewayProcesses, type GatewayProcess } from './support/gateway-process.ts';
 import { apiConversationId } from './support/turns.ts';
 import { pollUntil, turnReceived } from './support/wait.ts';
 
@@ -30,28 +28,16 @@ function stored(home: string, chat: string) {
 }
 
 describe('turns: attempts, failure and graceful stop', () => {
+  let gws: Awaited<ReturnType<typeof gatewayProcesses>>;
   let fake: FakeAnthropic;
-  const homes: string[] = [];
-  const children: GatewayProcess[] = [];
-  const newHome = () => { const home = mkdtempSync(join(tmpdir(), 'nct-turns-')); homes.push(home); return home; };
-  const start = async (home: string, port: number, env: Record<string, string> = {}) => {
-    const gw = await spawnGateway({ home, port, modelUrl: fake.url, env });
-    children.push(gw);
-    return gw;
-  };
+  const newHome = () => gws.newHome();
+  const start = (home: string, port: number, env: Record<string, string> = {}) => gws.start(home, port, env);
   const history = async (gw: GatewayProcess, chat: string) =>
     ((await (await gw.api(`/api/v1/conversations/${chat}/messages`)).json()).messages as Array<{ direction: string; kind: string; text: string }>)
       .map((m) => [m.direction, m.kind, m.text]);
 
-  before(async () => { fake = await startFakeAnthropic(); });
-  after(async () => {
-    for (const gw of children) await gw.kill('SIGKILL');
-    for (const home of homes) {
-      for (const c of await docker.list({ [LABEL_HOME]: home })) await docker.destroy(c.name, 0).catch(() => {});
-      rmSync(home, { recursive: true, force: true });
-    }
-    await fake?.close();
-  });
+  before(async () => { gws = await gatewayProcesses('nct-turns-'); fake = gws.fake; });
+  after(async () => { await gws?.close(); });
 
   it('a message whose turn keeps dying with the gateway is answered with an error after turnAttempts, and the conversation goes on', async () => {
     const home = newHome();

@@ -1,9 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startFakeAnthropic } from '../../src/devtools/fake-anthropic.ts';
+import { DockerRuntime } from '../../src/sandbox/docker/index.ts';
+import { LABEL_HOME } from '../../src/sandbox/profile.ts';
 import { REAL_KEY } from './harness.ts';
 
 /** dist/src/cli/main.js, next to this compiled file's dist/test/support. */
@@ -86,6 +90,42 @@ export async function spawnGateway(opts: { home: string; port: number; modelUrl:
     async kill(signal) {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       await exited;
+    },
+  };
+}
+
+/**
+ * Gateway processes on fresh homes for one test file, with a shared stand-in
+ * model; `close` kills them all (SIGKILL) and removes their containers and
+ * homes. Call `close` from `after`.
+ *
+ *   const gws = await gatewayProcesses('nct-crash-');
+ *   const home = gws.newHome(); const gw = await gws.start(home, await freePort());
+ */
+export async function gatewayProcesses(prefix: string) {
+  const fake = await startFakeAnthropic();
+  const homes: string[] = [];
+  const children: GatewayProcess[] = [];
+  const docker = new DockerRuntime();
+  return {
+    fake,
+    newHome(): string {
+      const home = mkdtempSync(join(tmpdir(), prefix));
+      homes.push(home);
+      return home;
+    },
+    async start(home: string, port: number, env: Record<string, string> = {}): Promise<GatewayProcess> {
+      const gw = await spawnGateway({ home, port, modelUrl: fake.url, env });
+      children.push(gw);
+      return gw;
+    },
+    async close(): Promise<void> {
+      for (const gw of children) await gw.kill('SIGKILL');
+      for (const home of homes) {
+        for (const c of await docker.list({ [LABEL_HOME]: home })) await docker.destroy(c.name, 0).catch(() => {});
+        rmSync(home, { recursive: true, force: true });
+      }
+      await fake.close();
     },
   };
 }
