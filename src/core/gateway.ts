@@ -242,8 +242,11 @@ export class Gateway extends EventEmitter {
       await this.finish(msg, [...replies.map((text) => ({ kind: 'reply' as const, text })), ...notes]);
     } else if (/No conversation found with session ID/.test(result.error) && this.deps.store.getConversation(conv.id)?.sessionId) {
       // The engine died before it wrote the session's transcript, so it cannot
-      // be resumed: start a new session and run the message again (it is still pending).
+      // be resumed: start a new session and run the message again (it is still
+      // pending). Not the message's fault, so the attempt does not count; with
+      // the session cleared this cannot happen twice in a row.
       this.deps.store.updateConversation(conv.id, { sessionId: null });
+      this.deps.store.releaseAttempt(msg.id);
       await this.containers.end(conv.id, container, 'its session could not be resumed', false);
       return;
     } else {
