@@ -12,7 +12,7 @@
  * (20), BENCH_BASELINE_RUNS (10), BENCH_PRESTART (pool size, 1),
  * BENCH_IDLE_SECONDS (gateway idle time before its RSS is read, 5),
  * BENCH_EGRESS_FOLLOW_UPS (12, each way, per audit writer), BENCH_EGRESS_RATE
- * (audited egress requests a second, 400), BENCH_EGRESS_SECONDS (most the
+ * (audited egress requests a second, 1000), BENCH_EGRESS_SECONDS (most the
  * egress-heavy turn may run, 120).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -25,7 +25,7 @@ import { startFakeAnthropic } from '../src/devtools/fake-anthropic.ts';
 import { BenchGateway, type MessageSample } from './bench-gateway.ts';
 import { Cleanup } from './cleanup.ts';
 import { containerMemory, docker, timeBareDockerRun, waitUntilQuiet, type ContainerMemory } from './docker-probe.ts';
-import { besideEgressLoad, summarizeRun, type EgressLoadRun } from './egress-load.ts';
+import { appendCostMs, besideEgressLoad, summarizeRun, type EgressLoadRun } from './egress-load.ts';
 import { measureGatewayRss, type GatewayRss } from './gateway-rss.ts';
 import { medianOf, summarize, type Summary } from './stats.ts';
 
@@ -66,7 +66,7 @@ async function main(): Promise<void> {
     prestart: intEnv('BENCH_PRESTART', 1, 1),
     idleSeconds: intEnv('BENCH_IDLE_SECONDS', 5, 0),
     egressFollowUps: intEnv('BENCH_EGRESS_FOLLOW_UPS', 12, 1),
-    egressRate: intEnv('BENCH_EGRESS_RATE', 400, 1),
+    egressRate: intEnv('BENCH_EGRESS_RATE', 1000, 1),
     egressSeconds: intEnv('BENCH_EGRESS_SECONDS', 120, 10),
   };
   const started = Date.now();
@@ -110,7 +110,7 @@ async function main(): Promise<void> {
 
     say(`6/6 follow-ups beside an egress-heavy turn (${n.egressFollowUps} alone, ${n.egressFollowUps} under ${n.egressRate} audited requests/s): audit group commit, then the synchronous writer`);
     const egressRun = (audit?: { commit: 'each' }) => besideEgressLoad({ fake, cleanup, audit, followUps: n.egressFollowUps, rate: n.egressRate, loadSeconds: n.egressSeconds, say });
-    const egress = { group: await egressRun(), each: await egressRun({ commit: 'each' }) };
+    const egress = { group: await egressRun(), each: await egressRun({ commit: 'each' }), appendMs: await appendCostMs(() => cleanup.tempHome()) };
 
     const report = buildReport({ n, machine, started, baseline, rssCold, rssPool, cold, pooled, followUps, container, egress });
     printReport(report);
@@ -216,7 +216,7 @@ type Report = ReturnType<typeof buildReport>;
 function buildReport(r: {
   n: { newConversations: number; followUps: number; baselineRuns: number; prestart: number; idleSeconds: number; egressFollowUps: number; egressRate: number; egressSeconds: number }; machine: Awaited<ReturnType<typeof describeMachine>>; started: number;
   baseline: Summary; rssCold: GatewayRss; rssPool: GatewayRss; cold: NewConversationRun; pooled: NewConversationRun;
-  followUps: MessageSample[]; container: ContainerMemory & { name: string }; egress: { group: EgressLoadRun; each: EgressLoadRun };
+  followUps: MessageSample[]; container: ContainerMemory & { name: string }; egress: { group: EgressLoadRun; each: EgressLoadRun; appendMs: { groupCommit: number; syncWriter: number } };
 }) {
   const egressFigures = (run: EgressLoadRun) => ({ followUpMs: summarizeRun(run), auditedPerSec: run.auditedPerSec, eventLoopDelayMs: run.loopDelayMs });
   const pooled = summarize(r.pooled.samples.map((s) => s.acceptedToModelMs));
@@ -258,7 +258,7 @@ function buildReport(r: {
         processes: r.container.processes,
       },
       bareDockerRunMs: r.baseline,
-      followUpBesideEgressLoad: { groupCommit: egressFigures(r.egress.group), syncWriter: egressFigures(r.egress.each) },
+      followUpBesideEgressLoad: { groupCommit: egressFigures(r.egress.group), syncWriter: egressFigures(r.egress.each), auditAppendMs: r.egress.appendMs },
     },
     samples: {
       pooled: r.pooled.samples, cold: r.cold.samples, followUps: r.followUps,
@@ -305,6 +305,7 @@ function printReport(rep: Report): void {
     `  pool refill after a hand-out: replacement ready (runner hello) p50 ${ms(f.newConversation.poolRefillReadyMs.p50)}, engine warm (CPU quiet) p50 ${ms(f.newConversation.poolRefillWarmMs.p50)}`,
     `  egress load, group commit:      ${load(eg)}`,
     `  egress load, synchronous writer: ${load(es)}`,
+    `  one audit append on the event loop (this disk): group commit ${f.followUpBesideEgressLoad.auditAppendMs.groupCommit} ms, synchronous writer ${f.followUpBesideEgressLoad.auditAppendMs.syncWriter} ms`,
     `  agent container: RSS sum ${f.agentContainerIdle.rssSumMiB} MiB, private (anon) sum ${f.agentContainerIdle.privateSumMiB ?? '?'} MiB; ` +
       f.agentContainerIdle.processes.map((p) => `${p.command} ${Math.round(p.rssKb / 1024)} MiB RSS / ${p.anonKb === null ? '?' : Math.round(p.anonKb / 1024)} MiB anon`).join(', '),
     '',

@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { auditLogPath, readAuditLog } from '../src/audit/audit-log.ts';
+import { AuditLog, auditLogPath, readAuditLog } from '../src/audit/audit-log.ts';
 import type { AuditLogOptions } from '../src/audit/audit-log.ts';
 import type { FakeAnthropic } from '../src/devtools/fake-anthropic.ts';
 import { BenchGateway, type MessageSample } from './bench-gateway.ts';
@@ -150,6 +150,32 @@ export async function followUpsBesideEgressLoad(gw: BenchGateway, opts: { follow
     .filter((r) => r.data?.host === LOAD_HOST && Date.parse(r.ts) <= loadEndedEpoch).length;
   const seconds = (loadEndedEpoch - loadStartedEpoch) / 1000;
   return { idle, loaded, auditedPerSec: Math.round(refusals / seconds), loopDelayMs: { idle: idleDelay, loaded: loadedDelay } };
+}
+
+/**
+ * What one audit append costs the event loop, per writer, on the disk the
+ * benchmark's homes are on: `records` egress.denied records appended back to
+ * back, mean ms each (the group commit's sync runs on the thread pool, so it
+ * is not counted; its flush is waited for before closing). The figure above
+ * scales with this: a disk whose sync is slower makes the synchronous writer
+ * cost the loop that much more per record.
+ */
+export async function appendCostMs(tempHome: () => string, records = 300): Promise<{ groupCommit: number; syncWriter: number }> {
+  const once = async (commit: 'group' | 'each') => {
+    const log = AuditLog.open(auditLogPath(tempHome()), { commit });
+    try {
+      const t0 = performance.now();
+      for (let i = 0; i < records; i++) {
+        log.append({ type: 'egress.denied', conversation: 'c-0123456789abcdef0123', container: 'nanoclaw-bench', data: { host: LOAD_HOST, port: 80, method: 'GET', reason: 'not-allowlisted', status: 403 } });
+      }
+      const perRecord = (performance.now() - t0) / records;
+      await log.flush();
+      return Math.round(perRecord * 1000) / 1000;
+    } finally {
+      log.close();
+    }
+  };
+  return { groupCommit: await once('group'), syncWriter: await once('each') };
 }
 
 /** The histogram's figures in ms (it counts in ns). */
