@@ -45,9 +45,10 @@
  * crash) in a group commit (group-commit.ts): at most `groupDelayMs` (5 ms)
  * later one fdatasync covers every record written meanwhile, then the head
  * witness moves to the newest of them. So the head witness lags the log by
- * the records not yet synced, a few milliseconds' worth. `close` syncs what is left
- * before it returns; `flush()` waits for it. `commit: 'each'` syncs every
- * record inside `append` instead (milliseconds each, on the caller's thread).
+ * the records not yet synced, a few milliseconds' worth. `close` syncs what
+ * is left before it returns; `flush()` waits for it. A failed sync is thrown
+ * by the next `append`. `commit: 'each'` syncs every record inside `append`
+ * instead (milliseconds each, on the caller's thread).
  *
  *   const audit = AuditLog.open(auditLogPath(home));
  *   audit.append({ type: 'egress.denied', conversation, data: { host, port, reason } });
