@@ -41,6 +41,7 @@ export class ConversationContainers {
   private readonly pool: ContainerPool;
   private readonly idleTimers = new Map<string, NodeJS.Timeout>();
   private idleSweep?: NodeJS.Timeout;
+  private unwatch?: () => void;
   private stopped = false;
 
   constructor(private readonly deps: ConversationContainersDeps) {
@@ -55,6 +56,25 @@ export class ConversationContainers {
     this.endIdleSessions();
     const sweepMs = Math.min(60_000, this.deps.config.container.idleTimeoutSec * 1000);
     this.idleSweep = setInterval(() => this.endIdleSessions(), sweepMs).unref();
+    this.watchOutOfMemory();
+  }
+
+  /**
+   * Under gVisor the kernel's OOM killer can kill part of the sandbox and
+   * leave the rest alive but wedged: the turn would hang until its timeout.
+   * So an OOM event for a gVisor container ends it at once, with the reason
+   * the user sees. (Under runc the killed process simply dies: a tool sees
+   * exit 137, a killed engine ends the container, and nothing more is needed.)
+   */
+  private watchOutOfMemory(): void {
+    const { runtime, config, layout, log } = this.deps;
+    if (config.container.runtime !== 'runsc' || !runtime.watchOutOfMemory) return;
+    this.unwatch = runtime.watchOutOfMemory({ [LABEL_MANAGED]: 'true', [LABEL_HOME]: layout.home }, (name) => {
+      const live = this.slots.entries().find(([, c]) => c.name === name);
+      if (!live?.[1].alive) return;
+      log.warn(`container ${name} hit its memory limit under gVisor; stopping it`);
+      void this.end(live[0], live[1], `the agent container ran out of memory (limit ${config.container.memoryMb} MiB) and was stopped`, false);
+    });
   }
 
   /** Containers labelled as ours but not ours: left by a gateway that died. */
@@ -237,6 +257,7 @@ export class ConversationContainers {
   /** Destroys every container (pooled ones too); their conversations resume at the next start. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.unwatch?.();
     clearInterval(this.idleSweep);
     for (const t of this.idleTimers.values()) clearTimeout(t);
     await this.pool.close();

@@ -19,6 +19,14 @@ export interface ContainerRuntime {
   hasImage(image: string): Promise<boolean>;
   /** Engine version, for `nanoclaw doctor`; throws when the engine does not answer. */
   version(): Promise<string>;
+  /**
+   * Calls `onOom(name)` each time the kernel's OOM killer kills a process in
+   * a container carrying all the labels, until the returned function is
+   * called. Optional: a runtime without an event stream leaves it out. Under
+   * gVisor an OOM kill can leave the sandbox alive but wedged, so the gateway
+   * needs the event, not just the exit status.
+   */
+  watchOutOfMemory?(labels: Record<string, string>, onOom: (name: string) => void): () => void;
 }
 
 export interface ContainerExit {

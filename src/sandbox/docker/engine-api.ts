@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { LineReader } from '../../protocol/lines.ts';
 
 /** An error answer from the engine, with its HTTP status and the engine's message. */
 export class EngineApiError extends Error {
@@ -53,6 +54,39 @@ export class EngineApi {
       req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer within ${opts.timeoutMs} ms`)));
       req.on('error', reject);
       req.end(payload);
+    });
+  }
+
+  /**
+   * A GET that streams JSON lines (the engine's `/events`): `onLine` gets each
+   * one parsed; lines that are not JSON or over 64 KiB end the stream. The
+   * promise settles when the stream ends; `signal` ends it from this side.
+   *
+   *   await api.stream('/events', { filters }, (ev) => ..., controller.signal);
+   */
+  stream(path: string, query: Record<string, string>, onLine: (value: any) => void, signal: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const req = http.request({ socketPath: this.socketPath, method: 'GET', path: `${path}?${new URLSearchParams(query)}`, agent: false, signal }, (res) => {
+        if ((res.statusCode ?? 0) >= 400) {
+          res.resume();
+          return reject(new EngineApiError(res.statusCode ?? 0, `(HTTP ${res.statusCode}) GET ${path}`));
+        }
+        const lines = new LineReader(64 * 1024);
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          const { lines: complete, tooLong } = lines.push(chunk);
+          try {
+            for (const line of complete) onLine(JSON.parse(line));
+          } catch (err) {
+            return req.destroy(err as Error);
+          }
+          if (tooLong) req.destroy(new Error(`GET ${path}: a line over 64 KiB`));
+        });
+        res.on('end', () => resolve());
+        res.on('error', reject);
+      });
+      req.on('error', (err) => (signal.aborted ? resolve() : reject(err)));
+      req.end();
     });
   }
 }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { EngineApi } from './engine-api.ts';
 import { RuntimeError, type ContainerExit, type ContainerRuntime, type ContainerSpec } from '../runtime.ts';
 
@@ -74,6 +75,22 @@ export class DockerRuntime implements ContainerRuntime {
   async version(): Promise<string> {
     const v = await this.api.request<{ Version: string; ApiVersion: string }>('GET', '/version', { timeoutMs: 10_000 });
     return `Docker Engine ${v.Version} (API ${v.ApiVersion})`;
+  }
+
+  /** The engine's event stream, filtered to OOM events; reconnects (with a pause) while watched. */
+  watchOutOfMemory(labels: Record<string, string>, onOom: (name: string) => void): () => void {
+    const controller = new AbortController();
+    const filters = JSON.stringify({ type: ['container'], event: ['oom'], label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) });
+    void (async () => {
+      while (!controller.signal.aborted) {
+        await this.api.stream('/events', { filters }, (ev) => {
+          const name = ev?.Actor?.Attributes?.name;
+          if (ev?.Action === 'oom' && typeof name === 'string') onOom(name);
+        }, controller.signal).catch(() => {});
+        await sleep(1000, undefined, { ref: false, signal: controller.signal }).catch(() => {});
+      }
+    })();
+    return () => controller.abort();
   }
 }
 
