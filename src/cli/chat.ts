@@ -2,6 +2,7 @@ import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { homeLayout, resolveHome } from '../config/home.ts';
 import type { TerminalServerLine } from '../channels/terminal/index.ts';
+import { LineReader } from '../protocol/lines.ts';
 
 /** `nanoclaw chat`: a line-based chat with the running gateway over its terminal socket. */
 export async function runChat(): Promise<void> {
@@ -15,17 +16,14 @@ export async function runChat(): Promise<void> {
   const tty = process.stdout.isTTY;
   const dim = (s: string) => (tty ? `\x1b[2m${s}\x1b[0m` : s);
   const rl = createInterface({ input: process.stdin, output: process.stdout, prompt: tty ? 'you> ' : '' });
-  let buffer = '';
+  const reader = new LineReader(16 * 1024 * 1024);
   let waiting = 0;
   let inputClosed = false;
   const prompt = () => { if (!inputClosed) rl.prompt(); };
   sock.setEncoding('utf8');
   sock.on('data', (chunk: string) => {
-    buffer += chunk;
-    let nl: number;
-    while ((nl = buffer.indexOf('\n')) >= 0) {
-      const line: TerminalServerLine = JSON.parse(buffer.slice(0, nl));
-      buffer = buffer.slice(nl + 1);
+    for (const text of reader.push(chunk).lines) {
+      const line: TerminalServerLine = JSON.parse(text);
       if (line.type === 'ready') process.stdout.write(dim(`connected (conversation ${line.conversation}); /end ends it, /memory on keeps memory, Ctrl-D quits\n`));
       else if (line.type === 'progress') process.stdout.write(dim(line.tool ? `  [${line.tool}] ${line.text}\n` : `  ${line.text}\n`));
       else if (line.type === 'message') process.stdout.write(`${line.kind === 'reply' ? 'agent' : line.kind}> ${line.text}\n`);

@@ -4,6 +4,7 @@ import { userInfo } from 'node:os';
 import type { Channel } from '../channel.ts';
 import type { Gateway, GatewayEvent } from '../../core/gateway.ts';
 import type { Conversation, Outbound } from '../../store/store.ts';
+import { LineReader } from '../../protocol/lines.ts';
 
 /** Messages on the terminal socket, one JSON object per line. */
 export type TerminalClientLine = { type: 'message'; text: string; id?: string };
@@ -60,15 +61,11 @@ export class TerminalChannel implements Channel {
     write({ type: 'ready', conversation: convId });
     gateway.redeliver(this.name);
 
-    let buffer = '';
+    const reader = new LineReader(1_000_000);
     sock.setEncoding('utf8');
     sock.on('data', (chunk: string) => {
-      buffer += chunk;
-      if (buffer.length > 1_000_000) { write({ type: 'error', text: 'line too long' }); sock.destroy(); return; }
-      let nl: number;
-      while ((nl = buffer.indexOf('\n')) >= 0) {
-        const line = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
+      const { lines, tooLong } = reader.push(chunk);
+      for (const line of lines) {
         let msg: TerminalClientLine;
         try { msg = JSON.parse(line); } catch { write({ type: 'error', text: 'expected one JSON object per line' }); continue; }
         if (msg?.type !== 'message' || typeof msg.text !== 'string' || !msg.text.trim()) { write({ type: 'error', text: 'expected {"type":"message","text":"..."}' }); continue; }
@@ -76,6 +73,7 @@ export class TerminalChannel implements Channel {
         if (received.accepted) write({ type: 'accepted', id: received.message.id });
         else write({ type: 'error', text: `not accepted: ${received.reason}` });
       }
+      if (tooLong) { write({ type: 'error', text: 'line too long' }); sock.destroy(); }
     });
   }
 
