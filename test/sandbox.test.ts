@@ -18,13 +18,15 @@ for (const runtime of runtimes) describe(`sandbox (${runtime}): a running agent 
   after(async () => { await h?.close(); });
 
   it('holds no copy of the real API key: not in env, /proc/*/environ, /proc/*/cmdline or any readable file', async () => {
-    // The key's text is built at run time so the probe's own argv never contains it.
+    // The key's text is built at run time by a shell builtin and handed to
+    // grep as a pattern file, so no process's argv ever contains it (a grep
+    // with the key in its argv would find itself in /proc/*/cmdline).
     const probes = [
-      'K="sk-ant-test-""REAL"',
-      'echo "env=$(env | grep -c "$K")"',
-      'echo "environ=$(cat /proc/[0-9]*/environ 2>/dev/null | tr "\\0" "\\n" | grep -c "$K")"',
-      'echo "cmdline=$(for p in /proc/[0-9]*; do [ "$p" = /proc/$$ ] || tr "\\0" " " < $p/cmdline 2>/dev/null; echo; done | grep -c "$K")"',
-      'echo "files=$(grep -rlsF "$K" /etc /home /tmp /workspace /opt /usr/local /run 2>/dev/null | wc -l)"',
+      'k() { printf "%s%s\\n" sk-ant-test- REAL; }',
+      'echo "env=$(env | grep -c -f <(k))"',
+      'echo "environ=$(cat /proc/[0-9]*/environ 2>/dev/null | tr "\\0" "\\n" | grep -c -f <(k))"',
+      'echo "cmdline=$(for p in /proc/[0-9]*; do [ "$p" = /proc/$$ ] || tr "\\0" " " < $p/cmdline 2>/dev/null; echo; done | grep -c -f <(k))"',
+      'echo "files=$(grep -rlsF -f <(k) /etc /home /tmp /workspace /opt /usr/local /run 2>/dev/null | wc -l)"',
     ];
     const reply = (await Promise.all(probes.slice(1).map(async (p) => run(`${probes[0]}; ${p}`)))).join('\n');
     assert.match(reply, /env=0/);
