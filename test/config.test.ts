@@ -69,6 +69,7 @@ describe('configuration', () => {
       access: { owners: [], groups: [], triggerWord: 'nanoclaw' },
       budget: { conversationTokensPerDay: 0, globalTokensPerDay: 0, conversationCostPerDayUsd: 0, globalCostPerDayUsd: 0, prices: {} },
       agent: { systemPrompt: '' },
+      delivery: { maxAttempts: 8, backoffMs: 1000, maxBackoffMs: 300_000 },
     });
   });
 
@@ -233,6 +234,9 @@ describe('configuration', () => {
       ['budget.globalCostPerDayUsd', '0', 'NANOCLAW_BUDGET_GLOBAL_COST_PER_DAY_USD'],
       ['budget.prices', '{}', 'NANOCLAW_BUDGET_PRICES'],
       ['agent.systemPrompt', '""', 'NANOCLAW_AGENT_SYSTEM_PROMPT'],
+      ['delivery.maxAttempts', '8', 'NANOCLAW_DELIVERY_MAX_ATTEMPTS'],
+      ['delivery.backoffMs', '1000', 'NANOCLAW_DELIVERY_BACKOFF_MS'],
+      ['delivery.maxBackoffMs', '300000', 'NANOCLAW_DELIVERY_MAX_BACKOFF_MS'],
     ];
     const lines = stdout.split('\n');
     for (const [path, value, env] of expected) {

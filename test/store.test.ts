@@ -68,7 +68,7 @@ describe('store (durable inbox and outbox)', () => {
     const conv = store.conversation(key('turn'));
     const { message } = store.acceptInbound(conv.id, { sender: 'ann', text: 'hi' });
     const stored = store.completeTurn(message.id, [{ kind: 'reply', text: 'hello' }, { kind: 'reply', text: 'anything else?' }]);
-    assert.deepEqual(stored.map((m) => [m.kind, m.text, m.inboundId, m.status]),
+    assert.deepEqual(stored.map((m) => [m.kind, m.text, m.inboundId, m.state]),
       [['reply', 'hello', message.id, 'pending'], ['reply', 'anything else?', message.id, 'pending']]);
     assert.equal(store.getInbound(message.id)?.status, 'done');
     assert.deepEqual(store.pendingInbound(), []);
@@ -107,7 +107,7 @@ describe('store (durable inbox and outbox)', () => {
     store.markSent(rb1.id);
     store.markSent(notice.id);
     assert.deepEqual(store.pendingOutbound().map((m) => m.text), ['a!', 'b2']);
-    assert.equal(store.getOutbound(rb1.id)?.status, 'sent');
+    assert.equal(store.getOutbound(rb1.id)?.state, 'sent');
     store.markSent(rb1.id); // marking twice is harmless
     store.db.close();
 

@@ -6,6 +6,7 @@ import { LABEL_CONVERSATION, LABEL_HOME, LABEL_MANAGED } from '../sandbox/profil
 import { usd } from '../sandbox/budget.ts';
 import { openDatabase } from '../store/database.ts';
 import { Store } from '../store/store.ts';
+import { Outbox } from '../store/outbox.ts';
 
 /** `nanoclaw status`: the API address and token, and every conversation with its container. */
 export async function runStatus(opts: { json?: boolean }): Promise<void> {
@@ -35,6 +36,8 @@ export async function runStatus(opts: { json?: boolean }): Promise<void> {
     id: c.id, channel: c.channel, chat: c.chat, thread: c.thread, memory: c.memory,
     lastActive: new Date(c.lastActiveAt).toISOString(), container: byConv.get(c.id)?.name ?? null,
     usage: store.usage(c.id),
+    // Replies the delivery worker gave up on: the owner hears of them here (and in the log and audit).
+    undelivered: new Outbox(store.db).failedIn(c.id).map((m) => ({ id: m.id, at: new Date(m.createdAt).toISOString(), error: m.lastError })),
   }));
   const pool = containers.filter((c) => !conversationOf(c)).length;
   if (opts.json) {
@@ -51,7 +54,8 @@ export async function runStatus(opts: { json?: boolean }): Promise<void> {
     '',
     conversations.length ? 'conversations:' : 'no conversations yet',
     ...conversations.map((c) => `  ${c.id}  ${c.channel}:${c.chat}${c.thread ? `/${c.thread}` : ''}  ${c.container ? `container ${c.container}` : 'no container'}` +
-      `  memory ${c.memory ? 'on' : 'off'}  ${c.usage.inputTokens}/${c.usage.outputTokens}/${c.usage.cacheWriteTokens}/${c.usage.cacheReadTokens} tokens in/out/cache write/cache read, ~${usd(c.usage.costUsd)}  last active ${c.lastActive}`),
+      `  memory ${c.memory ? 'on' : 'off'}  ${c.usage.inputTokens}/${c.usage.outputTokens}/${c.usage.cacheWriteTokens}/${c.usage.cacheReadTokens} tokens in/out/cache write/cache read, ~${usd(c.usage.costUsd)}  last active ${c.lastActive}` +
+      c.undelivered.map((u) => `\n    undelivered reply ${u.id} of ${u.at}: ${u.error}`).join('')),
   ].filter((l, i) => l !== '' || i > 5);
   process.stdout.write(out.join('\n') + '\n');
 }

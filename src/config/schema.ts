@@ -95,6 +95,11 @@ export const ConfigSchema = z.strictObject({
   agent: z.strictObject({
     systemPrompt: z.string().default('').describe('Extra instructions appended to the agent\'s system prompt.'),
   }).prefault({}),
+  delivery: z.strictObject({
+    maxAttempts: z.number().int().min(1).max(50).default(8).describe('How often an outbound message is handed to its channel before it is given up as failed (the owner sees it in `nanoclaw status` and the agent is told on its next turn). A permanent error (a blocked bot, a deleted chat) fails it at once.'),
+    backoffMs: z.number().int().min(10).default(1000).describe('Wait before the first retry of a failed send; it doubles with each further attempt, up to delivery.maxBackoffMs. A channel\'s own retry-after (HTTP 429) is honoured when longer.'),
+    maxBackoffMs: z.number().int().min(10).default(5 * 60 * 1000).describe('Longest wait between two attempts to send one message.'),
+  }).prefault({}),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

@@ -16,6 +16,8 @@ import { parseCommand, runCommand, type CommandContext } from './commands.ts';
 import { writeInbox } from '../inbox/inbox.ts';
 import { ConversationContainers } from './conversation-containers.ts';
 import type { Logger } from './logger.ts';
+import { Delivery } from './delivery.ts';
+import { Outbox } from '../store/outbox.ts';
 
 /** What channels see of a turn as it runs, for live views (the HTTP API's event stream). */
 export type GatewayEvent =
@@ -95,7 +97,7 @@ export class Gateway extends EventEmitter {
   async start(): Promise<void> {
     await this.containers.start();
     for (const ch of this.channels.values()) await ch.start(this);
-    for (const m of this.deps.store.pendingOutbound()) void this.deliver(m);
+    await this.delivery.start();
     const pending = new Set(this.deps.store.pendingInbound().map((m) => m.conversationId));
     if (pending.size) this.deps.log.info(`resuming ${pending.size} conversation(s) with unanswered messages`);
     for (const id of pending) this.kick(id);
@@ -139,9 +141,7 @@ export class Gateway extends EventEmitter {
 
   /** Retries queued outbound messages of one channel (for example when a client reconnects). */
   redeliver(channel: string): void {
-    for (const m of this.deps.store.pendingOutbound()) {
-      if (this.deps.store.getConversation(m.conversationId)?.channel === channel) void this.deliver(m);
-    }
+    this.delivery.redeliver(channel);
   }
 
   private emitEvent(ev: GatewayEvent): void {
@@ -217,7 +217,7 @@ export class Gateway extends EventEmitter {
     }
     this.containers.turnStarted(conv.id);
     this.emitEvent({ type: 'turn_start', conversationId: conv.id, inboundId: msg.id, container: container.name });
-    const text = msg.text + writeInbox(this.deps.store.attachmentsOf(msg.id), container.dirs.workspace, {
+    const text = this.delivery.noteForAgent(conv.id) + msg.text + writeInbox(this.deps.store.attachmentsOf(msg.id), container.dirs.workspace, {
       maxBytes: this.deps.config.http.maxBodyBytes,
       audit: (type, data) => this.deps.audit?.({ type, conversation: conv.id, data }),
     });
@@ -281,37 +281,28 @@ export class Gateway extends EventEmitter {
 
   /**
    * Stores the turn's replies with the inbound's done mark (one transaction),
-   * then delivers them; `turn_end` follows the delivery attempts, so a live
-   * view sees the replies before the turn closes.
+   * then has the delivery worker send them; `turn_end` follows the first
+   * delivery attempts, so a live view sees the replies before the turn closes.
+   * A reply that fails waits for its retries in the worker, not here.
    */
   private async finish(msg: Inbound, replies: Array<{ kind: Outbound['kind']; text: string }>, outcome: 'answered' | 'failed' = 'answered'): Promise<void> {
     const stored = this.deps.store.completeTurn(msg.id, replies, outcome);
     for (const m of stored) this.emitEvent({ type: 'outbound', conversationId: msg.conversationId, message: m });
-    for (const m of stored) await this.deliver(m);
+    await this.delivery.wake(msg.conversationId);
     this.emitEvent({ type: 'turn_end', conversationId: msg.conversationId, inboundId: msg.id, replies: stored });
   }
 
-  private readonly delivering = new Set<number>();
-  private async deliver(m: Outbound): Promise<void> {
-    if (this.delivering.has(m.id)) return;
-    this.delivering.add(m.id);
-    try { await this.deliverOnce(m); } finally { this.delivering.delete(m.id); }
-  }
-
-  private async deliverOnce(m: Outbound): Promise<void> {
-    if (this.deps.store.getOutbound(m.id)?.status === 'sent') return;
-    const conv = this.deps.store.getConversation(m.conversationId);
-    const channel = conv && this.channels.get(conv.channel);
-    if (!conv || !channel) {
-      this.deps.log.warn(`no channel "${conv?.channel}" to deliver message ${m.id}; kept for later`);
-      return;
-    }
-    try {
-      await channel.send(conv, m);
-      this.deps.store.markSent(m.id);
-    } catch (err) {
-      this.deps.log.warn(`delivering message ${m.id} on ${conv.channel} failed: ${(err as Error).message}; it stays queued`);
-    }
+  /** The outbox worker (core/delivery.ts), made on first use: the constructor's fields may not be set yet. */
+  private deliveryWorker?: Delivery;
+  private get delivery(): Delivery {
+    return this.deliveryWorker ??= new Delivery({
+      outbox: new Outbox(this.deps.store.db),
+      conversation: (id) => this.deps.store.getConversation(id),
+      channel: (name) => this.channels.get(name),
+      config: this.deps.config.delivery,
+      log: this.deps.log,
+      audit: this.deps.audit,
+    });
   }
 
   /** What the chat commands may do to the gateway; nothing more. */
@@ -352,6 +343,7 @@ export class Gateway extends EventEmitter {
   async stop(): Promise<void> {
     this.stopped = true;
     this.stopping.abort();
+    await this.deliveryWorker?.stop();
     for (const ch of this.channels.values()) await ch.stop().catch(() => {});
     await this.containers.stop();
     await Promise.all(this.drains);

@@ -111,6 +111,21 @@ const MIGRATIONS: string[] = [
    ALTER TABLE usage ADD COLUMN cost_usd REAL NOT NULL DEFAULT 0;
    UPDATE usage SET cost_usd = (input_tokens * 3.0 + output_tokens * 15.0) / 1000000;
    CREATE INDEX usage_by_day ON usage (day);`,
+  // Delivery as a worker's job (core/delivery.ts): a state that can say
+  // `sending` and `failed` (the old status column's CHECK allows only pending
+  // and sent, and SQLite cannot widen a CHECK in place, so `state` replaces
+  // it and `status` is only kept in step for older readers), the attempts,
+  // when the next one may start, the last error, the platform's message ids
+  // (JSON), and whether the agent has been told of a failure.
+  `ALTER TABLE outbound ADD COLUMN state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sending', 'sent', 'failed'));
+   UPDATE outbound SET state = status;
+   ALTER TABLE outbound ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE outbound ADD COLUMN next_attempt_at INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE outbound ADD COLUMN last_error TEXT;
+   ALTER TABLE outbound ADD COLUMN platform_ids TEXT;
+   ALTER TABLE outbound ADD COLUMN failed_at INTEGER;
+   ALTER TABLE outbound ADD COLUMN agent_told INTEGER NOT NULL DEFAULT 0;
+   CREATE INDEX outbound_by_state ON outbound (state, conversation_id, id);`,
 ];
 
 function migrate(db: Database.Database): void {

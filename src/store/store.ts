@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
+import { outboundRow as outbound, type Outbound, type OutboundKind } from './outbox.ts';
+
+export type { Outbound, OutboundKind } from './outbox.ts';
 
 /** What identifies a conversation: one container, one workspace, one session each. */
 export interface ConversationKey {
@@ -33,18 +36,6 @@ export interface Inbound {
   outcome: 'answered' | 'failed' | null;
 }
 
-export type OutboundKind = 'reply' | 'error' | 'notice';
-
-export interface Outbound {
-  id: number;
-  conversationId: string;
-  inboundId: number | null;
-  kind: OutboundKind;
-  text: string;
-  status: 'pending' | 'sent';
-  createdAt: number;
-}
-
 /** Stable, path-safe id for a conversation key. */
 export function conversationId(key: ConversationKey): string {
   // NUL-joined for the ordinary case; a key that itself contains NUL is
@@ -63,11 +54,6 @@ const inbound = (r: any): Inbound => ({
   id: r.id, conversationId: r.conversation_id, clientId: r.client_id, sender: r.sender, text: r.text,
   status: r.status, receivedAt: r.received_at, attempts: r.attempts, lastError: r.last_error, outcome: r.outcome,
 });
-const outbound = (r: any): Outbound => ({
-  id: r.id, conversationId: r.conversation_id, inboundId: r.inbound_id, kind: r.kind, text: r.text,
-  status: r.status, createdAt: r.created_at,
-});
-
 /**
  * The durable inbox and outbox. The rules the rest of the gateway relies on:
  * an inbound message is acknowledged only after `acceptInbound` returns; a
@@ -215,11 +201,11 @@ export class Store {
   }
 
   pendingOutbound(): Outbound[] {
-    return this.db.prepare("SELECT * FROM outbound WHERE status = 'pending' ORDER BY id").all().map(outbound);
+    return this.db.prepare("SELECT * FROM outbound WHERE state = 'pending' ORDER BY id").all().map(outbound);
   }
 
   markSent(outboundId: number): void {
-    this.db.prepare("UPDATE outbound SET status = 'sent', sent_at = ? WHERE id = ? AND status = 'pending'").run(Date.now(), outboundId);
+    this.db.prepare("UPDATE outbound SET state = 'sent', status = 'sent', sent_at = ? WHERE id = ? AND state IN ('pending', 'sending')").run(Date.now(), outboundId);
   }
 
   /** The conversation's messages in order, both directions. */

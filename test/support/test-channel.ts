@@ -1,4 +1,4 @@
-import type { Channel } from '../../src/channels/channel.ts';
+import type { Channel, SendResult } from '../../src/channels/channel.ts';
 import type { MessageContext } from '../../src/core/access.ts';
 import type { Gateway } from '../../src/core/gateway.ts';
 import type { Conversation, Outbound } from '../../src/store/store.ts';
@@ -7,22 +7,42 @@ import type { Conversation, Outbound } from '../../src/store/store.ts';
  * A chat-service-like channel for tests: senders are not authenticated by
  * the channel (trusted = false), so the gateway's access policy applies,
  * exactly as it will for Telegram or WhatsApp. It records what the gateway
- * sends and can wait for it.
+ * sends and can wait for it. `failNext` makes its next sends throw, as a
+ * platform's outage, rate limit or refusal would; `wasDelivered` given to the
+ * constructor plays a platform that can say whether a message arrived.
  */
 export class TestChatChannel implements Channel {
   readonly trusted = false;
   readonly sent: Array<{ chat: string; kind: string; text: string }> = [];
+  /** Every call of `send`, in order, with what it did. */
+  readonly calls: Array<{ id: number; text: string; at: number; result: 'sent' | 'threw' }> = [];
+  readonly wasDelivered?: (conversation: Conversation, message: Outbound) => Promise<boolean>;
+  private readonly failures: unknown[] = [];
   private waiters: Array<() => void> = [];
   private gateway!: Gateway;
 
-  constructor(readonly name = 'testchat') {}
+  constructor(readonly name = 'testchat', opts: { wasDelivered?: (message: Outbound) => boolean } = {}) {
+    const check = opts.wasDelivered;
+    if (check) this.wasDelivered = async (_conv, message) => check(message);
+  }
 
   async start(gateway: Gateway): Promise<void> { this.gateway = gateway; }
   async stop(): Promise<void> {}
 
-  async send(conversation: Conversation, message: Outbound): Promise<void> {
+  /** The next `errors.length` sends throw these, one each, in order. */
+  failNext(...errors: unknown[]): void {
+    this.failures.push(...errors);
+  }
+
+  async send(conversation: Conversation, message: Outbound): Promise<SendResult> {
+    if (this.failures.length) {
+      this.calls.push({ id: message.id, text: message.text, at: Date.now(), result: 'threw' });
+      throw this.failures.shift();
+    }
+    this.calls.push({ id: message.id, text: message.text, at: Date.now(), result: 'sent' });
     this.sent.push({ chat: conversation.chat, kind: message.kind, text: message.text });
     for (const w of this.waiters.splice(0)) w();
+    return { platformIds: [`${conversation.chat}:${this.sent.length}`] };
   }
 
   /** Sends a message as `sender` in `chat`, and returns the gateway's verdict. */

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
-import type { Channel } from '../channel.ts';
+import type { Channel, SendResult } from '../channel.ts';
 import type { Gateway } from '../../core/gateway.ts';
 import type { Store } from '../../store/store.ts';
 import { createApi } from './handler.ts';
@@ -18,7 +18,8 @@ export function ensureApiToken(file: string): string {
 /**
  * The local HTTP API as a channel. Replies reach API clients through the
  * waiting POST or the event stream, so `send` has nothing left to do: the
- * message is already stored and readable from /messages.
+ * message is already stored and readable from /messages. Nothing is sent, so
+ * nothing can be sent twice.
  *
  *   const http = new HttpChannel({ host: '127.0.0.1', port: 7878, token, store, maxBodyBytes });
  *   gateway.addChannel(http); await gateway.start(); console.log(http.url);
@@ -44,7 +45,7 @@ export class HttpChannel implements Channel {
     });
   }
 
-  async send(): Promise<void> {}
+  async send(): Promise<SendResult> { return { platformIds: [] }; }
 
   async stop(): Promise<void> {
     const server = this.server as any;

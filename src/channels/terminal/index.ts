@@ -1,7 +1,7 @@
 import { chmodSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { userInfo } from 'node:os';
-import type { Channel } from '../channel.ts';
+import { DeliveryError, type Channel, type SendResult } from '../channel.ts';
 import type { Gateway, GatewayEvent } from '../../core/gateway.ts';
 import type { Conversation, Outbound } from '../../store/store.ts';
 import { LineReader } from '../../protocol/lines.ts';
@@ -77,9 +77,15 @@ export class TerminalChannel implements Channel {
     });
   }
 
-  async send(_conversation: Conversation, message: Outbound): Promise<void> {
-    if (this.clients.size === 0) throw new Error('no terminal chat is connected');
+  /**
+   * Writes the message to every connected chat. With none connected it waits
+   * (offline) until a chat connects. A socket write has no receipt: after a
+   * crash mid-send the message is shown again rather than perhaps not at all.
+   */
+  async send(_conversation: Conversation, message: Outbound): Promise<SendResult> {
+    if (this.clients.size === 0) throw new DeliveryError('offline', 'no terminal chat is connected');
     for (const sock of this.clients) sock.write(JSON.stringify({ type: 'message', kind: message.kind, text: message.text } satisfies TerminalServerLine) + '\n');
+    return { platformIds: [] };
   }
 
   async stop(): Promise<void> {
