@@ -60,6 +60,7 @@ describe('configuration', () => {
       security: { profile: 'strict' },
       model: { baseUrl: 'https://api.anthropic.com', maxCallsInFlight: 2, maxRequestBytes: 32 * 1024 * 1024, timeoutSec: 600 },
       http: { host: '127.0.0.1', port: 7878, maxBodyBytes: 256 * 1024 },
+      attachments: { maxBytes: 25 * 1024 * 1024, maxBytesByChannel: {}, retentionDays: 30 },
       container: {
         engine: 'docker', podmanSocket: '', image: 'nanoclaw-agent:latest', runtime: 'runc', memoryMb: 1024, cpus: 1, pidsLimit: 256, tmpfsMb: 256,
         maxRunning: 4, prestart: 1, idleTimeoutSec: 900, turnTimeoutSec: 600, turnAttempts: 3, extraMounts: [],
@@ -204,6 +205,9 @@ describe('configuration', () => {
       ['http.host', '"127.0.0.1"', 'NANOCLAW_HTTP_HOST'],
       ['http.port', '9001', 'NANOCLAW_HTTP_PORT'],
       ['http.maxBodyBytes', '262144', 'NANOCLAW_HTTP_MAX_BODY_BYTES'],
+      ['attachments.maxBytes', '26214400', 'NANOCLAW_ATTACHMENTS_MAX_BYTES'],
+      ['attachments.maxBytesByChannel', '{}', 'NANOCLAW_ATTACHMENTS_MAX_BYTES_BY_CHANNEL'],
+      ['attachments.retentionDays', '30', 'NANOCLAW_ATTACHMENTS_RETENTION_DAYS'],
       ['container.engine', '"docker"', 'NANOCLAW_CONTAINER_ENGINE'],
       ['container.podmanSocket', '""', 'NANOCLAW_CONTAINER_PODMAN_SOCKET'],
       ['container.image', '"nanoclaw-agent:latest"', 'NANOCLAW_CONTAINER_IMAGE'],

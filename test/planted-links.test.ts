@@ -8,13 +8,13 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, truncateSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ensureHome } from '../src/config/home.ts';
 import { writeInbox } from '../src/inbox/inbox.ts';
-import { closeDir, makeDir, openDir, readAgentFile, removeTree, UnsafePathError } from '../src/inbox/safe-fs.ts';
+import { closeDir, listOutbox, makeDir, openDir, readAgentFile, removeTree, UnsafePathError } from '../src/inbox/safe-fs.ts';
 import { MemoryRepo } from '../src/memory/memory-repo.ts';
 import { MEMORY_LIMITS, MemoryCommitRefused } from '../src/memory/work-tree-check.ts';
 import { dataDirs, prepareDataDirs } from '../src/sandbox/agent-container.ts';
@@ -103,6 +103,65 @@ describe('attachments into a replaced inbox', () => {
     assert.match(note, /\[Attached file: \/workspace\/inbox\/a\.txt \(5 bytes\)\]/);
     assert.equal(readFileSync(join(ws, 'inbox', 'a.txt'), 'utf8'), 'hello');
     if (asRoot) assert.equal(statSync(join(ws, 'inbox')).uid, AGENT_UID);
+  });
+});
+
+describe('files the agent leaves in its outbox', () => {
+  const limits = { maxFileBytes: 1024, maxTotalBytes: 4096, maxFiles: 10 };
+  const outbox = () => {
+    const ws = workspace();
+    mkdirSync(join(ws, 'outbox'));
+    return { ws, box: join(ws, 'outbox') };
+  };
+
+  it('reads regular files under sanitised, unique names and refuses links, FIFOs, folders and huge files without blocking', () => {
+    const host = hostFolder(root);
+    const { ws, box } = outbox();
+    writeFileSync(join(box, 'report.txt'), 'the report');
+    writeFileSync(join(box, '-rf \u202Etxt.exe'), 'x');
+    writeFileSync(join(box, '.rf \u202Etxt.exe'), 'y');
+    symlinkSync(join(host.dir, 'keep.txt'), join(box, 'secret.txt'));
+    symlinkSync(join(root, 'not-there'), join(box, 'dangling'));
+    execFileSync('mkfifo', [join(box, 'pipe')]);
+    mkdirSync(join(box, 'folder'));
+    writeFileSync(join(box, 'huge.bin'), '');
+    truncateSync(join(box, 'huge.bin'), 10 * 1024 ** 3);
+    const got = listOutbox(ws, limits);
+    const sent = got.filter((e) => e.ok);
+    assert.deepEqual(sent.map((e) => [e.name, e.data.toString()]).sort(), [['_rf txt.exe', 'x'], ['report.txt', 'the report'], ['rf txt.exe', 'y']]);
+    const refused = Object.fromEntries(got.filter((e) => !e.ok).map((e) => [e.original, e.reason]));
+    assert.deepEqual(Object.keys(refused).sort(), ['dangling', 'folder', 'huge.bin', 'pipe', 'secret.txt']);
+    assert.match(refused['secret.txt'], /symlink; it is never followed/);
+    assert.match(refused.pipe, /not a regular file/);
+    assert.match(refused['huge.bin'], /10737418240 bytes, over the limit of 1024/);
+    for (const reason of Object.values(refused)) assert.doesNotMatch(reason, new RegExp(root), 'host paths are not shown to the agent');
+    assert.deepEqual(host.snap(), host.before);
+  });
+
+  it('gives sanitised names that collide distinct names, and stops at the total and count limits', () => {
+    const { ws, box } = outbox();
+    for (const name of ['a.txt', '.a.txt', 'b1', 'b2', 'b3', 'b4', 'b5']) writeFileSync(join(box, name), 'z'.repeat(1000));
+    const got = listOutbox(ws, { maxFileBytes: 1024, maxTotalBytes: 4096, maxFiles: 3 });
+    const sent = got.filter((e) => e.ok);
+    assert.equal(sent.length, 3);
+    assert.equal(new Set(sent.map((e) => e.name)).size, 3, 'no two files share a name');
+    assert.ok(got.filter((e) => !e.ok).every((e) => /more than 3 files|over the limit/.test(e.reason)));
+    const total = listOutbox(ws, { maxFileBytes: 1024, maxTotalBytes: 2500, maxFiles: 10 });
+    assert.equal(total.filter((e) => e.ok).length, 2, 'the third 1000-byte file would pass the 2500-byte total');
+  });
+
+  for (const [what, plant] of Object.entries(plants)) {
+    it(`refuses an outbox that is ${what}, and reads nothing through it`, () => {
+      const host = hostFolder(root);
+      const ws = workspace();
+      plant(join(ws, 'outbox'), host.dir);
+      assert.throws(() => listOutbox(ws, limits), UnsafePathError);
+      assert.deepEqual(host.snap(), host.before);
+    });
+  }
+
+  it('treats a missing outbox as empty', () => {
+    assert.deepEqual(listOutbox(workspace(), limits), []);
   });
 });
 

@@ -29,6 +29,8 @@ export function homeLayout(home: string) {
     memoryHistory: join(home, 'memory-history'),
     /** Shared read-only material mounted into every container. */
     global: join(home, 'global'),
+    /** Files that came with inbound messages (attachments/<conversation>/<message>/), kept for a retention period; containers never see it. */
+    attachments: join(home, 'attachments'),
     gatewayLock: join(home, 'gateway.pid'),
   };
 }
@@ -39,7 +41,7 @@ export function ensureHome(home: string): HomeLayout {
   const layout = homeLayout(home);
   mkdirSync(home, { recursive: true, mode: 0o700 });
   chmodSync(home, 0o700);
-  for (const dir of [layout.run, layout.conversations, layout.memory, layout.memoryHistory]) {
+  for (const dir of [layout.run, layout.conversations, layout.memory, layout.memoryHistory, layout.attachments]) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   }
   // Readable by the container's user: it is mounted read-only into every container.

@@ -42,6 +42,14 @@ export const ConfigSchema = z.strictObject({
     port: z.number().int().min(0).max(65535).default(7878).describe('Port of the local HTTP API (0 picks a free one).'),
     maxBodyBytes: z.number().int().min(1024).default(256 * 1024).describe('Largest request body the HTTP API accepts; larger ones get 413.'),
   }).prefault({}),
+  attachments: z.strictObject({
+    maxBytes: z.number().int().min(1024).default(25 * 1024 * 1024)
+      .describe('Largest file one inbound message may carry, in bytes; a larger one is refused before anything is stored, with a message that says so. The HTTP API accepts a message body big enough for one such file (base64).'),
+    maxBytesByChannel: z.preprocess(jsonText, z.record(z.string().regex(/^[a-z0-9-]+$/), z.number().int().min(1024))).default({})
+      .describe('Per-channel overrides of attachments.maxBytes, e.g. {"telegram": 20971520, "api": 104857600}.'),
+    retentionDays: z.number().int().min(0).default(30)
+      .describe('Stored attachment files are deleted this many days after their message arrived (checked at start and daily; also with the conversation\'s workspace on /end); the message keeps the name, size and checksum. 0 keeps them until /end.'),
+  }).prefault({}),
   container: z.strictObject({
     engine: z.enum(['docker', 'podman', 'apple']).default('docker')
       .describe('Container engine: docker (Docker Engine API), podman (Podman\'s Docker-compatible API) or apple (Apple\'s `container` CLI, macOS). See docs/runtimes.md.'),

@@ -3,6 +3,7 @@ import { basename, join } from 'node:path';
 import type { Config } from '../config/schema.ts';
 import type { HomeLayout } from '../config/home.ts';
 import { removeTree } from '../inbox/safe-fs.ts';
+import { removeConversationAttachments } from '../store/attachments.ts';
 import { MemoryRepo } from '../memory/memory-repo.ts';
 import { AgentContainer, dataDirs, type AgentContainerDeps, type AuditEvent } from '../sandbox/agent-container.ts';
 import { ContainerPool } from '../sandbox/pool.ts';
@@ -237,6 +238,8 @@ export class ConversationContainers {
       const error = this.removeFolder(conv.dataDir);
       if (error) this.deps.audit?.({ type: 'workspace.delete_failed', conversation: conversationId, data: { error } });
       this.deps.store.updateConversation(conversationId, { dataDir: null, sessionId: null });
+      // The stored attachment files go with the workspace; their rows keep the metadata.
+      try { removeConversationAttachments(this.deps.store.db, this.deps.layout.attachments, conversationId); } catch (err) { this.deps.log.warn(`could not delete the attachments of ${conversationId}: ${(err as Error).message}`); }
     }
   }
 

@@ -14,6 +14,7 @@ import { SenderStore } from '../store/senders.ts';
 import { AccessPolicy, type MessageContext } from './access.ts';
 import { parseCommand, runCommand, type CommandContext } from './commands.ts';
 import { writeInbox } from '../inbox/inbox.ts';
+import { attachmentLimit, checkAttachmentSizes, inboxFiles, startAttachmentRetention } from '../store/attachments.ts';
 import { ConversationContainers } from './conversation-containers.ts';
 import type { Logger } from './logger.ts';
 import { Delivery } from './delivery.ts';
@@ -60,6 +61,7 @@ export class Gateway extends EventEmitter {
   private readonly drains = new Set<Promise<void>>();
   private readonly containers: ConversationContainers;
   private stopped = false;
+  private attachmentRetention?: { stop(): void };
   /** Aborted by stop(): cuts short the pause before a failed turn is retried. */
   private readonly stopping = new AbortController();
   readonly senders: SenderStore;
@@ -95,6 +97,7 @@ export class Gateway extends EventEmitter {
 
   /** Cleans up after a previous gateway, starts channels, and resumes unfinished work. */
   async start(): Promise<void> {
+    this.attachmentRetention = startAttachmentRetention(this.deps.store.db, this.deps.layout.attachments, this.deps.config.attachments.retentionDays, this.deps.log);
     await this.containers.start();
     for (const ch of this.channels.values()) await ch.start(this);
     await this.delivery.start();
@@ -114,8 +117,12 @@ export class Gateway extends EventEmitter {
     const store = this.deps.store;
     const decision = this.access.check(this.channelInfo(key.channel), key.chat, msg.sender, msg.text, ctx);
     if (decision.kind === 'ignore') return { accepted: false, reason: decision.reason };
+    // Attachments: refused whole (AttachmentError 'too_large') before anything
+    // is written when one is over the channel's limit; written to the file
+    // store with the message; never kept from a sender who is not approved.
+    checkAttachmentSizes(msg.attachments ?? [], this.attachmentLimit(key.channel), key.channel);
     const conversation = store.conversation(key, this.deps.config.memory.enabledByDefault);
-    const { message, duplicate } = store.acceptInbound(conversation.id, msg);
+    const { message, duplicate } = store.acceptInbound(conversation.id, decision.kind === 'pair' ? { ...msg, attachments: [] } : msg, { attachmentRoot: this.deps.layout.attachments });
     if (duplicate) {
       if (message.status === 'pending') this.kick(conversation.id);
       return { accepted: true, conversation, message, duplicate };
@@ -128,6 +135,11 @@ export class Gateway extends EventEmitter {
     }
     this.kick(conversation.id);
     return { accepted: true, conversation, message, duplicate };
+  }
+
+  /** The largest attachment a channel's message may carry (attachments.maxBytes, or the channel's override). */
+  attachmentLimit(channel: string): number {
+    return attachmentLimit(this.deps.config, channel);
   }
 
   private channelInfo(name: string): { name: string; trusted: boolean } {
@@ -217,8 +229,8 @@ export class Gateway extends EventEmitter {
     }
     this.containers.turnStarted(conv.id);
     this.emitEvent({ type: 'turn_start', conversationId: conv.id, inboundId: msg.id, container: container.name });
-    const text = this.delivery.noteForAgent(conv.id) + msg.text + writeInbox(this.deps.store.attachmentsOf(msg.id), container.dirs.workspace, {
-      maxBytes: this.deps.config.http.maxBodyBytes,
+    const text = this.delivery.noteForAgent(conv.id) + msg.text + writeInbox(inboxFiles(this.deps.store.attachmentsOf(msg.id), this.deps.layout.attachments), container.dirs.workspace, {
+      maxBytes: this.attachmentLimit(conv.channel),
       audit: (type, data) => this.deps.audit?.({ type, conversation: conv.id, data }),
     });
     const result: TurnResult = await container.runTurn(
@@ -343,6 +355,7 @@ export class Gateway extends EventEmitter {
   async stop(): Promise<void> {
     this.stopped = true;
     this.stopping.abort();
+    this.attachmentRetention?.stop();
     await this.deliveryWorker?.stop();
     for (const ch of this.channels.values()) await ch.stop().catch(() => {});
     await this.containers.stop();

@@ -1,4 +1,4 @@
-import { closeSync, constants, existsSync, lstatSync, openSync, realpathSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, copyFileSync, existsSync, fstatSync, lstatSync, openSync, realpathSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 
 /**
@@ -107,12 +107,18 @@ export function inboxPathFor(inboxDir: string, name: string): string {
  * `root` (the workspace) to also require that the inbox resolves inside it,
  * which covers a swapped parent folder.
  *
+ * `data` may instead name a file of the host's attachment store
+ * (`{ source }`): it is copied by the kernel (no whole-file buffer), into a
+ * file created with O_EXCL as above.
+ *
  *   writeAttachment(join(ws, 'inbox'), 'report.pdf', bytes, 25 * 1024 * 1024, { root: ws });
+ *   writeAttachment(join(ws, 'inbox'), 'photo.jpg', { source: '/home/.nanoclaw/attachments/c-1/7/1-photo.jpg' }, limit, { root: ws });
  */
-export function writeAttachment(inboxDir: string, name: string, data: Buffer, maxBytes: number, opts: { root?: string } = {}): string {
+export function writeAttachment(inboxDir: string, name: string, data: Buffer | { source: string }, maxBytes: number, opts: { root?: string } = {}): string {
   const display = printable(name);
-  if (data.length > maxBytes) {
-    throw new AttachmentError('too_large', `Attachment "${display}" is ${formatBytes(data.length)}, over the limit of ${formatBytes(maxBytes)}; it was not saved. Send a smaller file or raise the limit.`);
+  const size = Buffer.isBuffer(data) ? data.length : sourceSize(data.source, display);
+  if (size > maxBytes) {
+    throw new AttachmentError('too_large', `Attachment "${display}" is ${formatBytes(size)}, over the limit of ${formatBytes(maxBytes)}; it was not saved. Send a smaller file or raise the limit.`);
   }
   const inbox = resolve(inboxDir);
   let fd: number;
@@ -135,7 +141,9 @@ export function writeAttachment(inboxDir: string, name: string, data: Buffer, ma
     for (let attempt = 0; attempt < 20; attempt++) {
       const chosen = freeName(base, safe);
       try {
-        writeFileSync(join(base, chosen), data, { flag: 'wx', mode: 0o644 });
+        // COPYFILE_EXCL opens the target with O_CREAT | O_EXCL, which no existing entry (a symlink included) survives.
+        if (Buffer.isBuffer(data)) writeFileSync(join(base, chosen), data, { flag: 'wx', mode: 0o644 });
+        else copyFileSync(data.source, join(base, chosen), constants.COPYFILE_EXCL);
         return join(inbox, chosen);
       } catch (err) {
         // Someone created that name between the check and the write: pick the next one.
@@ -143,6 +151,23 @@ export function writeAttachment(inboxDir: string, name: string, data: Buffer, ma
       }
     }
     throw new AttachmentError('failed', `Cannot store "${display}" in ${inbox}: its name kept being taken while writing.`);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The size of a stored attachment file; a missing one (deleted meanwhile) is a clear failure. */
+function sourceSize(source: string, display: string): number {
+  let fd: number;
+  try {
+    fd = openSync(source, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    throw new AttachmentError('failed', `The stored copy of "${display}" cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); it was not saved. Send it again.`, { cause: err });
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new AttachmentError('failed', `The stored copy of "${display}" is not a regular file; it was not saved.`);
+    return st.size;
   } finally {
     closeSync(fd);
   }

@@ -18,10 +18,14 @@ import { closeDir, makeDir, openDir } from './safe-fs.ts';
  * audited as `attachment.refused`. Nothing here follows a link or changes
  * the owner of an existing path.
  *
- *   text += writeInbox(store.attachmentsOf(msg.id), dirs.workspace, { maxBytes, audit });
+ * Each file comes as bytes (`data`, rows stored before the file store), as a
+ * file of the host's attachment store (`source`, copied without a
+ * whole-file buffer), or as `removed` (why it is gone: the agent is told).
+ *
+ *   text += writeInbox(inboxFiles(store.attachmentsOf(msg.id), layout.attachments), dirs.workspace, { maxBytes, audit });
  */
 export function writeInbox(
-  files: Array<{ name: string; data: Buffer }>,
+  files: Array<{ name: string; data?: Buffer; source?: string; size?: number; removed?: string }>,
   workspace: string,
   opts: { maxBytes: number; audit?: (type: string, data: Record<string, unknown>) => void },
 ): string {
@@ -39,10 +43,16 @@ export function writeInbox(
   const notes: string[] = [];
   for (const f of files) {
     try {
+      if (f.removed) {
+        notes.push(`[An attachment, "${f.name.slice(0, 100)}" (${f.size ?? 0} bytes), is no longer available: ${f.removed}.]`);
+        continue;
+      }
       if (unusable) throw new Error(unusable);
-      const path = writeAttachment(inbox, f.name, f.data, opts.maxBytes, { root: workspace });
-      notes.push(`[Attached file: ${shown}/${basename(path)} (${f.data.length} bytes)]`);
-      opts.audit?.('attachment.stored', { name: f.name.slice(0, 100), stored: basename(path), bytes: f.data.length });
+      const content = f.source ? { source: f.source } : (f.data ?? Buffer.alloc(0));
+      const path = writeAttachment(inbox, f.name, content, opts.maxBytes, { root: workspace });
+      const bytes = f.data?.length ?? f.size ?? 0;
+      notes.push(`[Attached file: ${shown}/${basename(path)} (${bytes} bytes)]`);
+      opts.audit?.('attachment.stored', { name: f.name.slice(0, 100), stored: basename(path), bytes });
     } catch (err) {
       notes.push(`[An attachment could not be saved: ${(err as Error).message}]`);
       opts.audit?.('attachment.refused', { name: f.name.slice(0, 100), error: (err as Error).message });

@@ -1,4 +1,5 @@
-import { closeSync, constants, existsSync, fchmodSync, fchownSync, fstatSync, lstatSync, mkdirSync, openSync, readSync, rmSync } from 'node:fs';
+import { closeSync, constants, existsSync, fchmodSync, fchownSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync } from 'node:fs';
+import { safeFileName } from './attachments.ts';
 import { join } from 'node:path';
 
 /**
@@ -151,6 +152,70 @@ export function readAgentFile(root: string, relative: string, maxBytes: number):
     }
   } finally {
     for (const d of dirs) closeDir(d);
+  }
+}
+
+/** Limits of one outbox read: per file, all files together, and how many files. */
+export interface OutboxLimits { maxFileBytes: number; maxTotalBytes: number; maxFiles: number }
+
+/** A file the agent left in its outbox, read and ready to send (name sanitised), or why it is not sent. */
+export type OutboxEntry =
+  | { ok: true; name: string; original: string; data: Buffer }
+  | { ok: false; original: string; reason: string };
+
+/**
+ * The files the agent left in `<workspace>/outbox`, read as readAgentFile
+ * reads (no link followed, regular files only, a FIFO refused without
+ * blocking, each within `maxFileBytes`), in name order. Entries that are not
+ * sent (links, folders, FIFOs, files over a limit) come back with the reason,
+ * for the agent and the audit log. Names are sanitised (safeFileName) and
+ * made unique. A missing outbox is an empty one; an outbox that is itself a
+ * symlink or not a folder is refused (UnsafePathError). Reading does not
+ * remove anything: the caller clears what it sent.
+ *
+ *   for (const f of listOutbox(workspace, { maxFileBytes: 25 << 20, maxTotalBytes: 50 << 20, maxFiles: 10 })) ...
+ */
+export function listOutbox(workspace: string, limits: OutboxLimits): OutboxEntry[] {
+  const ws = openDir(workspace);
+  let box: OpenDir;
+  try {
+    try {
+      box = { fd: openSync(under(ws, 'outbox'), DIR_FLAGS), path: join(workspace, 'outbox') };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw refusal(join(workspace, 'outbox'), err);
+    }
+  } finally {
+    closeDir(ws);
+  }
+  try {
+    const names = readdirSync(pathOf(box)).sort();
+    const out: OutboxEntry[] = [];
+    const used = new Set<string>();
+    let total = 0;
+    for (const original of names) {
+      if (out.filter((e) => e.ok).length >= limits.maxFiles) {
+        out.push({ ok: false, original, reason: `more than ${limits.maxFiles} files in the outbox; send the rest in another turn` });
+        continue;
+      }
+      let data: Buffer;
+      try {
+        // readAgentFile opens the outbox again by name under the workspace; a swap of it since is refused there.
+        data = readAgentFile(workspace, `outbox/${original}`, Math.min(limits.maxFileBytes, limits.maxTotalBytes - total));
+      } catch (err) {
+        out.push({ ok: false, original, reason: (err as Error).message.replaceAll(workspace, '/workspace') });
+        continue;
+      }
+      total += data.length;
+      const safe = safeFileName(original);
+      let name = safe;
+      for (let n = 2; used.has(name); n++) name = `${n}-${safe}`;
+      used.add(name);
+      out.push({ ok: true, name, original, data });
+    }
+    return out;
+  } finally {
+    closeDir(box);
   }
 }
 

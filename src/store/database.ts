@@ -126,6 +126,25 @@ const MIGRATIONS: string[] = [
    ALTER TABLE outbound ADD COLUMN failed_at INTEGER;
    ALTER TABLE outbound ADD COLUMN agent_told INTEGER NOT NULL DEFAULT 0;
    CREATE INDEX outbound_by_state ON outbound (state, conversation_id, id);`,
+  // Attachments are files in the host's attachment store (store/attachments.ts),
+  // not BLOBs kept forever: a row keeps the name, size, sha256 and the path,
+  // and says when and why the file was deleted. Rows from before keep their
+  // BLOB (data) until the retention sweep clears it.
+  `CREATE TABLE attachments_v2 (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     inbound_id INTEGER NOT NULL REFERENCES inbound(id),
+     name TEXT NOT NULL,
+     data BLOB,
+     size INTEGER NOT NULL DEFAULT 0,
+     sha256 TEXT,
+     path TEXT,
+     removed_at INTEGER,
+     removed_reason TEXT
+   );
+   INSERT INTO attachments_v2 (id, inbound_id, name, data, size) SELECT id, inbound_id, name, data, length(data) FROM attachments;
+   DROP TABLE attachments;
+   ALTER TABLE attachments_v2 RENAME TO attachments;
+   CREATE INDEX attachments_by_inbound ON attachments (inbound_id);`,
 ];
 
 function migrate(db: Database.Database): void {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
+import { attachmentRows, writeAttachmentFiles, type StoredAttachment } from './attachments.ts';
 import { outboundRow as outbound, type Outbound, type OutboundKind } from './outbox.ts';
 
 export type { Outbound, OutboundKind } from './outbox.ts';
@@ -96,7 +97,7 @@ export class Store {
    * Stores an inbound message. A repeated `clientId` in the same conversation
    * (a client retrying after a lost answer) returns the first message instead.
    */
-  acceptInbound(conversationId: string, msg: { clientId?: string; sender: string; text: string; attachments?: Array<{ name: string; data: Buffer }> }): { message: Inbound; duplicate: boolean } {
+  acceptInbound(conversationId: string, msg: { clientId?: string; sender: string; text: string; attachments?: Array<{ name: string; data: Buffer }> }, opts: { attachmentRoot?: string } = {}): { message: Inbound; duplicate: boolean } {
     return this.db.transaction(() => {
       if (msg.clientId) {
         const existing = this.db.prepare('SELECT * FROM inbound WHERE conversation_id = ? AND client_id = ?').get(conversationId, msg.clientId);
@@ -106,8 +107,16 @@ export class Store {
       const info = this.db.prepare('INSERT INTO inbound (conversation_id, client_id, sender, text, received_at) VALUES (?, ?, ?, ?, ?)')
         .run(conversationId, msg.clientId ?? null, msg.sender, msg.text, now);
       this.db.prepare('UPDATE conversations SET last_active_at = ? WHERE id = ?').run(now, conversationId);
-      for (const a of msg.attachments ?? []) {
-        this.db.prepare('INSERT INTO attachments (inbound_id, name, data) VALUES (?, ?, ?)').run(info.lastInsertRowid, a.name, a.data);
+      const files = msg.attachments ?? [];
+      if (files.length && opts.attachmentRoot) {
+        // Written and fsynced before this transaction commits: see store/attachments.ts.
+        for (const a of writeAttachmentFiles(opts.attachmentRoot, conversationId, Number(info.lastInsertRowid), files)) {
+          this.db.prepare('INSERT INTO attachments (inbound_id, name, size, sha256, path) VALUES (?, ?, ?, ?, ?)').run(info.lastInsertRowid, a.name, a.size, a.sha256, a.path);
+        }
+      } else {
+        for (const a of files) {
+          this.db.prepare('INSERT INTO attachments (inbound_id, name, data, size) VALUES (?, ?, ?, ?)').run(info.lastInsertRowid, a.name, a.data, a.data.length);
+        }
       }
       return { message: this.getInbound(Number(info.lastInsertRowid))!, duplicate: false };
     })();
@@ -118,9 +127,13 @@ export class Store {
     return row ? inbound(row) : undefined;
   }
 
-  /** Files that came with an inbound message (names as the sender gave them; sanitise before use). */
-  attachmentsOf(inboundId: number): Array<{ name: string; data: Buffer }> {
-    return this.db.prepare('SELECT name, data FROM attachments WHERE inbound_id = ? ORDER BY id').all(inboundId) as any;
+  /**
+   * Files that came with an inbound message (names as the sender gave them;
+   * sanitise before use): stored files by path, older rows as BLOBs, and
+   * files retention deleted by when and why.
+   */
+  attachmentsOf(inboundId: number): StoredAttachment[] {
+    return attachmentRows(this.db, inboundId);
   }
 
   /** Every message still waiting for its turn, oldest first (run again after a restart). */

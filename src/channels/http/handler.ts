@@ -5,6 +5,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { streamSSE } from 'hono/streaming';
 import type { Gateway, GatewayEvent } from '../../core/gateway.ts';
+import { AttachmentError } from '../../inbox/attachments.ts';
 import { conversationId, type Outbound, type Store } from '../../store/store.ts';
 
 /** The conversation key every API conversation id maps to. */
@@ -18,10 +19,11 @@ const publicMessage = (m: Outbound) => ({ id: m.id, kind: m.kind, text: m.text, 
 
 /**
  * `attachments: [{ "name": "report.pdf", "data": "<base64>" }]`. Names are
- * kept as given here and sanitised when written into the inbox; the body
- * limit bounds their size. Returns an error message for malformed input.
+ * kept as given here and sanitised when written into the inbox; each file
+ * must fit the API channel's attachment limit (checked on the base64 length,
+ * before it is decoded). Returns an error message for malformed input.
  */
-function parseAttachments(raw: unknown): Array<{ name: string; data: Buffer }> | string {
+function parseAttachments(raw: unknown, maxBytes: number): Array<{ name: string; data: Buffer }> | string | { tooLarge: string } {
   if (raw === undefined) return [];
   if (!Array.isArray(raw) || raw.length > 20) return '"attachments" must be an array of at most 20 {"name", "data"} objects.';
   const out: Array<{ name: string; data: Buffer }> = [];
@@ -29,6 +31,8 @@ function parseAttachments(raw: unknown): Array<{ name: string; data: Buffer }> |
     if (typeof a !== 'object' || a === null || typeof a.name !== 'string' || typeof a.data !== 'string' || !a.name || a.name.length > 1000) {
       return 'Each attachment needs a "name" (1-1000 characters) and "data" (base64).';
     }
+    const bytes = Math.floor(a.data.length / 4) * 3 - (a.data.endsWith('==') ? 2 : a.data.endsWith('=') ? 1 : 0);
+    if (bytes > maxBytes) return { tooLarge: `The attachment "${a.name.slice(0, 100)}" is about ${bytes} bytes, over the api channel's limit of ${maxBytes} bytes (attachments.maxBytes); the message was not stored. Send a smaller file, or raise the limit.` };
     if (!/^[A-Za-z0-9+/]*={0,2}$/.test(a.data)) return `Attachment "${a.name.slice(0, 100)}": "data" is not base64.`;
     out.push({ name: a.name, data: Buffer.from(a.data, 'base64') });
   }
@@ -44,6 +48,10 @@ function problem(c: Context, status: 400 | 401 | 404 | 413 | 415, message: strin
  * token; a request without it is answered 401 before anything is read.
  *
  *   POST /api/v1/conversations/{id}/messages  {"text": "..."}  -> replies, when the turn ends
+ *
+ * The message route reads up to http.maxBodyBytes plus one attachment of the
+ * API's attachment limit in base64; all but the attachments' data must still
+ * fit http.maxBodyBytes, as every other route's body does.
  *   GET  /api/v1/conversations/{id}/events                        -> server-sent events
  */
 export function createApi(opts: { gateway: Gateway; store: Store; token: string; maxBodyBytes: number }): Hono {
@@ -81,16 +89,27 @@ export function createApi(opts: { gateway: Gateway; store: Store; token: string;
     return c.json({ pool: { ready: pool }, containers: conversations.filter((x) => x.container).length });
   });
 
+  const maxAttachment = gateway.attachmentLimit('api');
+  const maxMessageBody = opts.maxBodyBytes + Math.ceil(maxAttachment / 3) * 4 + 4096;
   app.post('/api/v1/conversations/:id/messages',
-    bodyLimit({ maxSize: opts.maxBodyBytes, onError: (c) => problem(c, 413, `Request body over ${opts.maxBodyBytes} bytes.`) }),
+    bodyLimit({ maxSize: maxMessageBody, onError: (c) => problem(c, 413, `Request body over ${maxMessageBody} bytes (http.maxBodyBytes plus one attachment of up to ${maxAttachment} bytes, base64).`) }),
     async (c) => {
       if ((c.req.header('content-type') ?? '').split(';')[0].trim().toLowerCase() !== 'application/json') return problem(c, 415, 'Send JSON with "Content-Type: application/json".');
       let body: any;
-      try { body = await c.req.json(); } catch { return problem(c, 400, 'Body is not valid JSON; expected {"text": "..."}.'); }
+      let size: number;
+      try {
+        const raw = await c.req.text();
+        size = Buffer.byteLength(raw);
+        body = JSON.parse(raw);
+      } catch { return problem(c, 400, 'Body is not valid JSON; expected {"text": "..."}.'); }
       if (typeof body !== 'object' || body === null || typeof body.text !== 'string' || !body.text.trim()) return problem(c, 400, 'Expected a JSON object with a non-empty "text" string.');
       if (body.text.length > MAX_TEXT) return problem(c, 413, `"text" is over ${MAX_TEXT} characters.`);
-      const attachments = parseAttachments(body.attachments);
+      const attachments = parseAttachments(body.attachments, maxAttachment);
       if (typeof attachments === 'string') return problem(c, 400, attachments);
+      if (!Array.isArray(attachments)) return problem(c, 413, attachments.tooLarge);
+      // Only attachments get the larger allowance: the rest of the body keeps http.maxBodyBytes.
+      const attachmentChars = (body.attachments ?? []).reduce((n: number, a: { data: string }) => n + a.data.length, 0);
+      if (size - attachmentChars > opts.maxBodyBytes) return problem(c, 413, `Request body over ${opts.maxBodyBytes} bytes (http.maxBodyBytes), not counting attachments.`);
       const clientId = c.req.header('idempotency-key') ?? (typeof body.clientId === 'string' ? body.clientId : undefined);
       if (clientId !== undefined && !/^[\x21-\x7e]{1,200}$/.test(clientId)) return problem(c, 400, 'Idempotency-Key must be 1-200 printable ASCII characters.');
 
@@ -101,7 +120,13 @@ export function createApi(opts: { gateway: Gateway; store: Store; token: string;
       const onEvent = (ev: GatewayEvent) => { if (ev.type === 'turn_end' && ev.inboundId === inboundId) resolveTurn(ev.replies); };
       gateway.on('event', onEvent);
       try {
-        const received = gateway.receive(apiKey(id), { clientId, sender: 'api', text: body.text, attachments });
+        let received;
+        try {
+          received = gateway.receive(apiKey(id), { clientId, sender: 'api', text: body.text, attachments });
+        } catch (err) {
+          if (err instanceof AttachmentError && err.kind === 'too_large') return problem(c, 413, err.message);
+          throw err;
+        }
         if (!received.accepted) throw new Error(`message not accepted: ${received.reason}`);
         const { message, duplicate } = received;
         inboundId = message.id;
