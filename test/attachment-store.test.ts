@@ -6,7 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -16,6 +18,9 @@ import { writeInbox } from '../src/inbox/inbox.ts';
 import { checkAttachmentSizes, inboxFiles, removeConversationAttachments, sweepAttachments } from '../src/store/attachments.ts';
 import { openDatabase } from '../src/store/database.ts';
 import { Store } from '../src/store/store.ts';
+
+/** Compiled modules the crash child imports (next to this compiled file). */
+const dist = (path: string) => new URL(`../src/${path}`, import.meta.url).href;
 
 const root = mkdtempSync(join(tmpdir(), 'nct-attstore-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -139,5 +144,42 @@ describe('attachment store', () => {
     const note = writeInbox(inboxFiles(store.attachmentsOf(message.id), layout.attachments), ws, { maxBytes: 1024 });
     assert.match(note, /An attachment could not be saved: The stored copy of "gone\.txt" cannot be read \(ENOENT\)/);
     assert.doesNotMatch(note, new RegExp(root));
+  });
+
+  it('after a SIGKILL at any point while messages are stored, every row names a whole file', async () => {
+    const { layout, store, conv } = setup();
+    store.db.close();
+    const child = join(root, `crash-${n}.mjs`);
+    writeFileSync(child, `
+      import { openDatabase } from ${JSON.stringify(dist('store/database.js'))};
+      import { Store } from ${JSON.stringify(dist('store/store.js'))};
+      const store = new Store(openDatabase(${JSON.stringify(layout.db)}));
+      for (let i = 0; ; i++) {
+        const data = Buffer.alloc(64 * 1024 + i, i % 251);
+        store.acceptInbound(${JSON.stringify(conv.id)}, { sender: 'me', text: 'm' + i, attachments: [{ name: 'a' + i + '.bin', data }, { name: 'b.bin', data }] }, { attachmentRoot: ${JSON.stringify(layout.attachments)} });
+        process.stdout.write('.');
+      }
+    `);
+    const proc = spawn(process.execPath, [child], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let stored = 0;
+    // Killed once it has stored 40 messages, wherever it is in the next one.
+    await new Promise<void>((resolve) => {
+      proc.stdout.on('data', (d: Buffer) => { stored += d.length; if (stored >= 40) resolve(); });
+      proc.on('exit', () => resolve());
+    });
+    assert.equal(proc.exitCode, null, 'the child was still storing messages when it was killed');
+    proc.kill('SIGKILL');
+    await once(proc, 'exit');
+    const after = new Store(openDatabase(layout.db));
+    const rows = after.db.prepare('SELECT * FROM attachments').all() as Array<{ path: string; size: number; sha256: string }>;
+    assert.ok(rows.length >= 80, `${rows.length} rows`);
+    for (const r of rows) {
+      const file = join(layout.attachments, r.path);
+      assert.ok(existsSync(file), `${r.path} is missing`);
+      const bytes = readFileSync(file);
+      assert.equal(bytes.length, r.size, `${r.path} is cut short`);
+      assert.equal(sha(bytes), r.sha256);
+    }
+    after.db.close();
   });
 });
