@@ -15,8 +15,9 @@ import { after, describe, it } from 'node:test';
 import { ensureHome } from '../src/config/home.ts';
 import { AttachmentError } from '../src/inbox/attachments.ts';
 import { writeInbox } from '../src/inbox/inbox.ts';
-import { checkAttachmentSizes, inboxFiles, removeConversationAttachments, sweepAttachments } from '../src/store/attachments.ts';
-import { openDatabase } from '../src/store/database.ts';
+import { checkAttachmentSizes, inboxFiles, migrateBlobAttachments, removeConversationAttachments, sweepAttachments } from '../src/store/attachments.ts';
+import { MIGRATIONS, openDatabase } from '../src/store/database.ts';
+import Database from 'better-sqlite3';
 import { Store } from '../src/store/store.ts';
 
 /** Compiled modules the crash child imports (next to this compiled file). */
@@ -133,6 +134,26 @@ describe('attachment store', () => {
     const note = writeInbox(inboxFiles(store.attachmentsOf(message.id), layout.attachments), ws, { maxBytes: 1024 });
     assert.match(note, /legacy\.txt \(11 bytes\)/);
     assert.equal(readFileSync(join(ws, 'inbox', 'legacy.txt'), 'utf8'), 'from a BLOB');
+  });
+
+  it('upgrades a database whose attachments are BLOBs, and moves them into files at start', () => {
+    const layout = ensureHome(join(root, `home-${++n}`));
+    // The store as it was before the file store: every migration up to it.
+    const old = new Database(layout.db);
+    const upTo = MIGRATIONS.findIndex((m) => m.includes('attachments_v2'));
+    for (const m of MIGRATIONS.slice(0, upTo)) old.exec(m);
+    old.pragma(`user_version = ${upTo}`);
+    old.prepare("INSERT INTO conversations (id, channel, chat, thread, created_at, last_active_at) VALUES ('c-old', 'api', 'old', '', 0, 0)").run();
+    old.prepare("INSERT INTO inbound (conversation_id, sender, text, received_at) VALUES ('c-old', 'me', 'x', ?)").run(Date.now());
+    old.prepare("INSERT INTO attachments (inbound_id, name, data) VALUES (1, 'a.txt', ?), (1, 'b.bin', ?)").run(Buffer.from('alpha'), Buffer.alloc(70_000, 1));
+    old.close();
+    const store = new Store(openDatabase(layout.db));
+    assert.deepEqual(store.attachmentsOf(1).map((r) => [r.name, r.size, r.data?.length]), [['a.txt', 5, 5], ['b.bin', 70_000, 70_000]], 'read as BLOBs until moved');
+    assert.equal(migrateBlobAttachments(store.db, layout.attachments), 2);
+    const rows = store.attachmentsOf(1);
+    assert.deepEqual(rows.map((r) => [r.name, r.size, r.data, r.sha256]), [['a.txt', 5, null, sha(Buffer.from('alpha'))], ['b.bin', 70_000, null, sha(Buffer.alloc(70_000, 1))]]);
+    for (const r of rows) assert.equal(sha(readFileSync(join(layout.attachments, r.path!))), r.sha256);
+    assert.equal(migrateBlobAttachments(store.db, layout.attachments), 0, 'nothing left to move');
   });
 
   it('tells the agent, without a host path, when a stored file is missing', () => {

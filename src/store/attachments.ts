@@ -147,10 +147,34 @@ function removeRows(db: Database.Database, root: string, rows: Array<{ id: numbe
 }
 
 /**
- * Runs the retention sweep now and then daily until stopped. A failing sweep
- * is logged and tried again the next day; it never stops the gateway.
+ * Moves attachments stored as BLOBs (before the file store) into files, one
+ * message at a time: the files are written and fsynced first, then the rows
+ * point at them and drop the BLOB in one transaction. A crash in between
+ * leaves the BLOB rows as they were; the next run writes the folder again.
+ * Returns how many rows moved.
+ */
+export function migrateBlobAttachments(db: Database.Database, root: string): number {
+  const messages = db.prepare(`SELECT DISTINCT i.id, i.conversation_id FROM attachments a JOIN inbound i ON i.id = a.inbound_id
+    WHERE a.data IS NOT NULL AND a.path IS NULL AND a.removed_at IS NULL`).all() as Array<{ id: number; conversation_id: string }>;
+  const update = db.prepare('UPDATE attachments SET path = ?, size = ?, sha256 = ?, data = NULL WHERE id = ?');
+  let moved = 0;
+  for (const m of messages) {
+    const rows = db.prepare('SELECT id, name, data FROM attachments WHERE inbound_id = ? AND path IS NULL AND data IS NOT NULL ORDER BY id').all(m.id) as Array<{ id: number; name: string; data: Buffer }>;
+    // A message's rows are all BLOBs or all files (they move in one transaction), so its folder holds nothing else.
+    const written = writeAttachmentFiles(root, m.conversation_id, m.id, rows);
+    db.transaction(() => { written.forEach((w, i) => update.run(w.path, w.size, w.sha256, rows[i].id)); })();
+    moved += rows.length;
+  }
+  return moved;
+}
+
+/**
+ * Moves old BLOB rows into files, then runs the retention sweep, now and then
+ * daily until stopped. A failure is logged and tried again the next day; it
+ * never stops the gateway.
  */
 export function startAttachmentRetention(db: Database.Database, root: string, retentionDays: number, log: { warn(msg: string): void }): { stop(): void } {
+  try { migrateBlobAttachments(db, root); } catch (err) { log.warn(`moving stored attachments out of the database failed: ${(err as Error).message}; they are read from the database meanwhile, and moved at the next start`); }
   const sweep = () => {
     try { sweepAttachments(db, root, retentionDays); } catch (err) { log.warn(`attachment retention sweep failed: ${(err as Error).message}; it runs again in a day`); }
   };

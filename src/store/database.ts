@@ -17,7 +17,8 @@ export function openDatabase(file: string): Database.Database {
   return db;
 }
 
-const MIGRATIONS: string[] = [
+/** Exported for the tests that start from an older version. */
+export const MIGRATIONS: string[] = [
   `CREATE TABLE conversations (
      id TEXT PRIMARY KEY,
      channel TEXT NOT NULL,
