@@ -165,12 +165,15 @@ export class Gateway extends EventEmitter {
     if (this.draining.has(conversationId) || this.stopped) return;
     this.draining.add(conversationId);
     const drain = this.drain(conversationId)
-      .catch((err) => this.deps.log.error(`conversation ${conversationId}: ${(err as Error).stack}`))
-      .finally(() => {
+      .then(() => true, (err) => { this.deps.log.error(`conversation ${conversationId}: ${(err as Error).stack}`); return false; })
+      .then((clean) => {
         this.draining.delete(conversationId);
         this.drains.delete(drain);
         // Its container is now idle and may be evicted by a conversation waiting for a slot.
         this.containers.wake();
+        // A message stored after the drain's last look but before this point
+        // found the drain still marked running, so nothing kicked it.
+        if (clean && this.deps.store.nextPending(conversationId)) this.kick(conversationId);
       });
     this.drains.add(drain);
   }
