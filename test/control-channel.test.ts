@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { ControlChannel, ProtocolViolation } from '../src/sandbox/control-channel.ts';
-import { LIMITS, PROTOCOL_VERSION, RunnerToHost } from '../src/protocol/messages.ts';
+import { FAILURE_CODES, HostToRunner, LIMITS, PROTOCOL_VERSION, RunnerToHost } from '../src/protocol/messages.ts';
 import { clip, fitOutcome } from '../runner/src/bounds.ts';
 
 const HELLO = { type: 'hello', protocol: PROTOCOL_VERSION, runner: '0.1.0', engine: 'test' };
@@ -77,9 +77,9 @@ describe('control channel (host end of the runner protocol)', () => {
     assert.deepEqual(messages, [HELLO, { type: 'turn_end', id: '1', ok: true, replies: ['from the runner'] }]);
 
     // The runner's stream still works both ways after the refusal.
-    assert.equal(ch.send({ type: 'message', id: '2', text: 'hi', sender: 'me' }), true);
+    assert.equal(ch.send({ type: 'message', id: '2', text: 'hi', sender: { id: 'me' } }), true);
     await until(() => runner.received().includes('\n'), 5000, 'the host message at the runner');
-    assert.deepEqual(JSON.parse(runner.received().trim()), { type: 'message', id: '2', text: 'hi', sender: 'me' });
+    assert.deepEqual(JSON.parse(runner.received().trim()), { type: 'message', id: '2', text: 'hi', sender: { id: 'me' } });
     runner.sock.destroy();
   });
 
@@ -194,7 +194,7 @@ describe('control channel (host end of the runner protocol)', () => {
     assert.deepEqual(messages, [HELLO]);
     assert.equal(errors.length, 1);
     assert.match(errors[0].message, new RegExp(`line over ${LIMITS.line} characters`));
-    assert.equal(ch.send({ type: 'message', id: '2', text: 'hi', sender: 'me' }), false, 'nothing can be sent on a closed stream');
+    assert.equal(ch.send({ type: 'message', id: '2', text: 'hi', sender: { id: 'me' } }), false, 'nothing can be sent on a closed stream');
   });
 
   it('closes the stream when a started line stops short of its end', async () => {
@@ -232,7 +232,7 @@ describe('control channel (host end of the runner protocol)', () => {
     ch = await ControlChannel.listen(path);
     const runner = await connect(path);
     await ch.connected;
-    assert.throws(() => ch!.send({ type: 'message', id: '1', text: 'x'.repeat(LIMITS.messageText + 1), sender: 'me' }),
+    assert.throws(() => ch!.send({ type: 'message', id: '1', text: 'x'.repeat(LIMITS.messageText + 1), sender: { id: 'me' } }),
       (err: Error) => err instanceof ProtocolViolation && /this message is outside the protocol's bounds, so nothing was sent to the agent \(message\.text: /.test(err.message));
     assert.throws(() => ch!.send({ type: 'start', conversation: 'c', memory: false, extra: 1 } as never), ProtocolViolation);
     assert.equal(ch.send({ type: 'stop' }), true);
@@ -260,7 +260,33 @@ describe('an honest runner fits what it sends to the host\'s bounds', () => {
     assert.ok(huge.replies.reduce((n, r) => n + r.length, 0) <= LIMITS.repliesTotal);
     assert.ok(RunnerToHost.safeParse({ type: 'turn_end', id: '1', ...huge }).success);
     assert.deepEqual(fitOutcome({ ok: true, replies: ['hi', 'there'] }), { ok: true, replies: ['hi', 'there'] });
-    const failed = fitOutcome({ ok: false, error: 'e'.repeat(LIMITS.text * 10) });
+    const failed = fitOutcome({ ok: false, code: 'engine', error: 'e'.repeat(LIMITS.text * 10) });
     assert.ok(RunnerToHost.safeParse({ type: 'turn_end', id: '1', ...failed }).success);
+    assert.equal(failed.ok ? undefined : failed.code, 'engine', 'the code survives the fitting');
+  });
+});
+
+describe('protocol 2: failure codes, the sender and interrupt', () => {
+  it('a failed turn_end must carry a known code', () => {
+    const failed = { type: 'turn_end', id: '1', ok: false, error: 'x' };
+    assert.equal(RunnerToHost.safeParse(failed).success, false, 'no code: refused');
+    assert.equal(RunnerToHost.safeParse({ ...failed, code: 'sulking' }).success, false, 'an unknown code: refused');
+    for (const code of FAILURE_CODES) assert.ok(RunnerToHost.safeParse({ ...failed, code }).success, code);
+    assert.equal(RunnerToHost.safeParse({ type: 'turn_end', id: '1', ok: true, replies: [], code: 'engine' }).success, false, 'a success has no code');
+  });
+
+  it('a message carries the sender as an id and an optional, bounded name', () => {
+    const m = { type: 'message', id: '1', text: 'hi' };
+    assert.ok(HostToRunner.safeParse({ ...m, sender: { id: 'tg:42', name: 'Ann' } }).success);
+    assert.ok(HostToRunner.safeParse({ ...m, sender: { id: 'tg:42' } }).success);
+    assert.equal(HostToRunner.safeParse({ ...m, sender: 'tg:42' }).success, false, 'the version 1 form is refused');
+    assert.equal(HostToRunner.safeParse({ ...m, sender: { id: 'x', name: 'n'.repeat(LIMITS.name + 1) } }).success, false);
+    assert.equal(HostToRunner.safeParse({ ...m, sender: { id: 'x', role: 'owner' } }).success, false, 'no extra keys');
+  });
+
+  it('interrupt names the turn to stop', () => {
+    assert.ok(HostToRunner.safeParse({ type: 'interrupt', id: '7' }).success);
+    assert.equal(HostToRunner.safeParse({ type: 'interrupt' }).success, false);
+    assert.equal(PROTOCOL_VERSION, 2);
   });
 });

@@ -17,7 +17,7 @@ export function clip(text: string, max: number): string {
 
 /** A turn's outcome within LIMITS.replies replies of LIMITS.repliesTotal characters in all, and an error within LIMITS.text. */
 export function fitOutcome(result: TurnOutcome): TurnOutcome {
-  if (!result.ok) return { ok: false, error: clip(result.error, LIMITS.text) };
+  if (!result.ok) return { ok: false, code: result.code, error: clip(result.error, LIMITS.text) };
   const replies: string[] = [];
   let left = LIMITS.repliesTotal;
   for (const reply of result.replies.slice(0, LIMITS.replies)) {

@@ -39,7 +39,7 @@ async function main(): Promise<void> {
     progress: (id, kind, text, tool) => send({ type: 'progress', id, kind, text: clip(text, LIMITS.text), tool: tool ? clip(tool, LIMITS.name) : undefined }),
     turnEnd: (id, result) => {
       const fitted = fitOutcome(result);
-      send(fitted.ok ? { type: 'turn_end', id, ok: true, replies: fitted.replies } : { type: 'turn_end', id, ok: false, error: fitted.error });
+      send(fitted.ok ? { type: 'turn_end', id, ok: true, replies: fitted.replies } : { type: 'turn_end', id, ok: false, code: fitted.code, error: fitted.error });
     },
     log: (level, text) => send({ type: 'log', level, text: clip(text, LIMITS.text) }),
   });
@@ -115,7 +115,9 @@ async function main(): Promise<void> {
       }
     } else if (m.type === 'message') {
       if (!opened) { opened = baseOptions; engine.open(opened); }
-      engine.send(m.id, m.text);
+      engine.send(m.id, m.text, m.sender);
+    } else if (m.type === 'interrupt') {
+      engine.interrupt(m.id);
     } else if (m.type === 'stop') {
       void engine.close().finally(() => process.exit(0));
     }

@@ -10,6 +10,12 @@ import type { Conversation, Store } from '../store/store.ts';
 
 export type Command = { name: string; arg: string };
 
+/**
+ * Commands that take the control lane: sent while a turn runs, they are
+ * handled at once instead of waiting behind that turn (they are about it).
+ */
+export const CONTROL_COMMANDS: ReadonlySet<string> = new Set(['stop', 'end']);
+
 /** What commands may touch: the gateway hands these over, and nothing else. */
 export interface CommandContext {
   config: Config;
@@ -54,7 +60,7 @@ export function normalizeEgressEntry(raw: string): string | undefined {
  *   await runCommand(ctx, conv, parseCommand('/allow example.com')!, { owner: true, actor: 'api:api' });
  */
 export async function runCommand(ctx: CommandContext, conv: Conversation, cmd: Command, who: { owner: boolean; actor: string }): Promise<string> {
-const live = ctx.liveContainer(conv.id);
+  const live = ctx.liveContainer(conv.id);
   const ownerOnly = `/${cmd.name} is for the owner only.`;
   const audit = (type: string, data: Record<string, unknown>) => ctx.audit?.({ type, conversation: conv.id, actor: who.actor, data });
   switch (cmd.name) {
@@ -64,15 +70,22 @@ const live = ctx.liveContainer(conv.id);
         if (!who.owner) return ownerOnly.replace('/end', '/end <conversation>');
         const other = ctx.store.getConversation(cmd.arg);
         if (!other) return `No conversation ${cmd.arg}.`;
-        await ctx.endContainer(other.id, ctx.liveContainer(other.id), `ended by ${who.actor}`, true);
+        const theirs = ctx.liveContainer(other.id);
+        theirs?.interrupt(`ended by ${who.actor}`);
+        await ctx.endContainer(other.id, theirs, `ended by ${who.actor}`, true);
         audit('admin.end_conversation', { target: other.id });
         return `Conversation ${other.id} ended.`;
       }
+      // A running turn ends as stopped (its message answered with a note), not as failed.
+      live?.interrupt('ended by /end');
       await ctx.endContainer(conv.id, live, 'ended by /end', true);
       return conv.memory
         ? 'Conversation ended: its container was destroyed. Persistent memory and the workspace were kept.'
         : 'Conversation ended: its container and workspace were destroyed. Your next message starts afresh.';
     }
+    case 'stop':
+      // The runner aborts the turn and stays up; the turn's message is answered with the note.
+      return live?.interrupt('stopped by /stop') ? 'Stopped.' : 'Nothing is running.';
     case 'memory': {
       if (cmd.arg === 'status' || !cmd.arg) return `Persistent memory is ${conv.memory ? 'on' : 'off'} for this conversation.`;
       if (!who.owner) return ownerOnly;
@@ -113,7 +126,7 @@ const live = ctx.liveContainer(conv.id);
       return `Approved ${approved.channel}:${approved.sender}; their messages now reach the agent.`;
     }
     case 'help':
-      return 'Commands: /end (destroy this conversation\'s container), /memory on|off|status, /allow [domain], /disallow <domain>, /pair approve <code>. Owner only: /memory on|off, /allow <domain>, /disallow, /pair, /end <other conversation>.';
+      return 'Commands: /stop (stop the running turn), /end (stop it and destroy this conversation\'s container), /memory on|off|status, /allow [domain], /disallow <domain>, /pair approve <code>. Owner only: /memory on|off, /allow <domain>, /disallow, /pair, /end <other conversation>.';
     default:
       return `Unknown command /${cmd.name}. Try /help.`;
   }

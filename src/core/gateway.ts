@@ -12,7 +12,7 @@ import type { Conversation, ConversationKey, Inbound, Outbound, Store } from '..
 import { EgressAllowlistStore } from '../store/egress-allowlist.ts';
 import { SenderStore } from '../store/senders.ts';
 import { AccessPolicy, type MessageContext } from './access.ts';
-import { parseCommand, runCommand, type CommandContext } from './commands.ts';
+import { CONTROL_COMMANDS, parseCommand, runCommand, type Command, type CommandContext } from './commands.ts';
 import { writeInbox } from '../inbox/inbox.ts';
 import { attachmentLimit, checkAttachmentSizes, inboxFiles, startAttachmentRetention } from '../store/attachments.ts';
 import { ConversationContainers } from './conversation-containers.ts';
@@ -59,6 +59,12 @@ export class Gateway extends EventEmitter {
   private readonly draining = new Set<string>();
   /** The drains in flight, so a graceful stop can wait for them to leave their messages pending. */
   private readonly drains = new Set<Promise<void>>();
+  /**
+   * Control-lane commands being handled per conversation (chained): the drain
+   * waits for them before it looks for its next message, so the message after
+   * an /end never runs in the container being destroyed.
+   */
+  private readonly control = new Map<string, Promise<void>>();
   private readonly containers: ConversationContainers;
   private stopped = false;
   private attachmentRetention?: { stop(): void };
@@ -133,8 +139,35 @@ export class Gateway extends EventEmitter {
       void this.finish(message, [{ kind: 'notice', text: `Hi! I only talk to people my owner has approved. Ask them to run \`nanoclaw pair approve ${decision.code}\` (the code is valid for an hour). Your message was not passed on.` }]);
       return { accepted: true, conversation, message, duplicate };
     }
+    // /stop and /end must not wait behind the turn they are about: while the
+    // drain is busy they run at once, beside it (stored first like any message).
+    const command = parseCommand(msg.text);
+    if (command && CONTROL_COMMANDS.has(command.name) && this.draining.has(conversation.id)) {
+      this.runControl(conversation, message, command);
+      return { accepted: true, conversation, message, duplicate };
+    }
     this.kick(conversation.id);
     return { accepted: true, conversation, message, duplicate };
+  }
+
+  /** Handles a control-lane command beside the conversation's drain; its row is marked done with the answer. */
+  private runControl(conv: Conversation, msg: Inbound, command: Command): void {
+    const before = this.control.get(conv.id) ?? Promise.resolve();
+    const work: Promise<void> = before.then(async () => {
+      const text = await this.runCommandFor(conv, msg, command);
+      await this.finish(msg, [{ kind: 'notice', text }]);
+    }).catch((err) => this.deps.log.error(`conversation ${conv.id}, command ${msg.id}: ${(err as Error).stack}`))
+      .finally(() => {
+        if (this.control.get(conv.id) === work) this.control.delete(conv.id);
+        this.drains.delete(work);
+      });
+    this.control.set(conv.id, work);
+    this.drains.add(work);
+  }
+
+  private runCommandFor(conv: Conversation, msg: Inbound, command: Command): Promise<string> {
+    const owner = this.access.isOwner(this.channelInfo(conv.channel), msg.sender);
+    return runCommand(this.commandContext, conv, command, { owner, actor: `${conv.channel}:${msg.sender}` });
   }
 
   /** The largest attachment a channel's message may carry (attachments.maxBytes, or the channel's override). */
@@ -188,6 +221,7 @@ export class Gateway extends EventEmitter {
     const store = this.deps.store;
     for (;;) {
       if (this.stopped) return;
+      await this.control.get(conversationId);
       const next = store.nextPending(conversationId);
       if (!next) return;
       if (next.attempts >= this.deps.config.container.turnAttempts) {
@@ -216,11 +250,7 @@ export class Gateway extends EventEmitter {
   private async handle(msg: Inbound): Promise<void> {
     const conv = this.deps.store.getConversation(msg.conversationId)!;
     const command = parseCommand(msg.text);
-    if (command) {
-      const owner = this.access.isOwner(this.channelInfo(conv.channel), msg.sender);
-      const text = await runCommand(this.commandContext, conv, command, { owner, actor: `${conv.channel}:${msg.sender}` });
-      return await this.finish(msg, [{ kind: 'notice', text }]);
-    }
+    if (command) return await this.finish(msg, [{ kind: 'notice', text: await this.runCommandFor(conv, msg, command) }]);
     let container: AgentContainer;
     try {
       container = await this.containers.acquire(conv);
@@ -237,7 +267,7 @@ export class Gateway extends EventEmitter {
       audit: (type, data) => this.deps.audit?.({ type, conversation: conv.id, data }),
     });
     const result: TurnResult = await container.runTurn(
-      { type: 'message', id: String(msg.id), text, sender: msg.sender },
+      { type: 'message', id: String(msg.id), text, sender: { id: msg.sender } },
       this.deps.config.container.turnTimeoutSec * 1000,
       (p) => {
         if (p.type !== 'progress') return;
@@ -255,7 +285,11 @@ export class Gateway extends EventEmitter {
     if (result.ok) {
       const replies = result.replies.length ? result.replies : ['(The agent finished without a reply.)'];
       await this.finish(msg, [...replies.map((text) => ({ kind: 'reply' as const, text })), ...notes]);
-    } else if (/No conversation found with session ID/.test(result.error) && this.deps.store.getConversation(conv.id)?.sessionId) {
+    } else if (result.code === 'interrupted') {
+      // Stopped on purpose (/stop, /end): the message is answered with a note,
+      // not retried, and the container, if still there, takes the next one.
+      await this.finish(msg, [{ kind: 'notice', text: `(${result.error})` }, ...notes]);
+    } else if (result.code === 'session_lost' && this.deps.store.getConversation(conv.id)?.sessionId) {
       // The engine died before it wrote the session's transcript, so it cannot
       // be resumed: start a new session and run the message again (it is still
       // pending). Not the message's fault, so the attempt does not count; with
@@ -265,7 +299,7 @@ export class Gateway extends EventEmitter {
       await this.containers.end(conv.id, container, 'its session could not be resumed', false);
       return;
     } else {
-      const killed = /SIGKILL/.test(result.error) ? ` (most likely it ran out of memory: the limit is ${this.deps.config.container.memoryMb} MiB)` : '';
+      const killed = result.code === 'oom' && !/memory/.test(result.error) ? ` (most likely it ran out of memory: the limit is ${this.deps.config.container.memoryMb} MiB)` : '';
       await this.finish(msg, [{ kind: 'error', text: `Sorry, something went wrong: ${result.error}${killed}. Send your message again to continue; the conversation resumes where it can.` }, ...notes]);
       // A failed turn can leave tool processes behind (an allocator that
       // outlived the OOM-killed engine, a stuck child): the next message gets a

@@ -7,7 +7,7 @@
  * here may import anything but zod. Both ends check every line they receive
  * against the schemas in schema.ts and read lines with lines.ts:
  *
- *   const msg: HostToRunner = { type: 'message', id: 'm1', text: 'hi', sender: 'me' };
+ *   const msg: HostToRunner = { type: 'message', id: 'm1', text: 'hi', sender: { id: 'me' } };
  *   socket.write(JSON.stringify(msg) + '\n');
  */
 
@@ -27,5 +27,5 @@ export const CONTAINER_PATHS = {
 } as const;
 
 /** The messages themselves: one zod schema per direction, with the types inferred from them. */
-export { HostToRunner, RunnerToHost, PROTOCOL_VERSION, LIMITS, describeIssues } from './schema.ts';
-export type { ProgressKind, TurnOutcome } from './schema.ts';
+export { HostToRunner, RunnerToHost, PROTOCOL_VERSION, LIMITS, FAILURE_CODES, describeIssues } from './schema.ts';
+export type { FailureCode, ProgressKind, TurnOutcome } from './schema.ts';

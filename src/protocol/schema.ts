@@ -20,7 +20,7 @@ import { z } from 'zod';
  * host: a runner from another build is stopped with a clear reason instead of
  * half-understanding the stream. Bump it with any change to a message's shape.
  */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /**
  * Bounds on every field, in characters (UTF-16 code units, what
@@ -65,17 +65,29 @@ const Start = z.strictObject({
   memory: z.boolean(),
   systemPrompt: z.string().max(LIMITS.systemPrompt).optional(),
 });
-/** One user message; the runner answers with events and exactly one `turn_end`. */
+/**
+ * One user message; the runner answers with events and exactly one
+ * `turn_end`. The sender is the channel's id for the person (and their
+ * display name where the channel has one), so the engine can tell the people
+ * of a group chat apart; both are theirs to choose, so the runner shows them
+ * to the engine as data, never as instructions.
+ */
 const Message = z.strictObject({
   type: z.literal('message'),
   id,
   text: z.string().max(LIMITS.messageText),
-  sender: z.string().max(LIMITS.key),
+  sender: z.strictObject({ id: z.string().max(LIMITS.key), name: name.optional() }),
 });
+/**
+ * Asks the runner to abort the running turn for message `id`: it answers with
+ * that turn's `turn_end` (`ok: false, code: 'interrupted'`) and stays ready
+ * for the next message. An `interrupt` for a turn that already ended is ignored.
+ */
+const Interrupt = z.strictObject({ type: z.literal('interrupt'), id });
 /** Asks the runner to finish and exit. */
 const Stop = z.strictObject({ type: z.literal('stop') });
 
-export const HostToRunner = z.discriminatedUnion('type', [Start, Message, Stop]);
+export const HostToRunner = z.discriminatedUnion('type', [Start, Message, Interrupt, Stop]);
 export type HostToRunner = z.infer<typeof HostToRunner>;
 
 // --- runner to host --------------------------------------------------------------
@@ -97,6 +109,17 @@ const Progress = z.strictObject({
   tool: name.optional(),
   text,
 });
+/**
+ * Why a turn failed, so the host acts on a code instead of on an engine's
+ * wording. The runner sends `session_lost` (the session to resume is gone),
+ * `oom` (the engine process was killed, most likely by the memory limit),
+ * `engine` (any other engine failure) and `interrupted` (after `interrupt`);
+ * the host sets `timeout`, `oom` and `engine` itself when the container ends,
+ * and `refused` when a message could not be passed to the agent.
+ */
+export const FAILURE_CODES = ['session_lost', 'oom', 'timeout', 'engine', 'refused', 'interrupted'] as const;
+export type FailureCode = typeof FAILURE_CODES[number];
+
 /** The end of the turn for message `id`: the replies to deliver, or an error. */
 const TurnEnd = z.discriminatedUnion('ok', [
   z.strictObject({
@@ -107,7 +130,7 @@ const TurnEnd = z.discriminatedUnion('ok', [
       .refine((r) => r.reduce((n, s) => n + s.length, 0) <= LIMITS.repliesTotal,
         { message: `replies over ${LIMITS.repliesTotal} characters in all` }),
   }),
-  z.strictObject({ type: z.literal('turn_end'), id, ok: z.literal(false), error: text }),
+  z.strictObject({ type: z.literal('turn_end'), id, ok: z.literal(false), code: z.enum(FAILURE_CODES), error: text }),
 ]);
 /** A log line worth keeping on the host. */
 const Log = z.strictObject({ type: z.literal('log'), level: z.enum(['info', 'warn', 'error']), text });
@@ -118,7 +141,7 @@ export type RunnerToHost = z.infer<typeof RunnerToHost>;
 /** The progress kinds, for the engine interface and live views. */
 export type ProgressKind = z.infer<typeof Progress>['kind'];
 /** How a turn ended, as the runner reports it (without the message framing). */
-export type TurnOutcome = { ok: true; replies: string[] } | { ok: false; error: string };
+export type TurnOutcome = { ok: true; replies: string[] } | { ok: false; code: FailureCode; error: string };
 
 /**
  * A short, bounded account of why a message was refused, safe to log and

@@ -5,7 +5,7 @@ import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/schema.ts';
 import type { HomeLayout } from '../config/home.ts';
-import type { HostToRunner, RunnerToHost } from '../protocol/messages.ts';
+import type { FailureCode, HostToRunner, RunnerToHost, TurnOutcome } from '../protocol/messages.ts';
 import type { AuditEvent } from '../audit/audit-log.ts';
 import { closeDir, makeDir, openDir, UnsafePathError, type OpenDir } from '../inbox/safe-fs.ts';
 import { ControlChannel, ProtocolViolation } from './control-channel.ts';
@@ -37,7 +37,11 @@ export type { AuditEvent } from '../audit/audit-log.ts';
 /** Where a container's conversation files live on the host. */
 export interface DataDirs { dataDir: string; workspace: string; state: string }
 
-export type TurnResult = { ok: true; replies: string[] } | { ok: false; error: string };
+/** How a turn ended: the runner's outcome, or the host's own code when the container ended it (timeout, OOM, crash). */
+export type TurnResult = TurnOutcome;
+
+/** How long a runner has to end a turn after `interrupt` before its container is destroyed. */
+const INTERRUPT_GRACE_MS = 15_000;
 
 /**
  * Makes a conversation's folders before its container starts: the data
@@ -82,13 +86,19 @@ export function dataDirs(layout: HomeLayout, dirName: string): DataDirs {
  *
  *   const c = await AgentContainer.launch(deps, { dirs });
  *   c.bind(conversationId, { type: 'start', conversation: conversationId, memory: false });
- *   const result = await c.runTurn({ type: 'message', id: '1', text: 'hi', sender: 'me' }, 600_000);
+ *   const result = await c.runTurn({ type: 'message', id: '1', text: 'hi', sender: { id: 'me' } }, 600_000);
  */
 export class AgentContainer extends EventEmitter {
   conversationId?: string;
   /** Set once the container is gone; the reason the user sees. */
   exitReason?: string;
-  private busy?: { id: string; resolve: (r: TurnResult) => void; timer: NodeJS.Timeout; onProgress?: (m: RunnerToHost) => void };
+  /** The code a turn running when the container ends gets: set with the reason by whoever ends it. */
+  private exitCode?: FailureCode;
+  private busy?: {
+    id: string; resolve: (r: TurnResult) => void; timer: NodeJS.Timeout; onProgress?: (m: RunnerToHost) => void;
+    /** Set by interrupt(): the note the turn ends with, however it ends. */
+    interrupted?: { note: string; grace: NodeJS.Timeout };
+  };
   private stopping = false;
   private hello!: Promise<void>;
   private exited: Promise<ContainerExit | undefined> = Promise.resolve(undefined);
@@ -238,23 +248,41 @@ export class AgentContainer extends EventEmitter {
   get alive(): boolean { return !this.exitReason; }
   get idle(): boolean { return !this.busy; }
 
-  /** Runs one turn. Never rejects: a crash, OOM kill or timeout becomes `{ ok: false, error }`. */
+  /** Runs one turn. Never rejects: a crash, OOM kill or timeout becomes `{ ok: false, code, error }`. */
   runTurn(msg: Extract<HostToRunner, { type: 'message' }>, timeoutMs: number, onProgress?: (m: RunnerToHost) => void): Promise<TurnResult> {
-    if (!this.alive) return Promise.resolve({ ok: false, error: this.exitReason! });
+    if (!this.alive) return Promise.resolve({ ok: false, code: this.exitCode ?? 'engine', error: this.exitReason! });
     if (this.busy) throw new Error(`container ${this.name} is already running turn ${this.busy.id}`);
     this.lastActive = Date.now();
     return new Promise<TurnResult>((resolve) => {
       const timer = setTimeout(() => {
-        void this.destroy(`the turn ran longer than ${Math.round(timeoutMs / 1000)} s and was stopped`);
+        void this.destroy(`the turn ran longer than ${Math.round(timeoutMs / 1000)} s and was stopped`, 'timeout');
       }, timeoutMs);
       this.busy = { id: msg.id, resolve, timer, onProgress };
       try {
         this.channel.send(msg);
       } catch (err) {
         // Refused before sending (a message over the protocol's bounds); the container is fine.
-        this.finishTurn({ ok: false, error: (err as Error).message });
+        this.finishTurn({ ok: false, code: 'refused', error: (err as Error).message });
       }
     });
+  }
+
+  /**
+   * Asks the runner to abort the running turn; the turn then ends with code
+   * `interrupted` and `note` as its error, however it ends (the runner's
+   * answer, or the container's end). A runner that has not answered within
+   * INTERRUPT_GRACE_MS is not to be trusted with the next turn either: its
+   * container is destroyed. False when no turn is running.
+   */
+  interrupt(note: string): boolean {
+    const busy = this.busy;
+    if (!busy || !this.alive) return false;
+    if (busy.interrupted) return true;
+    const grace = setTimeout(() => void this.destroy('the agent did not stop its turn when asked', 'interrupted'), INTERRUPT_GRACE_MS);
+    grace.unref();
+    busy.interrupted = { note, grace };
+    this.channel.send({ type: 'interrupt', id: busy.id });
+    return true;
   }
 
   private onRunnerMessage(m: Exclude<RunnerToHost, { type: 'hello' }>): void {
@@ -275,7 +303,9 @@ export class AgentContainer extends EventEmitter {
         this.emit('log', { type: 'log', level: 'error', text: `progress listener failed: ${(err as Error).stack ?? err}` });
       }
     } else {
-      this.finishTurn(m.ok ? { ok: true, replies: m.replies } : { ok: false, error: m.error });
+      // An `interrupted` the host did not ask for is a failure like any other.
+      const code = !m.ok && m.code === 'interrupted' && !this.busy.interrupted ? 'engine' : m.ok ? undefined : m.code;
+      this.finishTurn(m.ok ? { ok: true, replies: m.replies } : { ok: false, code: code!, error: m.error });
     }
   }
 
@@ -289,7 +319,7 @@ export class AgentContainer extends EventEmitter {
     if (this.stopping || this.gone) return;
     this.deps.audit?.({ type: 'protocol.violation', container: this.name, conversation: this.conversationId, data: { reason: v.message, ...(v.detail ? { detail: v.detail } : {}) } });
     const reason = v.kind === 'version' ? v.message : `the agent runner sent an invalid message and was stopped (${v.message})`;
-    void this.destroy(reason);
+    void this.destroy(reason, 'engine');
   }
 
   private finishTurn(result: TurnResult): void {
@@ -297,8 +327,11 @@ export class AgentContainer extends EventEmitter {
     if (!busy) return;
     this.busy = undefined;
     clearTimeout(busy.timer);
+    clearTimeout(busy.interrupted?.grace);
     this.lastActive = Date.now();
-    busy.resolve(result);
+    // Asked to stop, the turn ends as stopped whatever ended it; a reply that
+    // made it out first is still a reply.
+    busy.resolve(busy.interrupted && !result.ok ? { ok: false, code: 'interrupted', error: busy.interrupted.note } : result);
   }
 
   /**
@@ -322,9 +355,10 @@ export class AgentContainer extends EventEmitter {
     this.gone = true;
     const described = describeExit(exit, this.deps.config.container.memoryMb);
     if (!this.exitReason || exit?.oomKilled) this.exitReason = described;
+    if (exit?.oomKilled) this.exitCode = 'oom';
     this.proxy.revoke();
     this.egress.revoke();
-    this.finishTurn({ ok: false, error: this.exitReason });
+    this.finishTurn({ ok: false, code: this.exitCode ?? 'engine', error: this.exitReason });
     this.deps.audit?.({ type: 'container.destroyed', container: this.name, conversation: this.conversationId, data: { reason: this.exitReason, exitCode: exit?.exitCode, oomKilled: exit?.oomKilled } });
     this.goneDone = (async () => {
       await this.deps.runtime.destroy(this.name, 0).catch(() => {});
@@ -334,9 +368,13 @@ export class AgentContainer extends EventEmitter {
   }
   private goneDone?: Promise<void>;
 
-  /** Stops and removes the container; resolves when it is gone. */
-  async destroy(reason: string): Promise<void> {
-    if (!this.exitReason) this.exitReason = reason;
+  /**
+   * Stops and removes the container; resolves when it is gone. `code` is what
+   * a turn still running gets (`timeout` for the turn timer; a memory kill
+   * found in the exit status says `oom` whatever the caller thought).
+   */
+  async destroy(reason: string, code: FailureCode = 'engine'): Promise<void> {
+    if (!this.exitReason) { this.exitReason = reason; this.exitCode = code; }
     this.stopping = true;
     this.channel.send({ type: 'stop' });
     await this.deps.runtime.destroy(this.name, 2).catch(() => {});

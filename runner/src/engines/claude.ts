@@ -1,5 +1,7 @@
 import { query, type Query, type SDKMessage, type SDKUserMessage } from '@anthropic-ai/claude-agent-sdk';
-import type { Engine, EngineEvents, EngineOptions } from './engine.ts';
+import type { FailureCode } from '../../../src/protocol/messages.ts';
+import { describeSender } from '../sender.ts';
+import type { Engine, EngineEvents, EngineOptions, Sender } from './engine.ts';
 
 /** Longest progress text sent to the host for one tool call or result. */
 const PROGRESS_LIMIT = 2000;
@@ -15,6 +17,8 @@ export class ClaudeEngine implements Engine {
   private inbox?: MessageQueue;
   private q?: Query;
   private turns: string[] = [];
+  /** Turns the host asked to abort: whatever ends them is reported as `interrupted`. */
+  private interrupted = new Set<string>();
   private sessionId?: string;
   private opts?: EngineOptions;
 
@@ -41,13 +45,28 @@ export class ClaudeEngine implements Engine {
     void this.consume(this.q, inbox);
   }
 
-  send(id: string, text: string): void {
+  send(id: string, text: string, sender: Sender): void {
     if (!this.inbox || this.inbox.ended) {
       // The previous session ended (crash of the engine process); carry on in a new one, resuming if we can.
       this.open({ ...this.opts!, resumeSession: this.sessionId ?? this.opts!.resumeSession });
     }
     this.turns.push(id);
-    this.inbox!.push({ type: 'user', message: { role: 'user', content: text }, parent_tool_use_id: null });
+    // The sender goes in a block of its own, in the system-reminder form
+    // Claude Code uses for context it adds to a user's turn: the model sees
+    // who is speaking, and the user's text stays exactly as they wrote it.
+    const content = [
+      { type: 'text' as const, text: `<system-reminder>${describeSender(sender)}</system-reminder>` },
+      { type: 'text' as const, text },
+    ];
+    this.inbox!.push({ type: 'user', message: { role: 'user', content }, parent_tool_use_id: null });
+  }
+
+  interrupt(id: string): void {
+    if (this.turns[0] !== id || this.interrupted.has(id)) return;
+    this.interrupted.add(id);
+    // The SDK ends the running turn with an error result (handled below as
+    // `interrupted`); if the session dies instead, failAll reports it the same way.
+    this.q?.interrupt().catch((err: Error) => this.events.log('warn', `interrupting the engine failed: ${err.message}`));
   }
 
   private async consume(q: Query, inbox: MessageQueue): Promise<void> {
@@ -89,17 +108,29 @@ export class ClaudeEngine implements Engine {
       }
     } else if (m.type === 'result') {
       this.turns.shift();
-      if (m.subtype === 'success' && !m.is_error) {
+      if (m.subtype === 'success' && !m.is_error && !this.interrupted.has(id)) {
         this.events.turnEnd(id, { ok: true, replies: m.result.trim() ? [m.result] : [] });
       } else {
         const detail = 'errors' in m && m.errors?.length ? m.errors.join('; ') : (m as any).result || m.subtype;
-        this.events.turnEnd(id, { ok: false, error: `the agent could not finish this turn: ${detail}` });
+        this.fail(id, `the agent could not finish this turn: ${detail}`);
       }
+      this.interrupted.delete(id);
     }
   }
 
   private failAll(error: string): void {
-    for (const id of this.turns.splice(0)) this.events.turnEnd(id, { ok: false, error });
+    for (const id of this.turns.splice(0)) this.fail(id, error);
+    this.interrupted.clear();
+  }
+
+  /** Ends a turn with an error, and the code the host acts on: the engine's wording is known here only. */
+  private fail(id: string, error: string): void {
+    const code: FailureCode = this.interrupted.has(id) ? 'interrupted'
+      : /No conversation found with session ID/.test(error) ? 'session_lost'
+      // The engine process killed outright: in a container with a memory limit, almost always the OOM killer.
+      : /SIGKILL/.test(error) ? 'oom'
+      : 'engine';
+    this.events.turnEnd(id, { ok: false, code, error: code === 'interrupted' ? 'the turn was interrupted' : error });
   }
 
   async close(): Promise<void> {
