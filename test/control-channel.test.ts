@@ -284,6 +284,13 @@ describe('protocol 2: failure codes, the sender and interrupt', () => {
     assert.equal(HostToRunner.safeParse({ ...m, sender: { id: 'x', role: 'owner' } }).success, false, 'no extra keys');
   });
 
+  it('start names the engine, one of those the protocol knows', () => {
+    const start = { type: 'start', conversation: 'c', memory: false };
+    assert.ok(HostToRunner.safeParse({ ...start, engine: 'claude' }).success);
+    assert.equal(HostToRunner.safeParse(start).success, false, 'no engine: refused');
+    assert.equal(HostToRunner.safeParse({ ...start, engine: 'gpt' }).success, false, 'an unknown engine: refused');
+  });
+
   it('interrupt names the turn to stop', () => {
     assert.ok(HostToRunner.safeParse({ type: 'interrupt', id: '7' }).success);
     assert.equal(HostToRunner.safeParse({ type: 'interrupt' }).success, false);

@@ -107,6 +107,8 @@ async function main(): Promise<void> {
 
   function handle(m: HostToRunner): void {
     if (m.type === 'start') {
+      // A start for another engine: the host and this image disagree on what runs here.
+      if (m.engine !== engine.id) return refuse(`a start for engine ${m.engine}, but this runner hosts ${engine.id}`);
       const systemPrompt = [m.systemPrompt, m.memory ? memoryPrompt : ''].filter(Boolean).join('\n\n') || undefined;
       const wanted: EngineOptions = { ...baseOptions, resumeSession: m.resumeSession, systemPrompt };
       if (!opened || wanted.resumeSession || wanted.systemPrompt) {

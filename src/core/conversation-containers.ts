@@ -6,6 +6,7 @@ import { removeTree } from '../inbox/safe-fs.ts';
 import { removeConversationAttachments } from '../store/attachments.ts';
 import { MemoryRepo } from '../memory/memory-repo.ts';
 import { AgentContainer, dataDirs, type AgentContainerDeps, type AuditEvent } from '../sandbox/agent-container.ts';
+import { ENGINES, type EngineName } from '../protocol/messages.ts';
 import { ContainerPool } from '../sandbox/pool.ts';
 import { LABEL_HOME, LABEL_MANAGED } from '../sandbox/profile.ts';
 import type { ContainerRuntime } from '../sandbox/runtime.ts';
@@ -39,7 +40,8 @@ export interface ConversationContainersDeps {
  */
 export class ConversationContainers {
   private readonly slots: ContainerSlots;
-  private readonly pool: ContainerPool;
+  /** Pre-started containers, per engine: one warmed for an engine serves that engine only. */
+  private readonly pools: Map<EngineName, ContainerPool>;
   private readonly idleTimers = new Map<string, NodeJS.Timeout>();
   private idleSweep?: NodeJS.Timeout;
   private unwatch?: () => void;
@@ -47,13 +49,13 @@ export class ConversationContainers {
 
   constructor(private readonly deps: ConversationContainersDeps) {
     this.slots = new ContainerSlots(deps.config.container.maxRunning);
-    this.pool = new ContainerPool(deps.containerDeps, deps.config.container.prestart, (m) => deps.log.warn(m));
+    this.pools = new Map(ENGINES.map((e) => [e, new ContainerPool(deps.containerDeps, e, deps.config.container.prestart, (m) => deps.log.warn(m))]));
   }
 
   /** Cleans up after a previous gateway, then fills the pool and starts the idle sweep. */
   async start(): Promise<void> {
     await this.removeOrphans();
-    this.pool.fill();
+    for (const pool of this.pools.values()) pool.fill();
     this.endIdleSessions();
     const sweepMs = Math.min(60_000, this.deps.config.container.idleTimeoutSec * 1000);
     this.idleSweep = setInterval(() => this.endIdleSessions(), sweepMs).unref();
@@ -131,7 +133,7 @@ export class ConversationContainers {
   }
 
   get poolReady(): number {
-    return this.pool.readyCount;
+    return [...this.pools.values()].reduce((n, p) => n + p.readyCount, 0);
   }
 
   /** The conversation's live container, or a new one (from the pool when it can be). */
@@ -160,8 +162,10 @@ export class ConversationContainers {
   private async launchOrTake(conversationId: string): Promise<AgentContainer> {
     const { store, layout, config, audit } = this.deps;
     const fresh = store.getConversation(conversationId)!;
-    const start = { type: 'start' as const, conversation: conversationId, memory: fresh.memory, systemPrompt: config.agent.systemPrompt || undefined };
-    let container = !fresh.memory && !fresh.dataDir ? this.pool.take() : undefined;
+    // Every conversation runs the one engine there is, until conversations choose theirs.
+    const engine: EngineName = 'claude';
+    const start = { type: 'start' as const, conversation: conversationId, engine, memory: fresh.memory, systemPrompt: config.agent.systemPrompt || undefined };
+    let container = !fresh.memory && !fresh.dataDir ? this.pools.get(engine)?.take() : undefined;
     if (container) {
       store.updateConversation(conversationId, { dataDir: container.dirs.dataDir });
       audit?.({ type: 'container.bound', conversation: conversationId, container: container.name, data: { from: 'pool' } });
@@ -171,7 +175,7 @@ export class ConversationContainers {
       await memory?.ensure();
       container = await AgentContainer.launch(this.deps.containerDeps, {
         dirs: dirName ? dataDirs(layout, dirName) : undefined,
-        memoryDir: memory?.workTree, conversationId,
+        memoryDir: memory?.workTree, conversationId, engine,
       });
       if (!fresh.dataDir) store.updateConversation(conversationId, { dataDir: container.dirs.dataDir });
     }
@@ -263,7 +267,7 @@ export class ConversationContainers {
     this.unwatch?.();
     clearInterval(this.idleSweep);
     for (const t of this.idleTimers.values()) clearTimeout(t);
-    await this.pool.close();
+    await Promise.all([...this.pools.values()].map((p) => p.close()));
     await Promise.all(this.slots.entries().map(([id, c]) => c.destroy('gateway stopping').then(() => this.slots.release(id, c))));
   }
 }

@@ -55,12 +55,21 @@ const id = z.string().min(1).max(LIMITS.id);
 const name = z.string().min(1).max(LIMITS.name);
 const text = z.string().max(LIMITS.text);
 
+/**
+ * The agent engines a runner can host. `start` names the conversation's, and
+ * a runner refuses a start for an engine it does not host; the host keeps its
+ * pre-started containers per engine.
+ */
+export const ENGINES = ['claude'] as const;
+export type EngineName = typeof ENGINES[number];
+
 // --- host to runner --------------------------------------------------------------
 
 /** Binds a pristine container to its conversation; sent once, before any message. */
 const Start = z.strictObject({
   type: z.literal('start'),
   conversation: z.string().min(1).max(LIMITS.key),
+  engine: z.enum(ENGINES),
   resumeSession: id.optional(),
   memory: z.boolean(),
   systemPrompt: z.string().max(LIMITS.systemPrompt).optional(),

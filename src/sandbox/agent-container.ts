@@ -5,7 +5,7 @@ import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/schema.ts';
 import type { HomeLayout } from '../config/home.ts';
-import type { FailureCode, HostToRunner, RunnerToHost, TurnOutcome } from '../protocol/messages.ts';
+import type { EngineName, FailureCode, HostToRunner, RunnerToHost, TurnOutcome } from '../protocol/messages.ts';
 import type { AuditEvent } from '../audit/audit-log.ts';
 import { closeDir, makeDir, openDir, UnsafePathError, type OpenDir } from '../inbox/safe-fs.ts';
 import { ControlChannel, ProtocolViolation } from './control-channel.ts';
@@ -85,11 +85,13 @@ export function dataDirs(layout: HomeLayout, dirName: string): DataDirs {
  * way to unbind it.
  *
  *   const c = await AgentContainer.launch(deps, { dirs });
- *   c.bind(conversationId, { type: 'start', conversation: conversationId, memory: false });
+ *   c.bind(conversationId, { type: 'start', conversation: conversationId, engine: 'claude', memory: false });
  *   const result = await c.runTurn({ type: 'message', id: '1', text: 'hi', sender: { id: 'me' } }, 600_000);
  */
 export class AgentContainer extends EventEmitter {
   conversationId?: string;
+  /** The engine its runner hosts (one image serves them all; `start` must name this one). */
+  engine: EngineName = 'claude';
   /** Set once the container is gone; the reason the user sees. */
   exitReason?: string;
   /** The code a turn running when the container ends gets: set with the reason by whoever ends it. */
@@ -117,7 +119,7 @@ export class AgentContainer extends EventEmitter {
   }
 
   /** Starts a container; resolves once its runner has said hello. */
-  static async launch(deps: AgentContainerDeps, opts: { dirs?: DataDirs; memoryDir?: string; conversationId?: string; prewarm?: boolean }): Promise<AgentContainer> {
+  static async launch(deps: AgentContainerDeps, opts: { dirs?: DataDirs; memoryDir?: string; conversationId?: string; prewarm?: boolean; engine?: EngineName }): Promise<AgentContainer> {
     const name = `nanoclaw-${randomBytes(5).toString('hex')}`;
     const dirs = opts.dirs ?? dataDirs(deps.layout, name);
     prepareDataDirs(dirs, (err) => deps.audit?.({ type: 'workspace.unsafe_inbox', container: name, conversation: opts.conversationId, data: { error: err.message } }));
@@ -160,6 +162,7 @@ export class AgentContainer extends EventEmitter {
     const channel = await ControlChannel.listen(join(runDir, 'control.sock'));
     self = new AgentContainer(name, dirs, deps, runDir, channel, proxy, egress);
     self.conversationId = opts.conversationId;
+    self.engine = opts.engine ?? 'claude';
     await self.start(token, opts.memoryDir, opts.prewarm ?? false);
     return self;
   }
@@ -234,6 +237,7 @@ export class AgentContainer extends EventEmitter {
   /** Binds this container to its conversation; sends `start`. */
   bind(conversationId: string, start: Extract<HostToRunner, { type: 'start' }>): void {
     if (this.conversationId && this.conversationId !== conversationId) throw new Error(`container ${this.name} already serves ${this.conversationId}`);
+    if (start.engine !== this.engine) throw new Error(`container ${this.name} was started for engine ${this.engine}, not ${start.engine}`);
     this.conversationId = conversationId;
     try {
       this.channel.send(start);

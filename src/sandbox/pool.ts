@@ -1,4 +1,5 @@
 import { removeTree } from '../inbox/safe-fs.ts';
+import type { EngineName } from '../protocol/messages.ts';
 import { AgentContainer, type AgentContainerDeps } from './agent-container.ts';
 
 /** How long after handing out a container the pool starts its replacement. */
@@ -9,9 +10,10 @@ const REFILL_DELAY_MS = 3000;
  * wait for `docker run` and the engine's start-up. A pooled container has
  * never seen a conversation: fresh workspace, fresh engine state, nothing
  * mounted but its own folders. It is handed out once and never returns; one
- * that goes away unused takes its folders with it.
+ * that goes away unused takes its folders with it. One pool per engine: its
+ * containers are warmed up for that engine only.
  *
- *   const pool = new ContainerPool(deps, 1, log); pool.fill();
+ *   const pool = new ContainerPool(deps, 'claude', 1, log); pool.fill();
  *   const c = pool.take();   // undefined when none is ready
  */
 export class ContainerPool {
@@ -23,6 +25,7 @@ export class ContainerPool {
 
   constructor(
     private readonly deps: AgentContainerDeps,
+    readonly engine: EngineName,
     private readonly size: number,
     private readonly log: (msg: string) => void,
   ) {}
@@ -44,7 +47,7 @@ export class ContainerPool {
   fill(): void {
     if (this.closed) return;
     while (this.ready.length + this.launches.size < this.size) {
-      const launch: Promise<void> = AgentContainer.launch(this.deps, { prewarm: true }).then((c) => {
+      const launch: Promise<void> = AgentContainer.launch(this.deps, { prewarm: true, engine: this.engine }).then((c) => {
         this.failures = 0;
         c.once('exit', () => {
           // Never handed out: nobody will ever use its folders.

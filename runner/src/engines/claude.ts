@@ -13,6 +13,7 @@ const PROGRESS_LIMIT = 2000;
  * and nobody is there to answer a prompt.
  */
 export class ClaudeEngine implements Engine {
+  readonly id = 'claude' as const;
   readonly name = 'claude-agent-sdk';
   private inbox?: MessageQueue;
   private q?: Query;

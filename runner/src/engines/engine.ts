@@ -1,4 +1,4 @@
-import type { ProgressKind, TurnOutcome } from '../../../src/protocol/messages.ts';
+import type { EngineName, ProgressKind, TurnOutcome } from '../../../src/protocol/messages.ts';
 
 /**
  * An agent engine inside the container: takes user messages one at a time and
@@ -9,6 +9,9 @@ import type { ProgressKind, TurnOutcome } from '../../../src/protocol/messages.t
  *   engine.send('m1', 'hello', { id: 'tg:42', name: 'Ann' });   // later: events.turnEnd('m1', ...)
  */
 export interface Engine {
+  /** What `start` calls it. */
+  readonly id: EngineName;
+  /** What `hello` reports: the implementation. */
   readonly name: string;
   /** Starts (or restarts) the engine's session; may be called before the first message to warm it up. */
   open(opts: EngineOptions): void;
