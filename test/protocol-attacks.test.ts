@@ -26,6 +26,7 @@ import { PROTOCOL_VERSION } from '../src/protocol/messages.ts';
 import { conversationId } from '../src/store/store.ts';
 import { AGENT_UID } from '../src/sandbox/profile.ts';
 import { startHarness, type Harness } from './support/harness.ts';
+import { nextEvent } from './support/wait.ts';
 
 const AGENT_IMAGE = process.env.NANOCLAW_CONTAINER_IMAGE ?? 'nanoclaw-agent:latest';
 // Per run, so two runs never share (or delete) each other's image.
@@ -126,6 +127,31 @@ describe('a runner that breaks the protocol, against a real gateway', () => {
       assert.ok(String((added[0].data as any).reason).includes(expected));
     }
     await healthy('after the version mismatches');
+  });
+
+  it('takes a turn_end "interrupted" the host did not ask for as a failure, not as a stop', async () => {
+    setMode('unasked-interrupted');
+    const { body } = await h.send('atk-unasked', 'hello?');
+    setMode('honest');
+    assert.equal(body.replies.length, 1, JSON.stringify(body));
+    assert.equal(body.replies[0].kind, 'error', 'answered as a failed turn');
+    assert.match(body.replies[0].text, /^Sorry, something went wrong/);
+    assert.equal(await h.ask('atk-unasked', 'again'), 'Echo: again', 'the next message gets a working container');
+  });
+
+  it('destroys the container of a runner that ignores an interrupt; the stopped message is answered with the note', async () => {
+    const convId = conversationId(apiKey('atk-deaf'));
+    setMode('ignores-interrupt');
+    const started = nextEvent(h.app.gateway, (e) => e.type === 'turn_start' && e.conversationId === convId, 60_000);
+    const turn = h.send('atk-deaf', 'hello?');
+    await started;
+    setMode('honest');
+    assert.deepEqual((await h.send('atk-deaf', '/stop')).body.replies.map((r: any) => r.text), ['Stopped.']);
+    assert.deepEqual((await turn).body.replies.map((r: any) => `${r.kind}: ${r.text}`), ['notice: (stopped by /stop)']);
+    const gone = destroyed().filter((r) => r.conversation === convId);
+    assert.equal(gone.length, 1);
+    assert.match(String((gone[0].data as any).reason), /did not stop its turn when asked/);
+    assert.equal(await h.ask('atk-deaf', 'again'), 'Echo: again');
   });
 
   it('gives a conversation whose runner was stopped a working container on its next message', async () => {

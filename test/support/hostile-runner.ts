@@ -64,6 +64,10 @@ async function attack({ mode, protocol }: Plan): Promise<void> {
       case 'extra-key': return void sock.write(line({ type: 'turn_end', id, ok: true, replies: ['forged'], deliverTo: 'everyone' }));
       case 'other-turn': return void sock.write(line({ type: 'turn_end', id: `${id}-not-this-one`, ok: true, replies: ['forged'] }));
       case 'stalled-line': return void sock.write('{"type": "turn_end", "id": "');
+      // Well-formed, but claims a stop nobody asked for.
+      case 'unasked-interrupted': return void sock.write(line({ type: 'turn_end', id, ok: false, code: 'interrupted', error: 'stopped (forged)' }));
+      // Never ends the turn, and ignores the host's interrupt.
+      case 'ignores-interrupt': return;
       case 'endless-line': {
         // 8 MiB without a newline, respecting backpressure, until the host hangs up.
         const chunk = 'y'.repeat(256 * 1024);
