@@ -392,8 +392,8 @@ export class Gateway extends EventEmitter {
   async stop(): Promise<void> {
     this.stopped = true;
     this.stopping.abort();
-    this.attachmentRetention?.stop();
     await this.deliveryWorker?.stop();
+    this.attachmentRetention?.stop();
     for (const ch of this.channels.values()) await ch.stop().catch(() => {});
     await this.containers.stop();
     await Promise.all(this.drains);
