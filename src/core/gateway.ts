@@ -3,9 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/schema.ts';
 import type { HomeLayout } from '../config/home.ts';
 import type { Channel } from '../channels/channel.ts';
-import { MemoryRepo } from '../memory/memory-repo.ts';
-import { MemoryCommitRefused } from '../memory/work-tree-check.ts';
-import type { AgentContainer, AuditEvent, TurnResult } from '../sandbox/agent-container.ts';
+import type { AuditEvent } from '../sandbox/agent-container.ts';
 import { Budget } from '../sandbox/budget.ts';
 import type { ContainerRuntime } from '../sandbox/runtime.ts';
 import type { Conversation, ConversationKey, Inbound, Outbound, Store } from '../store/store.ts';
@@ -13,12 +11,12 @@ import { EgressAllowlistStore } from '../store/egress-allowlist.ts';
 import { SenderStore } from '../store/senders.ts';
 import { AccessPolicy, type MessageContext } from './access.ts';
 import { CONTROL_COMMANDS, parseCommand, runCommand, type Command, type CommandContext } from './commands.ts';
-import { writeInbox } from '../inbox/inbox.ts';
-import { attachmentLimit, checkAttachmentSizes, inboxFiles, startAttachmentRetention } from '../store/attachments.ts';
+import { attachmentLimit, checkAttachmentSizes, startAttachmentRetention } from '../store/attachments.ts';
 import { ConversationContainers } from './conversation-containers.ts';
 import type { Logger } from './logger.ts';
 import { Delivery } from './delivery.ts';
 import { Outbox } from '../store/outbox.ts';
+import { TurnRunner, type Reply } from './turn-runner.ts';
 
 /** What channels see of a turn as it runs, for live views (the HTTP API's event stream). */
 export type GatewayEvent =
@@ -66,6 +64,7 @@ export class Gateway extends EventEmitter {
    */
   private readonly control = new Map<string, Promise<void>>();
   private readonly containers: ConversationContainers;
+  private readonly turns: TurnRunner;
   private stopped = false;
   private attachmentRetention?: { stop(): void };
   /** Aborted by stop(): cuts short the pause before a failed turn is retried. */
@@ -94,6 +93,14 @@ export class Gateway extends EventEmitter {
       config, layout, store, runtime, log: deps.log, audit: deps.audit, containerDeps,
       busy: (id) => this.draining.has(id),
       emit: (ev) => this.emitEvent(ev),
+    });
+    this.turns = new TurnRunner({
+      config, layout, store, log: deps.log, audit: deps.audit, containers: this.containers,
+      noteForAgent: (id) => this.delivery.noteForAgent(id),
+      attachmentLimit: (channel) => this.attachmentLimit(channel),
+      emit: (ev) => this.emitEvent(ev),
+      finish: (msg, replies, outcome) => this.finish(msg, replies, outcome),
+      stopped: () => this.stopped,
     });
   }
 
@@ -251,81 +258,7 @@ export class Gateway extends EventEmitter {
     const conv = this.deps.store.getConversation(msg.conversationId)!;
     const command = parseCommand(msg.text);
     if (command) return await this.finish(msg, [{ kind: 'notice', text: await this.runCommandFor(conv, msg, command) }]);
-    let container: AgentContainer;
-    try {
-      container = await this.containers.acquire(conv);
-    } catch (err) {
-      if (this.stopped) return this.deps.store.releaseAttempt(msg.id);
-      this.deps.log.error(`conversation ${conv.id}: ${(err as Error).message}`);
-      await this.finish(msg, [{ kind: 'error', text: `Sorry, I could not start a sandbox for this conversation: ${(err as Error).message}` }]);
-      return;
-    }
-    this.containers.turnStarted(conv.id);
-    this.emitEvent({ type: 'turn_start', conversationId: conv.id, inboundId: msg.id, container: container.name });
-    const text = this.delivery.noteForAgent(conv.id) + msg.text + writeInbox(inboxFiles(this.deps.store.attachmentsOf(msg.id), this.deps.layout.attachments), container.dirs.workspace, {
-      maxBytes: this.attachmentLimit(conv.channel),
-      audit: (type, data) => this.deps.audit?.({ type, conversation: conv.id, data }),
-    });
-    const result: TurnResult = await container.runTurn(
-      { type: 'message', id: String(msg.id), text, sender: { id: msg.sender } },
-      this.deps.config.container.turnTimeoutSec * 1000,
-      (p) => {
-        if (p.type !== 'progress') return;
-        this.emitEvent({ type: 'progress', conversationId: conv.id, inboundId: msg.id, kind: p.kind, tool: p.tool, text: p.text });
-        if (p.kind === 'tool_use') this.deps.audit?.({ type: 'tool.call', conversation: conv.id, container: container.name, data: { tool: p.tool, input: p.text.slice(0, 300) } });
-      },
-    );
-    if (this.stopped) {
-      // A graceful stop ends turns as a crash would: the message stays
-      // pending and runs again at the next start; it is never answered with an error.
-      this.deps.store.releaseAttempt(msg.id);
-      return;
-    }
-    const notes = conv.memory ? await this.commitMemory(conv, msg) : [];
-    if (result.ok) {
-      const replies = result.replies.length ? result.replies : ['(The agent finished without a reply.)'];
-      await this.finish(msg, [...replies.map((text) => ({ kind: 'reply' as const, text })), ...notes]);
-    } else if (result.code === 'interrupted') {
-      // Stopped on purpose (/stop, /end): the message is answered with a note,
-      // not retried, and the container, if still there, takes the next one.
-      await this.finish(msg, [{ kind: 'notice', text: `(${result.error})` }, ...notes]);
-    } else if (result.code === 'session_lost' && this.deps.store.getConversation(conv.id)?.sessionId) {
-      // The engine died before it wrote the session's transcript, so it cannot
-      // be resumed: start a new session and run the message again (it is still
-      // pending). Not the message's fault, so the attempt does not count; with
-      // the session cleared this cannot happen twice in a row.
-      this.deps.store.updateConversation(conv.id, { sessionId: null });
-      this.deps.store.releaseAttempt(msg.id);
-      await this.containers.end(conv.id, container, 'its session could not be resumed', false);
-      return;
-    } else {
-      const killed = result.code === 'oom' && !/memory/.test(result.error) ? ` (most likely it ran out of memory: the limit is ${this.deps.config.container.memoryMb} MiB)` : '';
-      await this.finish(msg, [{ kind: 'error', text: `Sorry, something went wrong: ${result.error}${killed}. Send your message again to continue; the conversation resumes where it can.` }, ...notes]);
-      // A failed turn can leave tool processes behind (an allocator that
-      // outlived the OOM-killed engine, a stuck child): the next message gets a
-      // fresh container that resumes the session instead.
-      if (container.alive) await this.containers.end(conv.id, container, 'its turn failed', false);
-    }
-    this.containers.turnEnded(conv.id, container);
-  }
-
-  /**
-   * Records what the turn changed in the conversation's memory. A commit the
-   * work tree check refuses (a FIFO, an oversized file) is audited and the
-   * user told, in a notice that goes with the turn's replies.
-   */
-  private async commitMemory(conv: Conversation, msg: Inbound): Promise<Array<{ kind: 'notice'; text: string }>> {
-    try {
-      const commit = await new MemoryRepo(this.deps.layout, conv.id).commit(`turn ${msg.id}: ${msg.text.replace(/\s+/g, ' ').slice(0, 60)}`);
-      if (commit) this.deps.audit?.({ type: 'memory.commit', conversation: conv.id, data: commit });
-      return [];
-    } catch (err) {
-      const error = (err as Error).message;
-      const refused = err instanceof MemoryCommitRefused;
-      this.deps.audit?.({ type: refused ? 'memory.commit_refused' : 'memory.commit_failed', conversation: conv.id, data: { error } });
-      this.deps.log.warn(`memory commit for ${conv.id} failed: ${error}`);
-      return [{ kind: 'notice', text: `This turn's changes to /memory were not recorded: ${error}` }];
-    }
+    await this.turns.run(conv, msg);
   }
 
   /**
@@ -334,7 +267,7 @@ export class Gateway extends EventEmitter {
    * delivery attempts, so a live view sees the replies before the turn closes.
    * A reply that fails waits for its retries in the worker, not here.
    */
-  private async finish(msg: Inbound, replies: Array<{ kind: Outbound['kind']; text: string }>, outcome: 'answered' | 'failed' = 'answered'): Promise<void> {
+  private async finish(msg: Inbound, replies: Reply[], outcome: 'answered' | 'failed' = 'answered'): Promise<void> {
     const stored = this.deps.store.completeTurn(msg.id, replies, outcome);
     for (const m of stored) this.emitEvent({ type: 'outbound', conversationId: msg.conversationId, message: m });
     await this.delivery.wake(msg.conversationId);

@@ -1,0 +1,125 @@
+import type { Config } from '../config/schema.ts';
+import type { HomeLayout } from '../config/home.ts';
+import { writeInbox } from '../inbox/inbox.ts';
+import { MemoryRepo } from '../memory/memory-repo.ts';
+import { MemoryCommitRefused } from '../memory/work-tree-check.ts';
+import type { AgentContainer, AuditEvent, TurnResult } from '../sandbox/agent-container.ts';
+import { inboxFiles } from '../store/attachments.ts';
+import type { Conversation, Inbound, Outbound, Store } from '../store/store.ts';
+import type { ConversationContainers } from './conversation-containers.ts';
+import type { GatewayEvent } from './gateway.ts';
+import type { Logger } from './logger.ts';
+
+/** One message to the user that a turn produces, before it is stored. */
+export type Reply = { kind: Outbound['kind']; text: string };
+
+export interface TurnRunnerDeps {
+  config: Config;
+  layout: HomeLayout;
+  store: Store;
+  log: Logger;
+  audit?: (event: AuditEvent) => void;
+  containers: ConversationContainers;
+  /** What the agent should know before this message (replies that could not be delivered: core/delivery.ts). */
+  noteForAgent: (conversationId: string) => string;
+  attachmentLimit: (channel: string) => number;
+  emit: (ev: GatewayEvent) => void;
+  /** Stores the replies with the message's done mark and has them delivered. */
+  finish: (msg: Inbound, replies: Reply[], outcome?: 'answered' | 'failed') => Promise<void>;
+  /** True once a graceful stop began: a turn cut short then stays pending. */
+  stopped: () => boolean;
+}
+
+/**
+ * One message's turn in its conversation's container: gets the container,
+ * copies the attachments into the inbox, runs the turn with its progress
+ * published and tool calls audited, commits memory, and turns the outcome
+ * into replies by its failure code (interrupted, session lost, out of memory,
+ * timeout...). The queue around it (order, attempts, the control lane) is the
+ * gateway's.
+ *
+ *   const turns = new TurnRunner(deps); await turns.run(conversation, message);
+ */
+export class TurnRunner {
+  constructor(private readonly deps: TurnRunnerDeps) {}
+
+  /** Runs the turn; returns with the message answered, or still pending when it is to run again. */
+  async run(conv: Conversation, msg: Inbound): Promise<void> {
+    let container: AgentContainer;
+    try {
+      container = await this.deps.containers.acquire(conv);
+    } catch (err) {
+      if (this.deps.stopped()) return this.deps.store.releaseAttempt(msg.id);
+      this.deps.log.error(`conversation ${conv.id}: ${(err as Error).message}`);
+      await this.deps.finish(msg, [{ kind: 'error', text: `Sorry, I could not start a sandbox for this conversation: ${(err as Error).message}` }]);
+      return;
+    }
+    this.deps.containers.turnStarted(conv.id);
+    this.deps.emit({ type: 'turn_start', conversationId: conv.id, inboundId: msg.id, container: container.name });
+    const text = this.deps.noteForAgent(conv.id) + msg.text + writeInbox(inboxFiles(this.deps.store.attachmentsOf(msg.id), this.deps.layout.attachments), container.dirs.workspace, {
+      maxBytes: this.deps.attachmentLimit(conv.channel),
+      audit: (type, data) => this.deps.audit?.({ type, conversation: conv.id, data }),
+    });
+    const result: TurnResult = await container.runTurn(
+      { type: 'message', id: String(msg.id), text, sender: { id: msg.sender } },
+      this.deps.config.container.turnTimeoutSec * 1000,
+      (p) => {
+        if (p.type !== 'progress') return;
+        this.deps.emit({ type: 'progress', conversationId: conv.id, inboundId: msg.id, kind: p.kind, tool: p.tool, text: p.text });
+        if (p.kind === 'tool_use') this.deps.audit?.({ type: 'tool.call', conversation: conv.id, container: container.name, data: { tool: p.tool, input: p.text.slice(0, 300) } });
+      },
+    );
+    if (this.deps.stopped()) {
+      // A graceful stop ends turns as a crash would: the message stays
+      // pending and runs again at the next start; it is never answered with an error.
+      this.deps.store.releaseAttempt(msg.id);
+      return;
+    }
+    const notes = conv.memory ? await this.commitMemory(conv, msg) : [];
+    if (result.ok) {
+      const replies = result.replies.length ? result.replies : ['(The agent finished without a reply.)'];
+      await this.deps.finish(msg, [...replies.map((text) => ({ kind: 'reply' as const, text })), ...notes]);
+    } else if (result.code === 'interrupted') {
+      // Stopped on purpose (/stop, /end): the message is answered with a note,
+      // not retried, and the container, if still there, takes the next one.
+      await this.deps.finish(msg, [{ kind: 'notice', text: `(${result.error})` }, ...notes]);
+    } else if (result.code === 'session_lost' && this.deps.store.getConversation(conv.id)?.sessionId) {
+      // The engine died before it wrote the session's transcript, so it cannot
+      // be resumed: start a new session and run the message again (it is still
+      // pending). Not the message's fault, so the attempt does not count; with
+      // the session cleared this cannot happen twice in a row.
+      this.deps.store.updateConversation(conv.id, { sessionId: null });
+      this.deps.store.releaseAttempt(msg.id);
+      await this.deps.containers.end(conv.id, container, 'its session could not be resumed', false);
+      return;
+    } else {
+      const killed = result.code === 'oom' && !/memory/.test(result.error) ? ` (most likely it ran out of memory: the limit is ${this.deps.config.container.memoryMb} MiB)` : '';
+      await this.deps.finish(msg, [{ kind: 'error', text: `Sorry, something went wrong: ${result.error}${killed}. Send your message again to continue; the conversation resumes where it can.` }, ...notes]);
+      // A failed turn can leave tool processes behind (an allocator that
+      // outlived the OOM-killed engine, a stuck child): the next message gets a
+      // fresh container that resumes the session instead.
+      if (container.alive) await this.deps.containers.end(conv.id, container, 'its turn failed', false);
+    }
+    this.deps.containers.turnEnded(conv.id, container);
+  }
+
+
+  /**
+   * Records what the turn changed in the conversation's memory. A commit the
+   * work tree check refuses (a FIFO, an oversized file) is audited and the
+   * user told, in a notice that goes with the turn's replies.
+   */
+  private async commitMemory(conv: Conversation, msg: Inbound): Promise<Array<{ kind: 'notice'; text: string }>> {
+    try {
+      const commit = await new MemoryRepo(this.deps.layout, conv.id).commit(`turn ${msg.id}: ${msg.text.replace(/\s+/g, ' ').slice(0, 60)}`);
+      if (commit) this.deps.audit?.({ type: 'memory.commit', conversation: conv.id, data: commit });
+      return [];
+    } catch (err) {
+      const error = (err as Error).message;
+      const refused = err instanceof MemoryCommitRefused;
+      this.deps.audit?.({ type: refused ? 'memory.commit_refused' : 'memory.commit_failed', conversation: conv.id, data: { error } });
+      this.deps.log.warn(`memory commit for ${conv.id} failed: ${error}`);
+      return [{ kind: 'notice', text: `This turn's changes to /memory were not recorded: ${error}` }];
+    }
+  }
+}
