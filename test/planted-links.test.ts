@@ -17,7 +17,7 @@ import { writeInbox } from '../src/inbox/inbox.ts';
 import { closeDir, listOutbox, makeDir, openDir, readAgentFile, removeTree, UnsafePathError } from '../src/inbox/safe-fs.ts';
 import { MemoryRepo } from '../src/memory/memory-repo.ts';
 import { MEMORY_LIMITS, MemoryCommitRefused } from '../src/memory/work-tree-check.ts';
-import { dataDirs, prepareDataDirs } from '../src/sandbox/agent-container.ts';
+import { dataDirs, prepareDataDirs } from '../src/sandbox/data-dirs.ts';
 import { AGENT_UID } from '../src/sandbox/profile.ts';
 import { hostFolder } from './support/host-folder.ts';
 

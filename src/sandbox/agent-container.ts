@@ -1,19 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { mkdirSync, rmSync, chmodSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/schema.ts';
 import type { HomeLayout } from '../config/home.ts';
 import type { EngineName, FailureCode, HostToRunner, RunnerToHost, TurnOutcome } from '../protocol/messages.ts';
 import type { AuditEvent } from '../audit/audit-log.ts';
-import { closeDir, makeDir, openDir, UnsafePathError, type OpenDir } from '../inbox/safe-fs.ts';
+import { dataDirs, prepareDataDirs, type DataDirs } from './data-dirs.ts';
 import { ControlChannel, ProtocolViolation } from './control-channel.ts';
 import { EgressPolicy } from './egress-policy.ts';
 import { startEgressProxy, type EgressProxy } from './egress-proxy.ts';
 import { startCredentialProxy, type CredentialProxy } from './credential-proxy.ts';
 import type { MeteredUsage } from './pricing.ts';
-import { AGENT_UID, hardenedSpec } from './profile.ts';
+import { hardenedSpec } from './profile.ts';
 import { defaultMountAllowlistPath, loadMountAllowlist, MountAllowlistError, resolveExtraMounts } from './mount-policy.ts';
 import type { ContainerExit, ContainerRuntime, ContainerSpec, Mount } from './runtime.ts';
 
@@ -34,47 +34,12 @@ export interface AgentContainerDeps {
 
 export type { AuditEvent } from '../audit/audit-log.ts';
 
-/** Where a container's conversation files live on the host. */
-export interface DataDirs { dataDir: string; workspace: string; state: string }
-
 /** How a turn ended: the runner's outcome, or the host's own code when the container ended it (timeout, OOM, crash). */
 export type TurnResult = TurnOutcome;
 
 /** How long a runner has to end a turn after `interrupt` before its container is destroyed. */
 const INTERRUPT_GRACE_MS = 15_000;
 
-/**
- * Makes a conversation's folders before its container starts: the data
- * folder (the gateway's), and in it the workspace, its inbox and the engine
- * state, owned by the container's user. Each is made or reopened under its
- * open parent without following a link (src/inbox/safe-fs.ts), so a resumed
- * conversation whose agent planted a symlink cannot steer root's chown.
- * An inbox the agent replaced is left alone and reported through
- * `onUnsafeInbox` (attachments are refused until the agent removes it);
- * anything wrong above it throws, and the container does not start.
- */
-export function prepareDataDirs(dirs: DataDirs, onUnsafeInbox?: (err: UnsafePathError) => void): void {
-  const opened: OpenDir[] = [];
-  const keep = (dir: OpenDir) => { opened.push(dir); return dir; };
-  try {
-    const data = keep(makeDir(keep(openDir(dirname(dirs.dataDir))), basename(dirs.dataDir)));
-    const workspace = keep(makeDir(data, basename(dirs.workspace), { owner: AGENT_UID, reown: true }));
-    keep(makeDir(data, basename(dirs.state), { owner: AGENT_UID, reown: true }));
-    try {
-      keep(makeDir(workspace, 'inbox', { owner: AGENT_UID, reown: true }));
-    } catch (err) {
-      if (!(err instanceof UnsafePathError)) throw err;
-      onUnsafeInbox?.(err);
-    }
-  } finally {
-    for (const dir of opened) closeDir(dir);
-  }
-}
-
-export function dataDirs(layout: HomeLayout, dirName: string): DataDirs {
-  const dataDir = join(layout.conversations, dirName);
-  return { dataDir, workspace: join(dataDir, 'workspace'), state: join(dataDir, 'state') };
-}
 
 /**
  * One running agent container with its three host-side sockets: the
