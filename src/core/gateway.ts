@@ -126,7 +126,7 @@ export class Gateway extends EventEmitter {
    * (a group chat not addressing the agent) or answered with a pairing code
    * (an unknown sender): in neither case does anything reach a container.
    */
-  receive(key: ConversationKey, msg: { clientId?: string; sender: string; text: string; attachments?: Array<{ name: string; data: Buffer }> }, ctx: MessageContext = {}): ReceiveResult {
+  receive(key: ConversationKey, msg: { clientId?: string; sender: string; senderName?: string; text: string; attachments?: Array<{ name: string; data: Buffer }> }, ctx: MessageContext = {}): ReceiveResult {
     const store = this.deps.store;
     const decision = this.access.check(this.channelInfo(key.channel), key.chat, msg.sender, msg.text, ctx);
     if (decision.kind === 'ignore') return { accepted: false, reason: decision.reason };

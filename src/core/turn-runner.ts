@@ -61,7 +61,7 @@ export class TurnRunner {
       audit: (type, data) => this.deps.audit?.({ type, conversation: conv.id, data }),
     });
     const result: TurnResult = await container.runTurn(
-      { type: 'message', id: String(msg.id), text, sender: { id: msg.sender } },
+      { type: 'message', id: String(msg.id), text, sender: { id: msg.sender, ...(msg.senderName ? { name: msg.senderName } : {}) } },
       this.deps.config.container.turnTimeoutSec * 1000,
       (p) => {
         if (p.type !== 'progress') return;

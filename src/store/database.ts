@@ -146,6 +146,9 @@ export const MIGRATIONS: string[] = [
    DROP TABLE attachments;
    ALTER TABLE attachments_v2 RENAME TO attachments;
    CREATE INDEX attachments_by_inbound ON attachments (inbound_id);`,
+  // The sender's display name as the channel gave it, so the agent can tell
+  // people apart in a group (the id stays the key for access and pairing).
+  `ALTER TABLE inbound ADD COLUMN sender_name TEXT;`,
 ];
 
 function migrate(db: Database.Database): void {

@@ -27,6 +27,8 @@ export interface Inbound {
   conversationId: string;
   clientId: string | null;
   sender: string;
+  /** The sender's display name, when the channel knows one. */
+  senderName: string | null;
   text: string;
   status: 'pending' | 'done';
   receivedAt: number;
@@ -52,7 +54,7 @@ const conv = (r: any): Conversation => ({
   sessionId: r.session_id, dataDir: r.data_dir, createdAt: r.created_at, lastActiveAt: r.last_active_at,
 });
 const inbound = (r: any): Inbound => ({
-  id: r.id, conversationId: r.conversation_id, clientId: r.client_id, sender: r.sender, text: r.text,
+  id: r.id, conversationId: r.conversation_id, clientId: r.client_id, sender: r.sender, senderName: r.sender_name ?? null, text: r.text,
   status: r.status, receivedAt: r.received_at, attempts: r.attempts, lastError: r.last_error, outcome: r.outcome,
 });
 /**
@@ -97,15 +99,17 @@ export class Store {
    * Stores an inbound message. A repeated `clientId` in the same conversation
    * (a client retrying after a lost answer) returns the first message instead.
    */
-  acceptInbound(conversationId: string, msg: { clientId?: string; sender: string; text: string; attachments?: Array<{ name: string; data: Buffer }> }, opts: { attachmentRoot?: string } = {}): { message: Inbound; duplicate: boolean } {
+  acceptInbound(conversationId: string, msg: { clientId?: string; sender: string; senderName?: string; text: string; attachments?: Array<{ name: string; data: Buffer }> }, opts: { attachmentRoot?: string } = {}): { message: Inbound; duplicate: boolean } {
     return this.db.transaction(() => {
       if (msg.clientId) {
         const existing = this.db.prepare('SELECT * FROM inbound WHERE conversation_id = ? AND client_id = ?').get(conversationId, msg.clientId);
         if (existing) return { message: inbound(existing), duplicate: true };
       }
       const now = Date.now();
-      const info = this.db.prepare('INSERT INTO inbound (conversation_id, client_id, sender, text, received_at) VALUES (?, ?, ?, ?, ?)')
-        .run(conversationId, msg.clientId ?? null, msg.sender, msg.text, now);
+      // Bounded like the protocol's name field; an empty name is no name.
+      const senderName = msg.senderName?.trim().slice(0, 128) || null;
+      const info = this.db.prepare('INSERT INTO inbound (conversation_id, client_id, sender, sender_name, text, received_at) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(conversationId, msg.clientId ?? null, msg.sender, senderName, msg.text, now);
       this.db.prepare('UPDATE conversations SET last_active_at = ? WHERE id = ?').run(now, conversationId);
       const files = msg.attachments ?? [];
       if (files.length && opts.attachmentRoot) {

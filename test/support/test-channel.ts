@@ -45,9 +45,9 @@ export class TestChatChannel implements Channel {
     return { platformIds: [`${conversation.chat}:${this.sent.length}`] };
   }
 
-  /** Sends a message as `sender` in `chat`, and returns the gateway's verdict. */
-  say(chat: string, sender: string, text: string, ctx: MessageContext = {}) {
-    return this.gateway.receive({ channel: this.name, chat, thread: '' }, { sender, text }, ctx);
+  /** Sends a message as `sender` (with a display name, if given) in `chat`, and returns the gateway's verdict. */
+  say(chat: string, sender: string, text: string, ctx: MessageContext = {}, senderName?: string) {
+    return this.gateway.receive({ channel: this.name, chat, thread: '' }, { sender, senderName, text }, ctx);
   }
 
   private read = new Map<string, number>();
