@@ -55,6 +55,13 @@ describe('splitMessage', () => {
     for (const p of parts) assert.ok(p.length <= 100);
   });
 
+  it('keeps a long grapheme whole when the measure counts it as one', () => {
+    const zalgo = ('Z' + '\u0301'.repeat(300)).repeat(30);
+    const parts = splitMessage(zalgo, { maxLength: 20, measure: (s) => [...new Intl.Segmenter().segment(s)].length });
+    assert.deepEqual(parts.map((p) => p.length), [6020, 3010]);
+    assert.equal(parts.join(''), zalgo);
+  });
+
   it('closes a 10,000-character code block at each cut and reopens it with its language', () => {
     const code = Array.from({ length: 700 }, (_, i) => `  let v${i} = ${i};`).join('\n');
     assert.ok(code.length > 10_000);

@@ -63,6 +63,22 @@ export function bestCut(pieces: string[], fit: number): number {
 }
 
 /**
+ * The graphemes at the start of `text`, enough to pass `budget`, and how many of them fit.
+ * Only a window is segmented (a long text would otherwise be segmented once per part); its
+ * last piece may be a grapheme the window's edge cut, so it is dropped, and the window grows
+ * while everything left in it fits (a measure may count one long grapheme as 1).
+ */
+function window(text: string, measure: Measure, budget: number): { pieces: string[]; fit: number } {
+  for (let size = budget * 4 + 64; ; size *= 2) {
+    const pieces = graphemes(text.slice(0, size), measure, budget);
+    if (size < text.length) pieces.pop();
+    let used = 0, fit = 0;
+    while (fit < pieces.length && used + measure(pieces[fit]) <= budget) used += measure(pieces[fit++]);
+    if (fit < pieces.length || size >= text.length) return { pieces, fit };
+  }
+}
+
+/**
  * Split `text` into parts that each measure at most `maxLength`, none empty.
  *
  *   for (const part of splitMessage(reply, { maxLength: 4096 })) await api.sendMessage(chat, part);
@@ -83,12 +99,10 @@ export function splitMessage(text: string, opts: SplitOptions): string[] {
     const longest = Math.max(open ? open.marker.length : 0, ...Array.from(rest.matchAll(/`{3,}|~{3,}/g), (m) => m[0].length));
     const budget = max - measure(head) - (longest ? measure('\n' + '`'.repeat(longest)) : 0);
     if (budget < 1) throw new RangeError(`splitMessage: maxLength ${max} cannot hold the fence "${head.trim()}"; raise it`);
-    const pieces = graphemes(rest.slice(0, Math.min(rest.length, budget * 4 + 64)), measure, budget);
-    let used = 0, fit = 0;
-    while (fit < pieces.length && used + measure(pieces[fit]) <= budget) used += measure(pieces[fit++]);
+    const { pieces, fit } = window(rest, measure, budget);
     const cut = Math.max(1, bestCut(pieces, fit));
     let body = pieces.slice(0, cut).join('');
-    rest = pieces.slice(cut).join('') + rest.slice(pieces.join('').length);
+    rest = rest.slice(body.length);
     // The break itself is dropped: the newlines, or one space (never a code line's indentation).
     rest = rest.startsWith('\n') ? rest.replace(/^\n+/, '') : rest.replace(/^[ \t]/, '');
     body = body.trimEnd();
