@@ -115,7 +115,7 @@ export const MIGRATIONS: string[] = [
   // Delivery as a worker's job (core/delivery.ts): a state that can say
   // `sending` and `failed` (the old status column's CHECK allows only pending
   // and sent, and SQLite cannot widen a CHECK in place, so `state` replaces
-  // it and `status` is only kept in step for older readers), the attempts,
+  // it; `status` is dropped by a later migration), the attempts,
   // when the next one may start, the last error, the platform's message ids
   // (JSON), and whether the agent has been told of a failure.
   `ALTER TABLE outbound ADD COLUMN state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sending', 'sent', 'failed'));
@@ -149,6 +149,10 @@ export const MIGRATIONS: string[] = [
   // The sender's display name as the channel gave it, so the agent can tell
   // people apart in a group (the id stays the key for access and pairing).
   `ALTER TABLE inbound ADD COLUMN sender_name TEXT;`,
+  // Outbound `status` (pending/sent) was kept in step with `state` but read by
+  // nothing: state that could only drift. Its index goes with it.
+  `DROP INDEX outbound_pending;
+   ALTER TABLE outbound DROP COLUMN status;`,
 ];
 
 function migrate(db: Database.Database): void {

@@ -77,7 +77,7 @@ export class Outbox {
   }
 
   sent(id: number, platformIds: string[]): void {
-    this.db.prepare("UPDATE outbound SET state = 'sent', status = 'sent', sent_at = ?, platform_ids = ?, last_error = NULL WHERE id = ?")
+    this.db.prepare("UPDATE outbound SET state = 'sent', sent_at = ?, platform_ids = ?, last_error = NULL WHERE id = ?")
       .run(Date.now(), JSON.stringify(platformIds), id);
   }
 

@@ -222,7 +222,7 @@ export class Store {
   }
 
   markSent(outboundId: number): void {
-    this.db.prepare("UPDATE outbound SET state = 'sent', status = 'sent', sent_at = ? WHERE id = ? AND state IN ('pending', 'sending')").run(Date.now(), outboundId);
+    this.db.prepare("UPDATE outbound SET state = 'sent', sent_at = ? WHERE id = ? AND state IN ('pending', 'sending')").run(Date.now(), outboundId);
   }
 
   /** The conversation's messages in order, both directions. */
