@@ -1,5 +1,7 @@
-import type { Gateway } from '../core/gateway.ts';
-import type { Conversation, Outbound } from '../store/store.ts';
+import type { Dialect } from './format/index.ts';
+import type { AuditEvent } from '../audit/audit-log.ts';
+import type { MessageContext } from '../core/access.ts';
+import type { Conversation, Inbound, Outbound, OutboundKind } from '../store/store.ts';
 
 /** What a channel's `send` returns: the ids the platform gave the message (none where nothing is sent). */
 export interface SendResult {
@@ -14,7 +16,7 @@ export interface SendResult {
  *   message fails at once;
  * - `offline`: the recipient is not connected (the terminal with no chat
  *   open): the message waits, without using up attempts, until the channel
- *   calls `gateway.redeliver`.
+ *   calls `host.redeliver()`.
  * Any other error a `send` throws counts as transient.
  *
  *   throw new DeliveryError('transient', 'Telegram answered 429', { retryAfterMs: 3000, cause: err });
@@ -29,11 +31,112 @@ export class DeliveryError extends Error {
 }
 
 /**
- * A way in and out: a chat service, the terminal, the local HTTP API. The
- * gateway knows channels only through this interface.
+ * What a channel can do, declared once: the core and the shared helpers
+ * (formatting, splitting, typing, the progress message) read it instead of
+ * knowing any platform.
+ */
+export interface ChannelCapabilities {
+  /** Longest message the platform takes, in its own unit (Telegram: UTF-16 units after entity parsing; Discord: characters). */
+  maxMessageLength: number;
+  /** How the agent's Markdown is written for it (channels/format). */
+  dialect: Dialect;
+  /** Files in (attachments reach the agent's inbox) and out (the agent's files are sent), and the largest file it sends. */
+  files: { in: boolean; out: boolean; maxOutBytes: number };
+  /** Buttons under a message; a tap comes back as an answer (`host.answer`). Without them choices are listed in the text. */
+  buttons: boolean;
+  /** A typing indicator (`typing()`), and how long one call of it shows (it is refreshed before that runs out). */
+  typing: false | { lastsMs: number };
+  /** Messages can be edited (`edit()`) and removed (`remove()`), and how often one message may be edited. */
+  edits: false | { minIntervalMs: number };
+  /** Threads are conversations of their own. */
+  threads: boolean;
+  /** Reactions on messages. */
+  reactions: boolean;
+}
+
+/** A button under an outbound message: `value` comes back through `host.answer` when it is tapped. */
+export interface Button { label: string; value: string }
+
+/** A file to send: a host-owned copy (never the agent's own path), read by the channel when it sends. */
+export interface OutboundFile { name: string; size: number; path: string }
+
+/**
+ * What `send` delivers: text in the agent's Markdown (the channel writes it
+ * in its dialect and splits it, channels/format), files, and buttons when the
+ * agent asks the user to choose. `outboundId` is the stored row's id; it is
+ * absent for messages that are not stored (the progress message).
+ */
+export interface OutboundPayload {
+  kind: OutboundKind;
+  text: string;
+  files: OutboundFile[];
+  buttons: Button[];
+  outboundId?: number;
+}
+
+/**
+ * What a channel may ask of the core, and nothing more. Each channel gets
+ * its own: `receive` files messages under the channel's own name only, and
+ * `onTurn` hears of its own conversations only.
  *
- *   gateway.addChannel(new HttpChannel({ ... }));
- *   // inbound:  gateway.receive({ channel: 'api', chat, thread: '' }, { sender, text })
+ *   async start(host: ChannelHost) {
+ *     bot.on('message', (m) => host.receive({ chat: m.chat, thread: '' }, { sender: m.from, text: m.text }));
+ *   }
+ */
+export interface ChannelHost {
+  /**
+   * Accepts a message: durable once this returns, so the channel may then
+   * acknowledge it to the platform. A repeated `clientId` (the platform's
+   * message id) returns the first message and runs nothing again.
+   */
+  receive(where: { chat: string; thread: string }, msg: InboundMessage, ctx?: MessageContext): ReceiveResult;
+  /** The answer to a question the agent asked (a tapped button), by the question's id. */
+  answer(questionId: number, answer: string, sender: string): AnswerResult;
+  /** Finds or creates a conversation without sending anything. */
+  conversation(where: { chat: string; thread: string }): Conversation;
+  /** Sends again what waited for this channel (`DeliveryError('offline')`), for example when its client reconnects. */
+  redeliver(): void;
+  /** The largest attachment one inbound message may carry on this channel, in bytes. */
+  readonly attachmentLimit: number;
+  /** Turn events of this channel's conversations, for live views; returns the unsubscribe. */
+  onTurn(listener: (ev: TurnEvent) => void): () => void;
+  /** Security events (refused logins and the like) for the audit log. */
+  audit(event: AuditEvent): void;
+  log: { info(msg: string): void; warn(msg: string): void; error(msg: string): void };
+}
+
+export interface InboundMessage {
+  /** The platform's id for the message: a redelivered update is recognised by it. */
+  clientId?: string;
+  sender: string;
+  senderName?: string;
+  text: string;
+  attachments?: Array<{ name: string; data: Buffer }>;
+}
+
+export type ReceiveResult =
+  | { accepted: true; conversation: Conversation; message: Inbound; duplicate: boolean; answered?: number }
+  | { accepted: false; reason: string };
+
+export type AnswerResult = { ok: true } | { ok: false; reason: string };
+
+/** What channels see of a turn as it runs (the HTTP API's event stream, typing, the progress message). */
+export type TurnEvent =
+  | { type: 'accepted'; conversationId: string; inboundId: number }
+  | { type: 'turn_start'; conversationId: string; inboundId: number; container: string }
+  | { type: 'progress'; conversationId: string; inboundId: number; kind: string; tool?: string; text: string }
+  | { type: 'outbound'; conversationId: string; message: Outbound }
+  | { type: 'question'; conversationId: string; inboundId: number; questionId: number; question: string; choices: string[] }
+  | { type: 'turn_end'; conversationId: string; inboundId: number; replies: Outbound[] }
+  | { type: 'container'; conversationId: string; container: string; state: 'started' | 'destroyed'; reason?: string };
+
+/**
+ * A way in and out: a chat service, the terminal, the local HTTP API. The
+ * core knows channels only through this interface and their capabilities;
+ * a channel knows the core only through its `ChannelHost`.
+ *
+ *   gateway.addChannel(new TerminalChannel(socketPath));
+ *   // inbound:  host.receive({ chat, thread: '' }, { sender, text })
  *   // outbound: the delivery worker calls channel.send(conversation, message)
  */
 export interface Channel {
@@ -45,13 +148,21 @@ export interface Channel {
    * are not trusted: their senders go through pairing (see core/access.ts).
    */
   readonly trusted: boolean;
-  start(gateway: Gateway): Promise<void>;
+  readonly capabilities: ChannelCapabilities;
+  start(host: ChannelHost): Promise<void>;
   /**
-   * Delivers one stored outbound message and returns the platform's ids for
-   * it. Failures throw, best as a `DeliveryError` saying whether to retry.
-   * Called once at a time per conversation, in the order the rows were stored.
+   * Delivers one stored outbound message (text, files, buttons) and returns
+   * the platform's ids for it. Failures throw, best as a `DeliveryError`
+   * saying whether to retry. Called once at a time per conversation, in the
+   * order the rows were stored.
    */
-  send(conversation: Conversation, message: Outbound): Promise<SendResult>;
+  send(conversation: Conversation, message: OutboundPayload): Promise<SendResult>;
+  /** Replaces the text of a message it sent (the progress message); only with `capabilities.edits`. */
+  edit?(conversation: Conversation, platformId: string, text: string): Promise<void>;
+  /** Removes a message it sent (the progress message once the answer is there); only with `capabilities.edits`. */
+  remove?(conversation: Conversation, platformId: string): Promise<void>;
+  /** Shows the typing indicator once (the core refreshes it while a turn runs); only with `capabilities.typing`. */
+  typing?(conversation: Conversation): Promise<void>;
   /**
    * After a crash between handing a message to `send` and recording the
    * outcome: did it reach the platform? Channels whose platform can answer
