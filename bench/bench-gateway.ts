@@ -89,7 +89,7 @@ export class BenchGateway {
         PATH: process.env.PATH,
         ANTHROPIC_API_KEY: 'bench',
         ANTHROPIC_BASE_URL: opts.fake.url,
-        NANOCLAW_HTTP_PORT: '0',
+        NANOCLAW_CHANNELS_API_PORT: '0',
         NANOCLAW_CONTAINER_PRESTART: String(opts.prestart),
         NANOCLAW_LOG: process.env.NANOCLAW_LOG ?? 'warn',
       },

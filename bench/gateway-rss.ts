@@ -46,7 +46,7 @@ export async function measureGatewayRss(opts: {
       NANOCLAW_HOME: home,
       ANTHROPIC_API_KEY: 'bench',
       ANTHROPIC_BASE_URL: opts.fakeUrl,
-      NANOCLAW_HTTP_PORT: String(port),
+      NANOCLAW_CHANNELS_API_PORT: String(port),
       NANOCLAW_LOG: 'warn',
       NANOCLAW_CONTAINER_PRESTART: String(opts.prestart),
     },

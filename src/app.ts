@@ -84,9 +84,19 @@ export async function startApp(opts: {
     try { auditLog.append(e); } catch (err) { log.error(`audit log: ${(err as Error).message}`); }
   };
   const gateway = new Gateway({ config, layout, store, runtime, apiKey, log, audit, onModelRequest: opts.onModelRequest });
-  const http = new HttpChannel({ host: config.http.host, port: config.http.port, token, store, maxBodyBytes: config.http.maxBodyBytes });
-  gateway.addChannel(http);
-  gateway.addChannel(new TerminalChannel(layout.chatSocket));
+  // The one place that wires config to channel implementations.
+  const api = config.channels.api;
+  const http = new HttpChannel({
+    host: api.host, port: api.port, token, store, maxBodyBytes: api.maxBodyBytes,
+    admin: {
+      status: () => gateway.status(),
+      approvePairing: (code, actor) => gateway.approvePairing(code, actor),
+      openQuestion: (id) => gateway.openQuestion(id),
+      attachmentRoot: layout.attachments,
+    },
+  });
+  if (api.enabled) gateway.addChannel(http);
+  if (config.channels.terminal.enabled) gateway.addChannel(new TerminalChannel(layout.chatSocket));
   try {
     await gateway.start();
   } catch (err) {
@@ -96,7 +106,7 @@ export async function startApp(opts: {
     throw err;
   }
   writeFileSync(layout.gatewayLock, JSON.stringify({ pid: process.pid, url: http.url }) + '\n', { mode: 0o600 });
-  log.info(`gateway up: HTTP API on ${http.url}, terminal chat on ${layout.chatSocket}, store ${layout.db}`);
+  log.info(`gateway up: ${api.enabled ? `HTTP API on ${http.url}` : 'HTTP API off'}, ${config.channels.terminal.enabled ? `terminal chat on ${layout.chatSocket}` : 'terminal chat off'}, store ${layout.db}`);
 
   return {
     config, layout, store, gateway, http, token,

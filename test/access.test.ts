@@ -25,8 +25,7 @@ describe('who may talk to the agent (a chat channel that does not authenticate s
   before(async () => {
     h = await startHarness({ config: { access: { owners: ['testchat:owner-1'], groups: ['testchat:family'] } } });
     chat = new TestChatChannel();
-    h.app.gateway.addChannel(chat);
-    await chat.start(h.app.gateway);
+    await h.app.gateway.startChannel(chat);
   });
   after(async () => { await h?.close(); });
 

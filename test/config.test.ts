@@ -59,7 +59,7 @@ describe('configuration', () => {
     assert.deepEqual(config, {
       security: { profile: 'strict' },
       model: { baseUrl: 'https://api.anthropic.com', maxCallsInFlight: 2, maxRequestBytes: 32 * 1024 * 1024, timeoutSec: 600 },
-      http: { host: '127.0.0.1', port: 7878, maxBodyBytes: 256 * 1024 },
+      channels: { api: { enabled: true, host: '127.0.0.1', port: 7878, maxBodyBytes: 256 * 1024 }, terminal: { enabled: true } },
       attachments: { maxBytes: 25 * 1024 * 1024, maxBytesByChannel: {}, retentionDays: 30 },
       container: {
         engine: 'docker', podmanSocket: '', image: 'nanoclaw-agent:latest', runtime: 'runc', memoryMb: 1024, cpus: 1, pidsLimit: 256, tmpfsMb: 256,
@@ -70,19 +70,20 @@ describe('configuration', () => {
       access: { owners: [], groups: [], triggerWord: 'nanoclaw' },
       budget: { conversationTokensPerDay: 0, globalTokensPerDay: 0, conversationCostPerDayUsd: 0, globalCostPerDayUsd: 0, prices: {} },
       agent: { systemPrompt: '' },
+      tools: { askTimeoutSec: 1800, outboxMaxFiles: 10 },
       delivery: { maxAttempts: 8, backoffMs: 1000, maxBackoffMs: 300_000 },
     });
   });
 
   it('takes values from config.json and keeps the defaults of the rest', () => {
     const config = loadConfig(home({
-      http: { port: 9000 },
+      channels: { api: { port: 9000 } },
       container: { maxRunning: 2, runtime: 'runsc' },
       memory: { enabledByDefault: true },
       agent: { systemPrompt: 'Be brief.' },
     }), {});
-    assert.equal(config.http.port, 9000);
-    assert.equal(config.http.host, '127.0.0.1');
+    assert.equal(config.channels.api.port, 9000);
+    assert.equal(config.channels.api.host, '127.0.0.1');
     assert.equal(config.container.maxRunning, 2);
     assert.equal(config.container.runtime, 'runsc');
     assert.equal(config.container.memoryMb, 1024);
@@ -91,23 +92,23 @@ describe('configuration', () => {
   });
 
   it('lets environment variables win over config.json: numbers, booleans and strings', () => {
-    const dir = home({ security: { profile: 'standard' }, container: { maxRunning: 3, image: 'from-file:1', cpus: 2 }, memory: { enabledByDefault: true }, http: { host: '127.0.0.2' } });
+    const dir = home({ security: { profile: 'standard' }, container: { maxRunning: 3, image: 'from-file:1', cpus: 2 }, memory: { enabledByDefault: true }, channels: { api: { host: '127.0.0.2' } } });
     const config = loadConfig(dir, {
       NANOCLAW_CONTAINER_MAX_RUNNING: '7',
       NANOCLAW_CONTAINER_CPUS: '0.5',
       NANOCLAW_MEMORY_ENABLED_BY_DEFAULT: 'false',
       NANOCLAW_CONTAINER_IMAGE: 'from-env:2',
-      NANOCLAW_HTTP_MAX_BODY_BYTES: '2048',
+      NANOCLAW_CHANNELS_API_MAX_BODY_BYTES: '2048',
       NANOCLAW_AGENT_SYSTEM_PROMPT: 'From the environment.',
-      NANOCLAW_HTTP_HOST: '', // empty means unset: the file's value stays
+      NANOCLAW_CHANNELS_API_HOST: '', // empty means unset: the file's value stays
     });
     assert.equal(config.container.maxRunning, 7);
     assert.equal(config.container.cpus, 0.5);
     assert.equal(config.memory.enabledByDefault, false);
     assert.equal(config.container.image, 'from-env:2');
-    assert.equal(config.http.maxBodyBytes, 2048);
+    assert.equal(config.channels.api.maxBodyBytes, 2048);
     assert.equal(config.agent.systemPrompt, 'From the environment.');
-    assert.equal(config.http.host, '127.0.0.2');
+    assert.equal(config.channels.api.host, '127.0.0.2');
     assert.equal(loadConfig(dir, { NANOCLAW_MEMORY_ENABLED_BY_DEFAULT: '0' }).memory.enabledByDefault, false);
     assert.equal(loadConfig(home(), { NANOCLAW_MEMORY_ENABLED_BY_DEFAULT: 'TRUE' }).memory.enabledByDefault, true);
   });
@@ -167,8 +168,8 @@ describe('configuration', () => {
   });
 
   it('reports every bad field at once', () => {
-    const err = configError(home({ http: { port: 70000 }, container: { runtime: 'kata' } }), { NANOCLAW_CONTAINER_MEMORY_MB: '1' });
-    assert.match(err.message, /http\.port/);
+    const err = configError(home({ channels: { api: { port: 70000 } }, container: { runtime: 'kata' } }), { NANOCLAW_CONTAINER_MEMORY_MB: '1' });
+    assert.match(err.message, /channels\.api\.port/);
     assert.match(err.message, /container\.runtime/);
     assert.match(err.message, /container\.memoryMb.*NANOCLAW_CONTAINER_MEMORY_MB/);
   });
@@ -194,7 +195,7 @@ describe('configuration', () => {
   });
 
   it('`nanoclaw config` lists every option with its value in effect and its environment variable', async () => {
-    const dir = home({ http: { port: 9001 } });
+    const dir = home({ channels: { api: { port: 9001 } } });
     const { code, stdout, stderr } = await cli(['config'], { NANOCLAW_HOME: dir, NANOCLAW_CONTAINER_MAX_RUNNING: '3' });
     assert.equal(code, 0, stderr);
     const expected: Array<[string, string, string]> = [
@@ -202,9 +203,11 @@ describe('configuration', () => {
       ['model.maxCallsInFlight', '2', 'NANOCLAW_MODEL_MAX_CALLS_IN_FLIGHT'],
       ['model.maxRequestBytes', '33554432', 'NANOCLAW_MODEL_MAX_REQUEST_BYTES'],
       ['model.timeoutSec', '600', 'NANOCLAW_MODEL_TIMEOUT_SEC'],
-      ['http.host', '"127.0.0.1"', 'NANOCLAW_HTTP_HOST'],
-      ['http.port', '9001', 'NANOCLAW_HTTP_PORT'],
-      ['http.maxBodyBytes', '262144', 'NANOCLAW_HTTP_MAX_BODY_BYTES'],
+      ['channels.api.enabled', 'true', 'NANOCLAW_CHANNELS_API_ENABLED'],
+      ['channels.api.host', '"127.0.0.1"', 'NANOCLAW_CHANNELS_API_HOST'],
+      ['channels.api.port', '9001', 'NANOCLAW_CHANNELS_API_PORT'],
+      ['channels.api.maxBodyBytes', '262144', 'NANOCLAW_CHANNELS_API_MAX_BODY_BYTES'],
+      ['channels.terminal.enabled', 'true', 'NANOCLAW_CHANNELS_TERMINAL_ENABLED'],
       ['attachments.maxBytes', '26214400', 'NANOCLAW_ATTACHMENTS_MAX_BYTES'],
       ['attachments.maxBytesByChannel', '{}', 'NANOCLAW_ATTACHMENTS_MAX_BYTES_BY_CHANNEL'],
       ['attachments.retentionDays', '30', 'NANOCLAW_ATTACHMENTS_RETENTION_DAYS'],
@@ -238,6 +241,8 @@ describe('configuration', () => {
       ['budget.globalCostPerDayUsd', '0', 'NANOCLAW_BUDGET_GLOBAL_COST_PER_DAY_USD'],
       ['budget.prices', '{}', 'NANOCLAW_BUDGET_PRICES'],
       ['agent.systemPrompt', '""', 'NANOCLAW_AGENT_SYSTEM_PROMPT'],
+      ['tools.askTimeoutSec', '1800', 'NANOCLAW_TOOLS_ASK_TIMEOUT_SEC'],
+      ['tools.outboxMaxFiles', '10', 'NANOCLAW_TOOLS_OUTBOX_MAX_FILES'],
       ['delivery.maxAttempts', '8', 'NANOCLAW_DELIVERY_MAX_ATTEMPTS'],
       ['delivery.backoffMs', '1000', 'NANOCLAW_DELIVERY_BACKOFF_MS'],
       ['delivery.maxBackoffMs', '300000', 'NANOCLAW_DELIVERY_MAX_BACKOFF_MS'],
@@ -265,7 +270,7 @@ describe('configuration', () => {
 
   it('`nanoclaw start` refuses a broken config.json: non-zero exit, the field and file in stderr', async () => {
     const dir = home({ container: { maxRunning: 'lots' } });
-    const { code, signal, stderr } = await cli(['start'], { NANOCLAW_HOME: dir, ANTHROPIC_API_KEY: 'sk-ant-test-key', NANOCLAW_HTTP_PORT: '0', NANOCLAW_LOG: 'silent' });
+    const { code, signal, stderr } = await cli(['start'], { NANOCLAW_HOME: dir, ANTHROPIC_API_KEY: 'sk-ant-test-key', NANOCLAW_CHANNELS_API_PORT: '0', NANOCLAW_LOG: 'silent' });
     assert.equal(signal, null, `start did not exit on its own; stderr:\n${stderr}`);
     assert.notEqual(code, 0);
     assert.match(stderr, /container\.maxRunning/);
@@ -276,7 +281,7 @@ describe('configuration', () => {
   it('`nanoclaw start` refuses a bad environment override, naming the variable', async () => {
     const dir = home();
     const { code, signal, stderr } = await cli(['start'], {
-      NANOCLAW_HOME: dir, ANTHROPIC_API_KEY: 'sk-ant-test-key', NANOCLAW_HTTP_PORT: '0', NANOCLAW_LOG: 'silent', NANOCLAW_CONTAINER_MAX_RUNNING: '0',
+      NANOCLAW_HOME: dir, ANTHROPIC_API_KEY: 'sk-ant-test-key', NANOCLAW_CHANNELS_API_PORT: '0', NANOCLAW_LOG: 'silent', NANOCLAW_CONTAINER_MAX_RUNNING: '0',
     });
     assert.equal(signal, null, `start did not exit on its own; stderr:\n${stderr}`);
     assert.notEqual(code, 0);

@@ -19,8 +19,7 @@ describe('delivery failures through the gateway', () => {
   before(async () => {
     h = await startHarness({ config: { access: { owners: ['testchat:owner-1'] } } });
     chat = new TestChatChannel();
-    h.app.gateway.addChannel(chat);
-    await chat.start(h.app.gateway);
+    await h.app.gateway.startChannel(chat);
   });
   after(async () => { await h?.close(); });
 

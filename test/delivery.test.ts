@@ -43,6 +43,7 @@ describe('delivery worker (outbox, retries, order, crash recovery)', () => {
       outbox: new Outbox(store.db),
       conversation: (id) => store.getConversation(id),
       channel: (name) => byName.get(name),
+      attachmentRoot: join(dir, 'attachments'),
       config: { maxAttempts: opts.maxAttempts ?? 5, backoffMs: opts.backoffMs ?? 10, maxBackoffMs: 1000 },
       log: quiet,
       audit: (e) => audit.push(e as any),

@@ -77,7 +77,7 @@ describe('HTTP API: authentication, validation and idempotent retries', () => {
   const turnsFor = (text: string) => h.fake.requests.filter((r) => r.kind === 'turn' && JSON.stringify(r.body).includes(text));
 
   before(async () => {
-    h = await startHarness({ env: { NANOCLAW_HTTP_MAX_BODY_BYTES: String(MAX_BODY) } });
+    h = await startHarness({ env: { NANOCLAW_CHANNELS_API_MAX_BODY_BYTES: String(MAX_BODY) } });
     const url = new URL(h.app.http.url);
     host = url.hostname;
     port = Number(url.port);

@@ -360,7 +360,7 @@ describe('PodmanRuntime end to end: a conversation in a real Podman container', 
         home, runtime,
         env: {
           PATH: process.env.PATH, ANTHROPIC_API_KEY: REAL_KEY, ANTHROPIC_BASE_URL: fake.url,
-          NANOCLAW_HTTP_PORT: '0', NANOCLAW_CONTAINER_PRESTART: '0', NANOCLAW_CONTAINER_RUNTIME: ociRuntime,
+          NANOCLAW_CHANNELS_API_PORT: '0', NANOCLAW_CONTAINER_PRESTART: '0', NANOCLAW_CONTAINER_RUNTIME: ociRuntime,
           NANOCLAW_LOG: process.env.NANOCLAW_LOG ?? 'silent',
         },
       });

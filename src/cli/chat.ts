@@ -26,7 +26,10 @@ export async function runChat(): Promise<void> {
       const line: TerminalServerLine = JSON.parse(text);
       if (line.type === 'ready') process.stdout.write(dim(`connected (conversation ${line.conversation}); /end ends it, /memory on keeps memory, Ctrl-D quits\n`));
       else if (line.type === 'progress') process.stdout.write(dim(line.tool ? `  [${line.tool}] ${line.text}\n` : `  ${line.text}\n`));
-      else if (line.type === 'message') process.stdout.write(`${line.kind === 'reply' ? 'agent' : line.kind}> ${line.text}\n`);
+      else if (line.type === 'message') {
+        if (line.text) process.stdout.write(`${line.kind === 'reply' ? 'agent' : line.kind}> ${line.text}\n`);
+        for (const f of line.files ?? []) process.stdout.write(`file> ${f.name} (${f.size} bytes): ${f.path}\n`);
+      }
       else if (line.type === 'error') process.stdout.write(`error> ${line.text}\n`);
       else if (line.type === 'turn_end') { waiting--; if (waiting <= 0) { waiting = 0; prompt(); } }
     }

@@ -1,6 +1,5 @@
 import { resolveHome } from '../config/home.ts';
-import { envNameFor, loadConfig } from '../config/load.ts';
-import { ConfigSchema } from '../config/schema.ts';
+import { configOptions, envNameFor, loadConfig } from '../config/load.ts';
 
 /** `nanoclaw config`: every option, its value in effect, and where to set it. */
 export async function runConfig(opts: { markdown?: boolean } = {}): Promise<void> {
@@ -9,27 +8,18 @@ export async function runConfig(opts: { markdown?: boolean } = {}): Promise<void
     return;
   }
   const home = resolveHome();
-  const config = loadConfig(home) as unknown as Record<string, Record<string, unknown>>;
+  const config = loadConfig(home) as unknown as Record<string, any>;
   const lines = [`config file: ${home}/config.json (optional); environment variables override it\n`];
   for (const o of options()) {
-    lines.push(`${o.path} = ${JSON.stringify(config[o.section][o.field])}   (${o.env})`);
+    lines.push(`${o.path} = ${JSON.stringify(o.keys.reduce((v, k) => v?.[k], config))}   (${o.env})`);
     lines.push(`    ${o.description}`);
   }
   process.stdout.write(lines.join('\n') + '\n');
 }
 
 /** Every option with its default, environment variable and description, from the schema itself. */
-export function options(): Array<{ section: string; field: string; path: string; env: string; default: unknown; description: string }> {
-  const defaults = ConfigSchema.parse({}) as unknown as Record<string, Record<string, unknown>>;
-  const shape = (ConfigSchema as any).shape as Record<string, any>;
-  const out = [];
-  for (const [section, sectionSchema] of Object.entries(shape)) {
-    const inner = sectionSchema.unwrap?.() ?? sectionSchema._zod?.def?.innerType ?? sectionSchema;
-    for (const [field, fieldSchema] of Object.entries(inner.shape as Record<string, any>)) {
-      out.push({ section, field, path: `${section}.${field}`, env: envNameFor(section, field), default: defaults[section][field], description: fieldSchema.description ?? '' });
-    }
-  }
-  return out;
+export function options(): Array<{ keys: string[]; path: string; env: string; default: unknown; description: string }> {
+  return configOptions().map((o) => ({ keys: o.path, path: o.path.join('.'), env: envNameFor(...o.path), default: o.default, description: o.schema.description ?? '' }));
 }
 
 /** The options table of docs/configuration.md (a test keeps the doc equal to it). */

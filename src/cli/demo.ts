@@ -22,7 +22,7 @@ export async function runDemo(): Promise<void> {
   const fake = await startFakeAnthropic();
   const app = await startApp({
     home,
-    env: { ...process.env, ANTHROPIC_API_KEY: 'demo-real-key', ANTHROPIC_BASE_URL: fake.url, NANOCLAW_HTTP_PORT: '0', NANOCLAW_CONTAINER_PRESTART: '0', NANOCLAW_LOG: 'warn' },
+    env: { ...process.env, ANTHROPIC_API_KEY: 'demo-real-key', ANTHROPIC_BASE_URL: fake.url, NANOCLAW_CHANNELS_API_PORT: '0', NANOCLAW_CONTAINER_PRESTART: '0', NANOCLAW_LOG: 'warn' },
   });
   const api = (path: string, init: RequestInit = {}) => fetch(`${app.http.url}/api/v1/conversations/demo${path}`, {
     ...init, headers: { authorization: `Bearer ${app.token}`, 'content-type': 'application/json', ...(init.headers ?? {}) },

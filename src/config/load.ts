@@ -8,9 +8,38 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** `container.maxRunning` -> `NANOCLAW_CONTAINER_MAX_RUNNING`. Lists are comma-separated in the environment. */
-export function envNameFor(section: string, field: string): string {
-  return `NANOCLAW_${section}_${field}`.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase();
+/**
+ * `container.maxRunning` -> `NANOCLAW_CONTAINER_MAX_RUNNING`,
+ * `channels.api.port` -> `NANOCLAW_CHANNELS_API_PORT`. Lists are comma-separated in the environment.
+ */
+export function envNameFor(...path: string[]): string {
+  return `NANOCLAW_${path.join('_')}`.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase();
+}
+
+/** One option of the schema: its path (`['channels', 'api', 'port']`), its schema and default. */
+export interface ConfigOption { path: string[]; schema: any; default: unknown }
+
+/** Every leaf option of the schema, walking nested sections (`channels.<name>.<field>`). */
+export function configOptions(): ConfigOption[] {
+  const defaults = ConfigSchema.parse({}) as unknown;
+  const out: ConfigOption[] = [];
+  const unwrap = (s: any): any => (['prefault', 'default', 'optional'].includes(s?._zod?.def?.type) ? unwrap(s._zod.def.innerType) : s);
+  const walk = (schema: any, path: string[], value: any) => {
+    const inner = unwrap(schema);
+    if (inner?._zod?.def?.type === 'object' && path.length < 4) {
+      for (const [key, child] of Object.entries(inner.shape as Record<string, any>)) walk(child, [...path, key], value?.[key]);
+    } else {
+      out.push({ path, schema, default: value });
+    }
+  };
+  walk(ConfigSchema, [], defaults);
+  return out;
+}
+
+function setIn(target: Record<string, any>, path: string[], value: unknown): void {
+  let at = target;
+  for (const key of path.slice(0, -1)) at = at[key] = typeof at[key] === 'object' && at[key] !== null && !Array.isArray(at[key]) ? { ...at[key] } : {};
+  at[path[path.length - 1]] = value;
 }
 
 /**
@@ -21,7 +50,7 @@ export function envNameFor(section: string, field: string): string {
  */
 export function loadConfig(home: string, env: NodeJS.ProcessEnv = process.env): Config {
   const file = join(home, 'config.json');
-  let fromFile: Record<string, Record<string, unknown>> = {};
+  let fromFile: Record<string, any> = {};
   if (existsSync(file)) {
     try {
       fromFile = JSON.parse(readFileSync(file, 'utf8'));
@@ -34,21 +63,17 @@ export function loadConfig(home: string, env: NodeJS.ProcessEnv = process.env): 
   }
 
   // Environment overrides: one variable per leaf, typed like the default.
-  const defaults = ConfigSchema.parse({}) as unknown as Record<string, Record<string, unknown>>;
-  const merged: Record<string, Record<string, unknown>> = structuredClone(fromFile);
+  const merged: Record<string, any> = structuredClone(fromFile);
   const sources = new Map<string, string>();
-  for (const [section, fields] of Object.entries(defaults)) {
-    for (const [field, def] of Object.entries(fields)) {
-      const name = envNameFor(section, field);
-      const raw = env[name];
-      if (raw === undefined || raw === '') continue;
-      merged[section] = { ...(merged[section] ?? {}) };
-      merged[section][field] = typeof def === 'number' && raw.trim() !== '' && !Number.isNaN(Number(raw)) ? Number(raw)
-        : typeof def === 'boolean' && /^(true|false|1|0)$/i.test(raw) ? /^(true|1)$/i.test(raw)
-        : Array.isArray(def) ? raw.split(',').map((x) => x.trim()).filter(Boolean)
-        : raw;
-      sources.set(`${section}.${field}`, name);
-    }
+  for (const { path, default: def } of configOptions()) {
+    const name = envNameFor(...path);
+    const raw = env[name];
+    if (raw === undefined || raw === '') continue;
+    setIn(merged, path, typeof def === 'number' && raw.trim() !== '' && !Number.isNaN(Number(raw)) ? Number(raw)
+      : typeof def === 'boolean' && /^(true|false|1|0)$/i.test(raw) ? /^(true|1)$/i.test(raw)
+      : Array.isArray(def) ? raw.split(',').map((x) => x.trim()).filter(Boolean)
+      : raw);
+    sources.set(path.join('.'), name);
   }
   if (env.ANTHROPIC_BASE_URL && !env[envNameFor('model', 'baseUrl')]) {
     merged.model = { ...(merged.model ?? {}), baseUrl: env.ANTHROPIC_BASE_URL };

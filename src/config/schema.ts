@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { HttpChannelConfig } from '../channels/http/config.ts';
+import { TerminalChannelConfig } from '../channels/terminal/config.ts';
 
 /**
  * The one place NanoClaw's options are defined. Every field has a default and
@@ -37,10 +39,9 @@ export const ConfigSchema = z.strictObject({
     timeoutSec: z.number().int().min(1).default(600)
       .describe('A model call during which the endpoint sends nothing for this long is cut (504 if no answer had started).'),
   }).prefault({}),
-  http: z.strictObject({
-    host: z.string().default('127.0.0.1').describe('Address the local HTTP API listens on. Keep it on loopback unless a proxy with TLS sits in front.'),
-    port: z.number().int().min(0).max(65535).default(7878).describe('Port of the local HTTP API (0 picks a free one).'),
-    maxBodyBytes: z.number().int().min(1024).default(256 * 1024).describe('Largest request body the HTTP API accepts; larger ones get 413.'),
+  channels: z.strictObject({
+    api: HttpChannelConfig,
+    terminal: TerminalChannelConfig,
   }).prefault({}),
   attachments: z.strictObject({
     maxBytes: z.number().int().min(1024).default(25 * 1024 * 1024)
@@ -102,6 +103,10 @@ export const ConfigSchema = z.strictObject({
   }).prefault({}),
   agent: z.strictObject({
     systemPrompt: z.string().default('').describe('Extra instructions appended to the agent\'s system prompt.'),
+  }).prefault({}),
+  tools: z.strictObject({
+    askTimeoutSec: z.number().int().min(10).default(1800).describe('How long the agent\'s question to the user (ask_user) waits for an answer before the agent is told nobody answered. The turn\'s own time limit does not run meanwhile.'),
+    outboxMaxFiles: z.number().int().min(0).max(50).default(10).describe('Most files sent from the agent\'s /workspace/outbox after one turn (each within the channel\'s file size limit); the rest wait for the next turn. 0 turns the outbox off.'),
   }).prefault({}),
   delivery: z.strictObject({
     maxAttempts: z.number().int().min(1).max(50).default(8).describe('How often an outbound message is handed to its channel before it is given up as failed (the owner sees it in `nanoclaw status` and the agent is told on its next turn). A permanent error (a blocked bot, a deleted chat) fails it at once.'),

@@ -1,4 +1,4 @@
-import { DeliveryError, type Channel } from '../channels/channel.ts';
+import { DeliveryError, type Channel, type OutboundPayload } from '../channels/channel.ts';
 import type { Config } from '../config/schema.ts';
 import type { AuditEvent } from '../sandbox/agent-container.ts';
 import type { Outbound, Outbox } from '../store/outbox.ts';
@@ -9,6 +9,10 @@ export interface DeliveryDeps {
   outbox: Outbox;
   conversation: (id: string) => Conversation | undefined;
   channel: (name: string) => Channel | undefined;
+  /** Where outbound files are kept (the attachments folder). */
+  attachmentRoot: string;
+  /** Tells the owner, in their own conversations, that a message to someone else failed (not for notices). */
+  notifyOwner?: (text: string, about: string) => void;
   config: Config['delivery'];
   log: Logger;
   audit?: (event: AuditEvent) => void;
@@ -129,7 +133,7 @@ export class Delivery {
       }
       const attempt = outbox.claim(m.id);
       try {
-        const { platformIds } = await channel.send(conv, m);
+        const { platformIds } = await channel.send(conv, this.payload(m));
         outbox.sent(m.id, Array.isArray(platformIds) ? platformIds.map(String) : []);
         this.deps.onAttempt?.({ outcome: 'sent', message: outbox.get(m.id)! });
         continue;
@@ -147,6 +151,7 @@ export class Delivery {
           const reason = e.kind === 'permanent' ? error : `${error} (gave up after ${attempt} attempts)`;
           outbox.failed(m.id, reason);
           this.deps.log.error(`message ${m.id} to ${conv.channel}:${conv.chat} could not be delivered: ${reason}. The agent is told on its next turn.`);
+          if (m.kind !== 'notice') this.deps.notifyOwner?.(`A message to ${conv.channel}:${conv.chat}${conv.thread ? ` (thread ${conv.thread})` : ''} could not be delivered: ${reason}. It began: "${m.text.replace(/\s+/g, ' ').slice(0, 80)}"`, conversationId);
           this.deps.audit?.({ type: 'delivery.failed', conversation: conversationId, data: { outbound: m.id, attempts: attempt, kind: e.kind, error: reason } });
           this.deps.onAttempt?.({ outcome: 'failed', message: outbox.get(m.id)!, error: reason });
           continue;
@@ -158,6 +163,13 @@ export class Delivery {
         this.deps.onAttempt?.({ outcome: 'retry', message: outbox.get(m.id)!, error, at });
       }
     }
+  }
+
+  /** The row as `send` takes it: files as their host-owned copies (a file retention removed is left out). */
+  private payload(m: Outbound): OutboundPayload {
+    const files = this.deps.outbox.files(m.id, this.deps.attachmentRoot).filter((f) => f.removedAt === null)
+      .map((f) => ({ name: f.name, size: f.size, path: f.hostPath }));
+    return { kind: m.kind, text: m.text, files, buttons: m.buttons, outboundId: m.id };
   }
 
   /** One timer for the earliest retry of all conversations. */

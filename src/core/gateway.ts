@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/schema.ts';
 import type { HomeLayout } from '../config/home.ts';
-import type { Channel } from '../channels/channel.ts';
+import type { AnswerResult, Channel, ChannelHost, ReceiveResult, TurnEvent } from '../channels/channel.ts';
 import type { AuditEvent } from '../sandbox/agent-container.ts';
 import { Budget } from '../sandbox/budget.ts';
 import type { ContainerRuntime } from '../sandbox/runtime.ts';
@@ -17,19 +17,12 @@ import type { Logger } from './logger.ts';
 import { Delivery } from './delivery.ts';
 import { Outbox } from '../store/outbox.ts';
 import { TurnRunner, type Reply } from './turn-runner.ts';
+import { HostTools } from './host-tools.ts';
+import { TurnIndicators } from './turn-indicators.ts';
 
-/** What channels see of a turn as it runs, for live views (the HTTP API's event stream). */
-export type GatewayEvent =
-  | { type: 'accepted'; conversationId: string; inboundId: number }
-  | { type: 'turn_start'; conversationId: string; inboundId: number; container: string }
-  | { type: 'progress'; conversationId: string; inboundId: number; kind: string; tool?: string; text: string }
-  | { type: 'outbound'; conversationId: string; message: Outbound }
-  | { type: 'turn_end'; conversationId: string; inboundId: number; replies: Outbound[] }
-  | { type: 'container'; conversationId: string; container: string; state: 'started' | 'destroyed'; reason?: string };
-
-export type ReceiveResult =
-  | { accepted: true; conversation: Conversation; message: Inbound; duplicate: boolean }
-  | { accepted: false; reason: string };
+/** What channels see of a turn as it runs (channels/channel.ts). */
+export type GatewayEvent = TurnEvent;
+export type { ReceiveResult } from '../channels/channel.ts';
 
 export interface GatewayDeps {
   config: Config;
@@ -72,6 +65,10 @@ export class Gateway extends EventEmitter {
   readonly senders: SenderStore;
   readonly egressAllowlist: EgressAllowlistStore;
   private readonly access: AccessPolicy;
+  private readonly hostTools: HostTools;
+  private readonly indicators: TurnIndicators;
+  /** Which channel each conversation is on, for the channels' own event streams. */
+  private readonly channelOf = new Map<string, string>();
 
   constructor(private readonly deps: GatewayDeps) {
     super();
@@ -94,8 +91,21 @@ export class Gateway extends EventEmitter {
       busy: (id) => this.draining.has(id),
       emit: (ev) => this.emitEvent(ev),
     });
+    this.hostTools = new HostTools({
+      db: store.db, attachmentRoot: layout.attachments,
+      capabilities: (name) => this.channels.get(name)?.capabilities,
+      deliver: (id) => void this.delivery.wake(id),
+      emit: (ev) => this.emitEvent(ev),
+      askTimeoutMs: config.tools.askTimeoutSec * 1000,
+    });
+    this.indicators = new TurnIndicators({
+      channel: (name) => this.channels.get(name),
+      conversation: (id) => store.getConversation(id),
+      log: deps.log,
+    });
     this.turns = new TurnRunner({
-      config, layout, store, log: deps.log, audit: deps.audit, containers: this.containers,
+      config, layout, store, log: deps.log, audit: deps.audit, containers: this.containers, hostTools: this.hostTools,
+      capabilities: (name) => this.channels.get(name)?.capabilities,
       noteForAgent: (id) => this.delivery.noteForAgent(id),
       attachmentLimit: (channel) => this.attachmentLimit(channel),
       emit: (ev) => this.emitEvent(ev),
@@ -108,11 +118,19 @@ export class Gateway extends EventEmitter {
     this.channels.set(channel.name, channel);
   }
 
+  /** Adds a channel to a gateway that is already running, and starts it. */
+  async startChannel(channel: Channel): Promise<void> {
+    this.addChannel(channel);
+    await channel.start(this.hostFor(channel));
+    this.redeliver(channel.name);
+  }
+
   /** Cleans up after a previous gateway, starts channels, and resumes unfinished work. */
   async start(): Promise<void> {
     this.attachmentRetention = startAttachmentRetention(this.deps.store.db, this.deps.layout.attachments, this.deps.config.attachments.retentionDays, this.deps.log);
     await this.containers.start();
-    for (const ch of this.channels.values()) await ch.start(this);
+    this.hostTools.questions.cancelStale();
+    for (const ch of this.channels.values()) await ch.start(this.hostFor(ch));
     await this.delivery.start();
     const pending = new Set(this.deps.store.pendingInbound().map((m) => m.conversationId));
     if (pending.size) this.deps.log.info(`resuming ${pending.size} conversation(s) with unanswered messages`);
@@ -125,6 +143,9 @@ export class Gateway extends EventEmitter {
    * not run again. Messages the access policy turns away are either ignored
    * (a group chat not addressing the agent) or answered with a pairing code
    * (an unknown sender): in neither case does anything reach a container.
+   * While the agent waits for an answer to its question, the next message
+   * (not a command) is that answer: stored, and handed to the waiting turn
+   * at once, beside it.
    */
   receive(key: ConversationKey, msg: { clientId?: string; sender: string; senderName?: string; text: string; attachments?: Array<{ name: string; data: Buffer }> }, ctx: MessageContext = {}): ReceiveResult {
     const store = this.deps.store;
@@ -135,6 +156,7 @@ export class Gateway extends EventEmitter {
     // store with the message; never kept from a sender who is not approved.
     checkAttachmentSizes(msg.attachments ?? [], this.attachmentLimit(key.channel), key.channel);
     const conversation = store.conversation(key, this.deps.config.memory.enabledByDefault);
+    this.channelOf.set(conversation.id, key.channel);
     const { message, duplicate } = store.acceptInbound(conversation.id, decision.kind === 'pair' ? { ...msg, attachments: [] } : msg, { attachmentRoot: this.deps.layout.attachments });
     if (duplicate) {
       if (message.status === 'pending') this.kick(conversation.id);
@@ -146,15 +168,68 @@ export class Gateway extends EventEmitter {
       void this.finish(message, [{ kind: 'notice', text: `Hi! I only talk to people my owner has approved. Ask them to run \`nanoclaw pair approve ${decision.code}\` (the code is valid for an hour). Your message was not passed on.` }]);
       return { accepted: true, conversation, message, duplicate };
     }
+    const command = parseCommand(msg.text);
+    const question = !command && this.hostTools.questions.openIn(conversation.id);
+    if (question && this.hostTools.answer(question.id, msg.text, `${key.channel}:${msg.sender}`)) {
+      store.completeTurn(message.id, []);
+      this.deps.audit?.({ type: 'question.answered', conversation: conversation.id, actor: `${key.channel}:${msg.sender}`, data: { question: question.id, inbound: message.id } });
+      return { accepted: true, conversation, message, duplicate, answered: question.id };
+    }
     // /stop and /end must not wait behind the turn they are about: while the
     // drain is busy they run at once, beside it (stored first like any message).
-    const command = parseCommand(msg.text);
     if (command && CONTROL_COMMANDS.has(command.name) && this.draining.has(conversation.id)) {
       this.runControl(conversation, message, command);
       return { accepted: true, conversation, message, duplicate };
     }
     this.kick(conversation.id);
     return { accepted: true, conversation, message, duplicate };
+  }
+
+  /**
+   * Answers a question of the agent's by its id (a tapped button, the HTTP
+   * API): only one of `channel`'s own conversations, and only while it is open.
+   */
+  answer(channel: string, questionId: number, answer: string, sender: string): AnswerResult {
+    const q = this.hostTools.questions.get(questionId);
+    const conv = q && this.deps.store.getConversation(q.conversationId);
+    if (!q || conv?.channel !== channel) return { ok: false, reason: `no question ${questionId} on ${channel}` };
+    if (!this.hostTools.answer(questionId, answer, `${channel}:${sender}`)) return { ok: false, reason: `question ${questionId} is no longer open (answered already, or its turn ended)` };
+    this.deps.audit?.({ type: 'question.answered', conversation: q.conversationId, actor: `${channel}:${sender}`, data: { question: questionId } });
+    return { ok: true };
+  }
+
+  /** The open question of a conversation, if the agent is waiting for one. */
+  openQuestion(conversationId: string) {
+    return this.hostTools.questions.openIn(conversationId);
+  }
+
+  /** What one channel may ask of the core: its own conversations only (channels/channel.ts). */
+  private hostFor(channel: Channel): ChannelHost {
+    const name = channel.name;
+    const key = (where: { chat: string; thread: string }) => ({ channel: name, chat: where.chat, thread: where.thread });
+    return {
+      receive: (where, msg, ctx) => this.receive(key(where), msg, ctx),
+      answer: (questionId, answer, sender) => this.answer(name, questionId, answer, sender),
+      conversation: (where) => this.conversationFor(key(where)),
+      redeliver: () => this.redeliver(name),
+      attachmentLimit: this.attachmentLimit(name),
+      onTurn: (listener) => {
+        const mine = (ev: TurnEvent) => { if (this.channelFor(ev.conversationId) === name) listener(ev); };
+        this.on('event', mine);
+        return () => { this.off('event', mine); };
+      },
+      audit: (event) => this.recordAudit(event),
+      log: this.deps.log,
+    };
+  }
+
+  private channelFor(conversationId: string): string | undefined {
+    let name = this.channelOf.get(conversationId);
+    if (name === undefined) {
+      name = this.deps.store.getConversation(conversationId)?.channel;
+      if (name !== undefined) this.channelOf.set(conversationId, name);
+    }
+    return name;
   }
 
   /** Handles a control-lane command beside the conversation's drain; its row is marked done with the answer. */
@@ -198,6 +273,7 @@ export class Gateway extends EventEmitter {
 
   private emitEvent(ev: GatewayEvent): void {
     this.emit('event', ev);
+    this.indicators.handle(ev);
   }
 
   /** Runs a conversation's pending messages in order; one drain per conversation at a time. */
@@ -268,7 +344,7 @@ export class Gateway extends EventEmitter {
    * A reply that fails waits for its retries in the worker, not here.
    */
   private async finish(msg: Inbound, replies: Reply[], outcome: 'answered' | 'failed' = 'answered'): Promise<void> {
-    const stored = this.deps.store.completeTurn(msg.id, replies, outcome);
+    const stored = this.deps.store.completeTurn(msg.id, replies, outcome, this.deps.layout.attachments);
     for (const m of stored) this.emitEvent({ type: 'outbound', conversationId: msg.conversationId, message: m });
     await this.delivery.wake(msg.conversationId);
     this.emitEvent({ type: 'turn_end', conversationId: msg.conversationId, inboundId: msg.id, replies: stored });
@@ -281,6 +357,8 @@ export class Gateway extends EventEmitter {
       outbox: new Outbox(this.deps.store.db),
       conversation: (id) => this.deps.store.getConversation(id),
       channel: (name) => this.channels.get(name),
+      attachmentRoot: this.deps.layout.attachments,
+      notifyOwner: (text, about) => this.notifyOwner(text, about),
       config: this.deps.config.delivery,
       log: this.deps.log,
       audit: this.deps.audit,
@@ -296,6 +374,22 @@ export class Gateway extends EventEmitter {
       endContainer: (id, c, reason, endSession) => this.containers.end(id, c, reason, endSession),
       approvePairing: (code, actor) => this.approvePairing(code, actor),
     };
+  }
+
+  /**
+   * Tells the owner that a message to someone could not be delivered: a
+   * notice in the owner's own conversations (the terminal chat, and direct
+   * chats of the senders in access.owners), never in the conversation that
+   * failed. Notices themselves never cause another (no loops).
+   */
+  private notifyOwner(text: string, about: string): void {
+    const owners = new Set(this.deps.config.access.owners);
+    const targets = this.deps.store.listConversations().filter((c) => c.id !== about && c.thread === ''
+      && (c.channel === 'terminal' || owners.has(`${c.channel}:${c.chat}`)));
+    for (const c of targets) {
+      this.deps.store.addNotice(c.id, text);
+      void this.delivery.wake(c.id);
+    }
   }
 
   /** Approves a pairing code (from the owner's chat, the CLI or the API) and audits it. */
@@ -326,6 +420,7 @@ export class Gateway extends EventEmitter {
     this.stopped = true;
     this.stopping.abort();
     await this.deliveryWorker?.stop();
+    this.indicators.stop();
     this.attachmentRetention?.stop();
     for (const ch of this.channels.values()) await ch.stop().catch(() => {});
     await this.containers.stop();

@@ -1,17 +1,20 @@
 import type { Config } from '../config/schema.ts';
 import type { HomeLayout } from '../config/home.ts';
+import type { ChannelCapabilities } from '../channels/channel.ts';
 import { writeInbox } from '../inbox/inbox.ts';
+import { listOutbox, removeFromOutbox } from '../inbox/safe-fs.ts';
 import { MemoryRepo } from '../memory/memory-repo.ts';
 import { MemoryCommitRefused } from '../memory/work-tree-check.ts';
 import type { AgentContainer, AuditEvent, TurnResult } from '../sandbox/agent-container.ts';
 import { inboxFiles } from '../store/attachments.ts';
-import type { Conversation, Inbound, Outbound, Store } from '../store/store.ts';
+import type { Conversation, Inbound, NewOutbound, Store } from '../store/store.ts';
 import type { ConversationContainers } from './conversation-containers.ts';
 import type { GatewayEvent } from './gateway.ts';
+import type { HostTools } from './host-tools.ts';
 import type { Logger } from './logger.ts';
 
-/** One message to the user that a turn produces, before it is stored. */
-export type Reply = { kind: Outbound['kind']; text: string };
+/** One message to the user that a turn produces, before it is stored (text, and files from the outbox). */
+export type Reply = NewOutbound;
 
 export interface TurnRunnerDeps {
   config: Config;
@@ -20,6 +23,9 @@ export interface TurnRunnerDeps {
   log: Logger;
   audit?: (event: AuditEvent) => void;
   containers: ConversationContainers;
+  /** What the agent may call on the host during the turn (send a message or file, ask the user). */
+  hostTools: HostTools;
+  capabilities: (channel: string) => ChannelCapabilities | undefined;
   /** What the agent should know before this message (replies that could not be delivered: core/delivery.ts). */
   noteForAgent: (conversationId: string) => string;
   attachmentLimit: (channel: string) => number;
@@ -60,6 +66,7 @@ export class TurnRunner {
       maxBytes: this.deps.attachmentLimit(conv.channel),
       audit: (type, data) => this.deps.audit?.({ type, conversation: conv.id, data }),
     });
+    const callContext = { conversation: conv, message: msg, workspace: container.dirs.workspace };
     const result: TurnResult = await container.runTurn(
       { type: 'message', id: String(msg.id), text, sender: { id: msg.sender, ...(msg.senderName ? { name: msg.senderName } : {}) } },
       this.deps.config.container.turnTimeoutSec * 1000,
@@ -68,6 +75,7 @@ export class TurnRunner {
         this.deps.emit({ type: 'progress', conversationId: conv.id, inboundId: msg.id, kind: p.kind, tool: p.tool, text: p.text });
         if (p.kind === 'tool_use') this.deps.audit?.({ type: 'tool.call', conversation: conv.id, container: container.name, data: { tool: p.tool, input: p.text.slice(0, 300) } });
       },
+      (call, signal) => this.deps.hostTools.handle(callContext, call, signal),
     );
     if (this.deps.stopped()) {
       // A graceful stop ends turns as a crash would: the message stays
@@ -75,9 +83,10 @@ export class TurnRunner {
       this.deps.store.releaseAttempt(msg.id);
       return;
     }
-    const notes = conv.memory ? await this.commitMemory(conv, msg) : [];
+    const notes: Reply[] = [...(conv.memory ? await this.commitMemory(conv, msg) : []), ...this.collectOutbox(conv, container.dirs.workspace)];
     if (result.ok) {
-      const replies = result.replies.length ? result.replies : ['(The agent finished without a reply.)'];
+      const said = result.replies.length || notes.some((n) => n.files?.length) || this.deps.store.outboundFor(msg.id).length;
+      const replies = said ? result.replies : ['(The agent finished without a reply.)'];
       await this.deps.finish(msg, [...replies.map((text) => ({ kind: 'reply' as const, text })), ...notes]);
     } else if (result.code === 'interrupted') {
       // Stopped on purpose (/stop, /end): the message is answered with a note,
@@ -103,6 +112,39 @@ export class TurnRunner {
     this.deps.containers.turnEnded(conv.id, container);
   }
 
+
+  /**
+   * The files the agent left in /workspace/outbox, read without following
+   * links and within the channel's limits, as one message to send after the
+   * replies; what was taken is removed from the outbox, and what was refused
+   * (a link, a FIFO, a file over the limit) is named in a notice and left.
+   */
+  private collectOutbox(conv: Conversation, workspace: string): Reply[] {
+    const max = this.deps.config.tools.outboxMaxFiles;
+    if (max === 0) return [];
+    const caps = this.deps.capabilities(conv.channel);
+    let entries;
+    try {
+      entries = listOutbox(workspace, { maxFiles: max, maxFileBytes: caps?.files.maxOutBytes ?? 0, maxTotalBytes: (caps?.files.maxOutBytes ?? 0) * 4 });
+    } catch (err) {
+      this.deps.audit?.({ type: 'outbox.refused', conversation: conv.id, data: { error: (err as Error).message } });
+      return [{ kind: 'notice', text: `The files in /workspace/outbox were not sent: ${(err as Error).message.replaceAll(workspace, '/workspace')}` }];
+    }
+    if (!entries.length) return [];
+    if (!caps?.files.out) return [{ kind: 'notice', text: `The ${conv.channel} channel cannot send files; ${entries.length} file(s) stay in /workspace/outbox.` }];
+    const files = entries.flatMap((e) => (e.ok ? [{ name: e.name, data: e.data }] : []));
+    const refused = entries.flatMap((e) => (e.ok ? [] : [`${e.original}: ${e.reason}`]));
+    try {
+      removeFromOutbox(workspace, entries.flatMap((e) => (e.ok ? [e.original] : [])));
+    } catch (err) {
+      this.deps.log.warn(`clearing the outbox of ${conv.id} failed: ${(err as Error).message}`);
+    }
+    if (refused.length) this.deps.audit?.({ type: 'outbox.refused', conversation: conv.id, data: { files: refused.slice(0, 20) } });
+    return [
+      ...(files.length ? [{ kind: 'reply' as const, text: '', files }] : []),
+      ...(refused.length ? [{ kind: 'notice' as const, text: `Not sent from /workspace/outbox:\n${refused.slice(0, 10).map((r) => `- ${r}`).join('\n')}` }] : []),
+    ];
+  }
 
   /**
    * Records what the turn changed in the conversation's memory. A commit the

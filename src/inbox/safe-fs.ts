@@ -1,4 +1,4 @@
-import { closeSync, constants, existsSync, fchmodSync, fchownSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync } from 'node:fs';
+import { closeSync, constants, existsSync, fchmodSync, fchownSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, unlinkSync } from 'node:fs';
 import { safeFileName } from './attachments.ts';
 import { join } from 'node:path';
 
@@ -214,6 +214,35 @@ export function listOutbox(workspace: string, limits: OutboxLimits): OutboxEntry
       out.push({ ok: true, name, original, data });
     }
     return out;
+  } finally {
+    closeDir(box);
+  }
+}
+
+/**
+ * Removes sent files from `<workspace>/outbox` by name, through the opened
+ * outbox (a swapped outbox is refused, not followed); an entry the agent
+ * replaced meanwhile is unlinked as whatever it now is (unlink never follows
+ * a link), and one already gone is skipped.
+ */
+export function removeFromOutbox(workspace: string, names: string[]): void {
+  if (!names.length) return;
+  const ws = openDir(workspace);
+  let box: OpenDir;
+  try {
+    try {
+      box = { fd: openSync(under(ws, 'outbox'), DIR_FLAGS), path: join(workspace, 'outbox') };
+    } catch (err) {
+      throw refusal(join(workspace, 'outbox'), err);
+    }
+  } finally {
+    closeDir(ws);
+  }
+  try {
+    for (const name of names) {
+      if (name.includes('/') || name === '.' || name === '..') continue;
+      try { unlinkSync(under(box, name)); } catch (err) { if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; }
+    }
   } finally {
     closeDir(box);
   }

@@ -49,15 +49,17 @@ export function checkAttachmentSizes(files: Array<{ name: string; data: Buffer }
 }
 
 /**
- * Writes a message's files into its own new folder and returns what each row
+ * Writes a message's files into its own new folder (`folder`: the inbound
+ * message's id, or `out-<id>` for an outbound one) and returns what each row
  * records. Each file is created with O_EXCL | O_NOFOLLOW and fsynced, then the
  * folders that gained an entry are fsynced, so the files are as durable as the
  * row that is committed after this returns.
  */
-export function writeAttachmentFiles(root: string, conversationId: string, inboundId: number, files: Array<{ name: string; data: Buffer }>): Array<{ name: string; size: number; sha256: string; path: string }> {
+export function writeAttachmentFiles(root: string, conversationId: string, folder: number | string, files: Array<{ name: string; data: Buffer }>): Array<{ name: string; size: number; sha256: string; path: string }> {
   if (!/^[A-Za-z0-9-]+$/.test(conversationId)) throw new AttachmentError('failed', `Conversation id "${conversationId}" cannot name a folder.`);
+  if (!/^[A-Za-z0-9-]+$/.test(String(folder))) throw new AttachmentError('failed', `"${folder}" cannot name a folder.`);
   const convDir = join(root, conversationId);
-  const dir = join(convDir, String(inboundId));
+  const dir = join(convDir, String(folder));
   mkdirSync(convDir, { recursive: true, mode: 0o700 });
   // A folder already there belongs to a message whose transaction was rolled
   // back (SQLite then hands out its id again): no committed row names it.
@@ -80,7 +82,7 @@ export function writeAttachmentFiles(root: string, conversationId: string, inbou
     } finally {
       closeSync(fd);
     }
-    return { name: f.name, size: f.data.length, sha256: createHash('sha256').update(f.data).digest('hex'), path: `${conversationId}/${inboundId}/${name}` };
+    return { name: f.name, size: f.data.length, sha256: createHash('sha256').update(f.data).digest('hex'), path: `${conversationId}/${folder}/${name}` };
   });
   for (const d of [dir, convDir, root]) syncDir(d);
   return out;

@@ -153,6 +153,47 @@ export const MIGRATIONS: string[] = [
   // nothing: state that could only drift. Its index goes with it.
   `DROP INDEX outbound_pending;
    ALTER TABLE outbound DROP COLUMN status;`,
+  // Contracts v2: outbound messages carry buttons (the agent's questions) and
+  // files (host-owned copies, like inbound attachments); host tool calls are
+  // recorded by their idempotency key (inbound message, call number), so a
+  // turn re-run after a crash cannot send or ask twice; questions wait for
+  // their answer in their own table.
+  `ALTER TABLE outbound ADD COLUMN buttons TEXT;
+   ALTER TABLE outbound ADD COLUMN question_id INTEGER;
+   CREATE TABLE outbound_files (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     outbound_id INTEGER NOT NULL REFERENCES outbound(id),
+     name TEXT NOT NULL,
+     size INTEGER NOT NULL,
+     sha256 TEXT NOT NULL,
+     path TEXT NOT NULL,
+     removed_at INTEGER,
+     removed_reason TEXT
+   );
+   CREATE INDEX outbound_files_by_outbound ON outbound_files (outbound_id);
+   CREATE TABLE host_calls (
+     inbound_id INTEGER NOT NULL REFERENCES inbound(id),
+     call INTEGER NOT NULL,
+     tool TEXT NOT NULL,
+     result TEXT,
+     created_at INTEGER NOT NULL,
+     PRIMARY KEY (inbound_id, call)
+   );
+   CREATE TABLE questions (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     conversation_id TEXT NOT NULL REFERENCES conversations(id),
+     inbound_id INTEGER NOT NULL REFERENCES inbound(id),
+     call INTEGER NOT NULL,
+     question TEXT NOT NULL,
+     choices TEXT NOT NULL,
+     state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'answered', 'cancelled')),
+     answer TEXT,
+     answered_by TEXT,
+     created_at INTEGER NOT NULL,
+     closed_at INTEGER,
+     UNIQUE (inbound_id, call)
+   );
+   CREATE INDEX questions_open ON questions (conversation_id) WHERE state = 'open';`,
 ];
 
 function migrate(db: Database.Database): void {

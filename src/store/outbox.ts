@@ -1,4 +1,6 @@
 import type Database from 'better-sqlite3';
+import { join } from 'node:path';
+import { writeAttachmentFiles } from './attachments.ts';
 
 export type OutboundKind = 'reply' | 'error' | 'notice';
 
@@ -24,14 +26,56 @@ export interface Outbound {
   lastError: string | null;
   /** The ids the platform gave the message (for edits and replies later). */
   platformIds: string[];
+  /** Choices offered under the message (an `ask_user` question); empty for most. */
+  buttons: Array<{ label: string; value: string }>;
+  /** The question this message asks, if it does. */
+  questionId: number | null;
   createdAt: number;
+}
+
+/** A file sent with an outbound message: a host-owned copy under the attachments folder. */
+export interface OutboundFileRow {
+  name: string;
+  size: number;
+  sha256: string;
+  /** Relative to the attachments folder. */
+  path: string;
+  removedAt: number | null;
+}
+
+/** What a new outbound message carries besides its text. */
+export interface NewOutbound {
+  kind: OutboundKind;
+  text: string;
+  buttons?: Array<{ label: string; value: string }>;
+  questionId?: number;
+  /** Read and checked already (safe-fs); written to host-owned files with the row. */
+  files?: Array<{ name: string; data: Buffer }>;
 }
 
 export const outboundRow = (r: any): Outbound => ({
   id: r.id, conversationId: r.conversation_id, inboundId: r.inbound_id, kind: r.kind, text: r.text,
   state: r.state, attempts: r.attempts, nextAttemptAt: r.next_attempt_at, lastError: r.last_error,
-  platformIds: r.platform_ids ? JSON.parse(r.platform_ids) : [], createdAt: r.created_at,
+  platformIds: r.platform_ids ? JSON.parse(r.platform_ids) : [], buttons: r.buttons ? JSON.parse(r.buttons) : [],
+  questionId: r.question_id ?? null, createdAt: r.created_at,
 });
+
+/**
+ * Stores one outbound message, with its files written (and fsynced) into
+ * `<attachments>/<conversation>/out-<id>/` before the row is committed. Call
+ * it inside the caller's transaction when the row goes with other changes.
+ */
+export function insertOutbound(db: Database.Database, attachmentRoot: string, conversationId: string, inboundId: number | null, m: NewOutbound, now = Date.now()): number {
+  return db.transaction(() => {
+    const id = Number(db.prepare('INSERT INTO outbound (conversation_id, inbound_id, kind, text, buttons, question_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(conversationId, inboundId, m.kind, m.text, m.buttons?.length ? JSON.stringify(m.buttons) : null, m.questionId ?? null, now).lastInsertRowid);
+    if (m.files?.length) {
+      const add = db.prepare('INSERT INTO outbound_files (outbound_id, name, size, sha256, path) VALUES (?, ?, ?, ?, ?)');
+      for (const f of writeAttachmentFiles(attachmentRoot, conversationId, `out-${id}`, m.files)) add.run(id, f.name, f.size, f.sha256, f.path);
+    }
+    return id;
+  })();
+}
 
 /**
  * The delivery states of outbound rows, as the delivery worker
@@ -94,6 +138,13 @@ export class Outbox {
   /** Gives a row up: it is never sent, and the agent hears of it on its next turn. */
   failed(id: number, error: string): void {
     this.db.prepare("UPDATE outbound SET state = 'failed', last_error = ?, failed_at = ? WHERE id = ?").run(error, Date.now(), id);
+  }
+
+  /** The files of a row, with their host paths (under `root`, the attachments folder). */
+  files(id: number, root: string): Array<OutboundFileRow & { hostPath: string }> {
+    return this.db.prepare('SELECT * FROM outbound_files WHERE outbound_id = ? ORDER BY id').all(id).map((r: any) => ({
+      name: r.name, size: r.size, sha256: r.sha256, path: r.path, removedAt: r.removed_at, hostPath: join(root, r.path),
+    }));
   }
 
   /** The conversation's failed rows, newest last (for `nanoclaw status`). */

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { attachmentRows, writeAttachmentFiles, type StoredAttachment } from './attachments.ts';
-import { outboundRow as outbound, type Outbound, type OutboundKind } from './outbox.ts';
+import { insertOutbound, outboundRow as outbound, type NewOutbound, type Outbound, type OutboundKind } from './outbox.ts';
 
-export type { Outbound, OutboundKind } from './outbox.ts';
+export type { NewOutbound, Outbound, OutboundKind } from './outbox.ts';
 
 /** What identifies a conversation: one container, one workspace, one session each. */
 export interface ConversationKey {
@@ -176,15 +176,13 @@ export class Store {
    * the new outbound rows. `outcome` says whether the message was answered or
    * given up as failed.
    */
-  completeTurn(inboundId: number, replies: Array<{ kind: OutboundKind; text: string }>, outcome: 'answered' | 'failed' = 'answered'): Outbound[] {
+  completeTurn(inboundId: number, replies: NewOutbound[], outcome: 'answered' | 'failed' = 'answered', attachmentRoot = ''): Outbound[] {
     return this.db.transaction(() => {
       const msg = this.getInbound(inboundId);
       if (!msg) throw new Error(`completeTurn: no inbound message ${inboundId}`);
       if (msg.status === 'done') return [];
       const now = Date.now();
-      const ids = replies.map((r) => Number(this.db.prepare(
-        'INSERT INTO outbound (conversation_id, inbound_id, kind, text, created_at) VALUES (?, ?, ?, ?, ?)',
-      ).run(msg.conversationId, inboundId, r.kind, r.text, now).lastInsertRowid));
+      const ids = replies.map((r) => insertOutbound(this.db, attachmentRoot, msg.conversationId, inboundId, r, now));
       this.db.prepare("UPDATE inbound SET status = 'done', done_at = ?, outcome = ? WHERE id = ?").run(now, outcome, inboundId);
       return ids.map((id) => this.getOutbound(id)!);
     })();

@@ -49,7 +49,7 @@ export async function spawnGateway(opts: { home: string; port: number; modelUrl:
       PATH: process.env.PATH,
       HOME: process.env.HOME,
       NANOCLAW_HOME: opts.home,
-      NANOCLAW_HTTP_PORT: String(opts.port),
+      NANOCLAW_CHANNELS_API_PORT: String(opts.port),
       ANTHROPIC_API_KEY: REAL_KEY,
       ANTHROPIC_BASE_URL: opts.modelUrl,
       NANOCLAW_CONTAINER_PRESTART: '0',

@@ -34,7 +34,7 @@ export async function startHarness(opts: { env?: Record<string, string>; config?
       PATH: process.env.PATH,
       ANTHROPIC_API_KEY: REAL_KEY,
       ANTHROPIC_BASE_URL: fake.url,
-      NANOCLAW_HTTP_PORT: '0',
+      NANOCLAW_CHANNELS_API_PORT: '0',
       NANOCLAW_CONTAINER_PRESTART: '0',
       NANOCLAW_LOG: process.env.NANOCLAW_LOG ?? 'silent',
       ...opts.env,

@@ -1,6 +1,6 @@
-import type { Channel, SendResult } from '../../src/channels/channel.ts';
+import { readFileSync } from 'node:fs';
+import type { Channel, ChannelCapabilities, ChannelHost, OutboundPayload, SendResult } from '../../src/channels/channel.ts';
 import type { MessageContext } from '../../src/core/access.ts';
-import type { Gateway } from '../../src/core/gateway.ts';
 import type { Conversation, Outbound } from '../../src/store/store.ts';
 
 /**
@@ -13,20 +13,26 @@ import type { Conversation, Outbound } from '../../src/store/store.ts';
  */
 export class TestChatChannel implements Channel {
   readonly trusted = false;
-  readonly sent: Array<{ chat: string; kind: string; text: string }> = [];
+  readonly capabilities: ChannelCapabilities;
+  /** What was sent; files with the bytes the channel read from the host's copy. */
+  readonly sent: Array<{ chat: string; kind: string; text: string; files: Array<{ name: string; data: Buffer }>; buttons: string[] }> = [];
   /** Every call of `send`, in order, with what it did. */
   readonly calls: Array<{ id: number; text: string; at: number; result: 'sent' | 'threw' }> = [];
   readonly wasDelivered?: (conversation: Conversation, message: Outbound) => Promise<boolean>;
   private readonly failures: unknown[] = [];
   private waiters: Array<() => void> = [];
-  private gateway!: Gateway;
+  host!: ChannelHost;
 
-  constructor(readonly name = 'testchat', opts: { wasDelivered?: (message: Outbound) => boolean } = {}) {
+  constructor(readonly name = 'testchat', opts: { wasDelivered?: (message: Outbound) => boolean; capabilities?: Partial<ChannelCapabilities> } = {}) {
+    this.capabilities = {
+      maxMessageLength: 4096, dialect: 'plain', files: { in: true, out: true, maxOutBytes: 1024 * 1024 },
+      buttons: false, typing: false, edits: false, threads: false, reactions: false, ...opts.capabilities,
+    };
     const check = opts.wasDelivered;
     if (check) this.wasDelivered = async (_conv, message) => check(message);
   }
 
-  async start(gateway: Gateway): Promise<void> { this.gateway = gateway; }
+  async start(host: ChannelHost): Promise<void> { this.host = host; }
   async stop(): Promise<void> {}
 
   /** The next `errors.length` sends throw these, one each, in order. */
@@ -34,26 +40,30 @@ export class TestChatChannel implements Channel {
     this.failures.push(...errors);
   }
 
-  async send(conversation: Conversation, message: Outbound): Promise<SendResult> {
+  async send(conversation: Conversation, message: OutboundPayload): Promise<SendResult> {
+    const id = message.outboundId ?? 0;
     if (this.failures.length) {
-      this.calls.push({ id: message.id, text: message.text, at: Date.now(), result: 'threw' });
+      this.calls.push({ id, text: message.text, at: Date.now(), result: 'threw' });
       throw this.failures.shift();
     }
-    this.calls.push({ id: message.id, text: message.text, at: Date.now(), result: 'sent' });
-    this.sent.push({ chat: conversation.chat, kind: message.kind, text: message.text });
+    this.calls.push({ id, text: message.text, at: Date.now(), result: 'sent' });
+    this.sent.push({
+      chat: conversation.chat, kind: message.kind, text: message.text,
+      files: message.files.map((f) => ({ name: f.name, data: readFileSync(f.path) })), buttons: message.buttons.map((b) => b.label),
+    });
     for (const w of this.waiters.splice(0)) w();
     return { platformIds: [`${conversation.chat}:${this.sent.length}`] };
   }
 
   /** Sends a message as `sender` (with a display name, if given) in `chat`, and returns the gateway's verdict. */
   say(chat: string, sender: string, text: string, ctx: MessageContext = {}, senderName?: string) {
-    return this.gateway.receive({ channel: this.name, chat, thread: '' }, { sender, senderName, text }, ctx);
+    return this.host.receive({ chat, thread: '' }, { sender, senderName, text }, ctx);
   }
 
   private read = new Map<string, number>();
 
   /** Resolves with the next message sent to `chat` that this test has not read yet. */
-  async nextTo(chat: string, timeoutMs = 60_000): Promise<{ chat: string; kind: string; text: string }> {
+  async nextTo(chat: string, timeoutMs = 60_000): Promise<TestChatChannel['sent'][number]> {
     const index = this.read.get(chat) ?? 0;
     const deadline = Date.now() + timeoutMs;
     while (this.sent.filter((m) => m.chat === chat).length <= index) {

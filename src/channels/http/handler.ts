@@ -1,11 +1,13 @@
 import { timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { Hono, type Context } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { streamSSE } from 'hono/streaming';
-import type { Gateway, GatewayEvent } from '../../core/gateway.ts';
+import type { ChannelHost, TurnEvent } from '../channel.ts';
 import { AttachmentError } from '../../inbox/attachments.ts';
+import { Outbox } from '../../store/outbox.ts';
 import { conversationId, type Outbound, type Store } from '../../store/store.ts';
 
 /** The conversation key every API conversation id maps to. */
@@ -15,7 +17,18 @@ export const apiKey = (id: string) => ({ channel: 'api', chat: id, thread: '' })
 const ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const MAX_TEXT = 100_000;
 
-const publicMessage = (m: Outbound) => ({ id: m.id, kind: m.kind, text: m.text, createdAt: new Date(m.createdAt).toISOString() });
+/**
+ * What the API may do beyond a channel's own host: the owner's view of the
+ * gateway (status, pairing, the files of sent messages). Given by the one
+ * place that wires channels (app.ts).
+ */
+export interface ApiAdmin {
+  status(): { pool: number; conversations: Array<{ id: string; channel: string; chat: string; container: string | null; busy: boolean; memory: boolean; lastActiveAt: number; usage: unknown }> };
+  approvePairing(code: string, actor: string): { channel: string; sender: string } | undefined;
+  openQuestion(conversationId: string): { id: number; question: string; choices: string[]; inboundId: number } | undefined;
+  /** Where outbound files are kept (the attachments folder). */
+  attachmentRoot: string;
+}
 
 /**
  * `attachments: [{ "name": "report.pdf", "data": "<base64>" }]`. Names are
@@ -49,13 +62,19 @@ function problem(c: Context, status: 400 | 401 | 404 | 413 | 415, message: strin
  *
  *   POST /api/v1/conversations/{id}/messages  {"text": "..."}  -> replies, when the turn ends
  *
- * The message route reads up to http.maxBodyBytes plus one attachment of the
+ * The message route reads up to channels.api.maxBodyBytes plus one attachment of the
  * API's attachment limit in base64; all but the attachments' data must still
- * fit http.maxBodyBytes, as every other route's body does.
+ * fit channels.api.maxBodyBytes, as every other route's body does.
  *   GET  /api/v1/conversations/{id}/events                        -> server-sent events
  */
-export function createApi(opts: { gateway: Gateway; store: Store; token: string; maxBodyBytes: number }): Hono {
-  const { gateway, store } = opts;
+export function createApi(opts: { host: ChannelHost; admin: ApiAdmin; store: Store; token: string; maxBodyBytes: number }): Hono {
+  const { host, admin, store } = opts;
+  const outbox = new Outbox(store.db);
+  const publicMessage = (m: Outbound) => ({
+    id: m.id, kind: m.kind, text: m.text, createdAt: new Date(m.createdAt).toISOString(),
+    ...(m.questionId ? { question: m.questionId, choices: m.buttons.map((b) => b.value) } : {}),
+    files: outbox.files(m.id, admin.attachmentRoot).map((f, i) => ({ name: f.name, size: f.size, removed: f.removedAt !== null, path: `files/${m.id}/${i + 1}` })),
+  });
   const app = new Hono();
   const expected = Buffer.from(opts.token);
 
@@ -63,7 +82,7 @@ export function createApi(opts: { gateway: Gateway; store: Store; token: string;
   app.use('/api/*', async (c, next) => {
     await next();
     if (c.res.status === 401) {
-      gateway.recordAudit({ type: 'auth.denied', actor: 'api', data: { channel: 'api', path: new URL(c.req.url).pathname.slice(0, 200), reason: c.req.header('authorization') ? 'invalid token' : 'no token' } });
+      host.audit({ type: 'auth.denied', actor: 'api', data: { channel: 'api', path: new URL(c.req.url).pathname.slice(0, 200), reason: c.req.header('authorization') ? 'invalid token' : 'no token' } });
     }
   });
   app.use('/api/*', bearerAuth({
@@ -80,19 +99,50 @@ export function createApi(opts: { gateway: Gateway; store: Store; token: string;
     await next();
   });
 
-  app.get('/api/v1/conversations', (c) => c.json({ conversations: gateway.status().conversations.filter((x) => x.channel === 'api').map((x) => ({
+  app.get('/api/v1/conversations', (c) => c.json({ conversations: admin.status().conversations.filter((x) => x.channel === 'api').map((x) => ({
     id: x.chat, container: x.container, busy: x.busy, memory: x.memory, lastActiveAt: new Date(x.lastActiveAt).toISOString(), usage: x.usage,
   })) }));
 
   app.get('/api/v1/status', (c) => {
-    const { pool, conversations } = gateway.status();
+    const { pool, conversations } = admin.status();
     return c.json({ pool: { ready: pool }, containers: conversations.filter((x) => x.container).length });
   });
 
-  const maxAttachment = gateway.attachmentLimit('api');
+  const maxAttachment = host.attachmentLimit;
+
+  /**
+   * Waits for the turn of inbound message `inboundId` to end, or to ask the
+   * user a question (the answer is posted to .../questions/{id}/answer, which
+   * then waits the same way). Subscribe before acting, so nothing is missed.
+   */
+  function turnWatch() {
+    let inboundId = -1;
+    let resolve!: (r: { replies: Outbound[]; question?: { id: number; question: string; choices: string[] } }) => void;
+    const done = new Promise<{ replies: Outbound[]; question?: { id: number; question: string; choices: string[] } }>((r) => { resolve = r; });
+    const off = host.onTurn((ev: TurnEvent) => {
+      if (ev.type === 'turn_end' && ev.inboundId === inboundId) resolve({ replies: store.outboundFor(inboundId) });
+      if (ev.type === 'question' && ev.inboundId === inboundId) resolve({ replies: store.outboundFor(inboundId), question: { id: ev.questionId, question: ev.question, choices: ev.choices } });
+    });
+    return {
+      done,
+      watch(id: number) {
+        inboundId = id;
+        const msg = store.getInbound(id)!;
+        if (msg.status === 'done') resolve({ replies: store.outboundFor(id) });
+        else {
+          const q = admin.openQuestion(msg.conversationId);
+          if (q && q.inboundId === id) resolve({ replies: store.outboundFor(id), question: { id: q.id, question: q.question, choices: q.choices } });
+        }
+      },
+      off,
+    };
+  }
+  const turnBody = (r: { replies: Outbound[]; question?: { id: number; question: string; choices: string[] } }) => ({
+    replies: r.replies.map(publicMessage), ...(r.question ? { question: r.question, done: false } : { done: true }),
+  });
   const maxMessageBody = opts.maxBodyBytes + Math.ceil(maxAttachment / 3) * 4 + 4096;
   app.post('/api/v1/conversations/:id/messages',
-    bodyLimit({ maxSize: maxMessageBody, onError: (c) => problem(c, 413, `Request body over ${maxMessageBody} bytes (http.maxBodyBytes plus one attachment of up to ${maxAttachment} bytes, base64).`) }),
+    bodyLimit({ maxSize: maxMessageBody, onError: (c) => problem(c, 413, `Request body over ${maxMessageBody} bytes (channels.api.maxBodyBytes plus one attachment of up to ${maxAttachment} bytes, base64).`) }),
     async (c) => {
       if ((c.req.header('content-type') ?? '').split(';')[0].trim().toLowerCase() !== 'application/json') return problem(c, 415, 'Send JSON with "Content-Type: application/json".');
       let body: any;
@@ -107,43 +157,79 @@ export function createApi(opts: { gateway: Gateway; store: Store; token: string;
       const attachments = parseAttachments(body.attachments, maxAttachment);
       if (typeof attachments === 'string') return problem(c, 400, attachments);
       if (!Array.isArray(attachments)) return problem(c, 413, attachments.tooLarge);
-      // Only attachments get the larger allowance: the rest of the body keeps http.maxBodyBytes.
+      // Only attachments get the larger allowance: the rest of the body keeps channels.api.maxBodyBytes.
       const attachmentChars = (body.attachments ?? []).reduce((n: number, a: { data: string }) => n + a.data.length, 0);
-      if (size - attachmentChars > opts.maxBodyBytes) return problem(c, 413, `Request body over ${opts.maxBodyBytes} bytes (http.maxBodyBytes), not counting attachments.`);
+      if (size - attachmentChars > opts.maxBodyBytes) return problem(c, 413, `Request body over ${opts.maxBodyBytes} bytes (channels.api.maxBodyBytes), not counting attachments.`);
       const clientId = c.req.header('idempotency-key') ?? (typeof body.clientId === 'string' ? body.clientId : undefined);
       if (clientId !== undefined && !/^[\x21-\x7e]{1,200}$/.test(clientId)) return problem(c, 400, 'Idempotency-Key must be 1-200 printable ASCII characters.');
 
       const id = c.req.param('id');
-      let resolveTurn!: (r: Outbound[]) => void;
-      const turn = new Promise<Outbound[]>((r) => { resolveTurn = r; });
-      let inboundId = -1;
-      const onEvent = (ev: GatewayEvent) => { if (ev.type === 'turn_end' && ev.inboundId === inboundId) resolveTurn(ev.replies); };
-      gateway.on('event', onEvent);
+      const watch = turnWatch();
       try {
         let received;
         try {
-          received = gateway.receive(apiKey(id), { clientId, sender: 'api', text: body.text, attachments });
+          received = host.receive({ chat: id, thread: '' }, { clientId, sender: 'api', text: body.text, attachments });
         } catch (err) {
           if (err instanceof AttachmentError && err.kind === 'too_large') return problem(c, 413, err.message);
           throw err;
         }
         if (!received.accepted) throw new Error(`message not accepted: ${received.reason}`);
-        const { message, duplicate } = received;
-        inboundId = message.id;
-        const done = store.getInbound(message.id)!;
-        if (done.status === 'done') resolveTurn(store.outboundFor(message.id));
-        const replies = await turn;
-        return c.json({ conversation: id, message: { id: message.id, duplicate }, replies: replies.map(publicMessage) });
+        const { message, duplicate, answered } = received;
+        if (answered) return c.json({ conversation: id, message: { id: message.id, duplicate }, answered, replies: [], done: true });
+        watch.watch(message.id);
+        return c.json({ conversation: id, message: { id: message.id, duplicate }, ...turnBody(await watch.done) });
       } finally {
-        gateway.off('event', onEvent);
+        watch.off();
       }
     });
+
+  app.get('/api/v1/conversations/:id/questions', (c) => {
+    const conv = store.getConversation(conversationId(apiKey(c.req.param('id'))));
+    const q = conv && admin.openQuestion(conv.id);
+    return c.json({ questions: q ? [{ id: q.id, message: q.inboundId, question: q.question, choices: q.choices }] : [] });
+  });
+
+  app.post('/api/v1/conversations/:id/questions/:qid/answer', bodyLimit({ maxSize: opts.maxBodyBytes, onError: (c) => problem(c, 413, `Request body over ${opts.maxBodyBytes} bytes (channels.api.maxBodyBytes).`) }), async (c) => {
+    let body: any;
+    try { body = await c.req.json(); } catch { return problem(c, 400, 'Body is not valid JSON; expected {"answer": "..."}.'); }
+    if (typeof body?.answer !== 'string' || !body.answer.trim() || body.answer.length > MAX_TEXT) return problem(c, 400, `Expected {"answer": "<1-${MAX_TEXT} characters>"}.`);
+    const qid = Number(c.req.param('qid'));
+    const conv = store.getConversation(conversationId(apiKey(c.req.param('id'))));
+    const q = conv && Number.isSafeInteger(qid) ? admin.openQuestion(conv.id) : undefined;
+    if (!q || q.id !== qid) return problem(c, 404, `No open question ${c.req.param('qid').slice(0, 20)} in this conversation (answered already, or its turn ended).`);
+    const watch = turnWatch();
+    try {
+      const r = host.answer(qid, body.answer, 'api');
+      if (!r.ok) return problem(c, 404, `Question ${qid}: ${r.reason}.`);
+      // What the turn does next: its end, or its next question.
+      watch.watch(q.inboundId);
+      const next = await watch.done;
+      return c.json({ conversation: c.req.param('id'), answered: qid, ...turnBody(next.question?.id === qid ? { replies: next.replies } : next) });
+    } finally {
+      watch.off();
+    }
+  });
+
+  app.get('/api/v1/conversations/:id/files/:outbound/:n', (c) => {
+    const conv = store.getConversation(conversationId(apiKey(c.req.param('id'))));
+    const m = conv && /^\d{1,15}$/.test(c.req.param('outbound')) ? store.getOutbound(Number(c.req.param('outbound'))) : undefined;
+    const f = m && m.conversationId === conv!.id ? outbox.files(m.id, admin.attachmentRoot)[Number(c.req.param('n')) - 1] : undefined;
+    if (!f) return problem(c, 404, 'No such file.');
+    if (f.removedAt !== null) return problem(c, 404, `The file "${f.name}" was deleted (attachments.retentionDays).`);
+    let data: Buffer;
+    try { data = readFileSync(f.hostPath); } catch { return problem(c, 404, `The file "${f.name}" is no longer stored.`); }
+    return c.body(new Uint8Array(data), 200, {
+      'content-type': 'application/octet-stream',
+      'content-disposition': `attachment; filename*=UTF-8''${encodeURIComponent(f.name)}`,
+      'x-content-type-options': 'nosniff',
+    });
+  });
 
   app.post('/api/v1/pairing/approve', async (c) => {
     let body: any;
     try { body = await c.req.json(); } catch { return problem(c, 400, 'Body is not valid JSON; expected {"code": "..."}.'); }
     if (typeof body?.code !== 'string' || !/^[A-Za-z0-9]{4,16}$/.test(body.code)) return problem(c, 400, 'Expected {"code": "<pairing code>"}.');
-    const approved = gateway.approvePairing(body.code, 'api');
+    const approved = admin.approvePairing(body.code, 'api');
     if (!approved) return problem(c, 404, `No pending pairing code ${body.code.toUpperCase()} (codes are single-use and expire after an hour).`);
     return c.json({ approved: { channel: approved.channel, sender: approved.sender } });
   });
@@ -157,14 +243,13 @@ export function createApi(opts: { gateway: Gateway; store: Store; token: string;
   app.get('/api/v1/conversations/:id/events', (c) => {
     const convId = conversationId(apiKey(c.req.param('id')));
     return streamSSE(c, async (stream) => {
-      const queue: GatewayEvent[] = [];
+      const queue: TurnEvent[] = [];
       let wake: (() => void) | undefined;
-      const onEvent = (ev: GatewayEvent) => {
+      const off = host.onTurn((ev) => {
         if (ev.conversationId !== convId) return;
         queue.push(ev);
         wake?.();
-      };
-      gateway.on('event', onEvent);
+      });
       let open = true;
       stream.onAbort(() => { open = false; wake?.(); });
       try {
@@ -178,7 +263,7 @@ export function createApi(opts: { gateway: Gateway; store: Store; token: string;
           await stream.writeSSE({ event: type, data: JSON.stringify(data) });
         }
       } finally {
-        gateway.off('event', onEvent);
+        off();
       }
     });
   });

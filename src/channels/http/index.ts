@@ -2,10 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
-import type { Channel, SendResult } from '../channel.ts';
-import type { Gateway } from '../../core/gateway.ts';
+import type { Channel, ChannelCapabilities, ChannelHost, SendResult } from '../channel.ts';
 import type { Store } from '../../store/store.ts';
-import { createApi } from './handler.ts';
+import { createApi, type ApiAdmin } from './handler.ts';
+
+export { HttpChannelConfig } from './config.ts';
+export type { ApiAdmin } from './handler.ts';
 
 /** Reads the API token, creating it (mode 0600) on first use. */
 export function ensureApiToken(file: string): string {
@@ -17,31 +19,35 @@ export function ensureApiToken(file: string): string {
 
 /**
  * The local HTTP API as a channel. Replies reach API clients through the
- * waiting POST or the event stream, so `send` has nothing left to do: the
- * message is already stored and readable from /messages. Nothing is sent, so
- * nothing can be sent twice.
+ * waiting POST, the event stream and /messages (files through /files), so
+ * `send` has nothing left to do: the message is already stored. Nothing is
+ * sent, so nothing can be sent twice.
  *
- *   const http = new HttpChannel({ host: '127.0.0.1', port: 7878, token, store, maxBodyBytes });
+ *   const http = new HttpChannel({ host: '127.0.0.1', port: 7878, token, store, maxBodyBytes, admin });
  *   gateway.addChannel(http); await gateway.start(); console.log(http.url);
  */
 export class HttpChannel implements Channel {
   readonly name = 'api';
   /** Whoever holds the bearer token is the owner. */
   readonly trusted = true;
+  readonly capabilities: ChannelCapabilities = {
+    maxMessageLength: 1_000_000, dialect: 'plain', files: { in: true, out: true, maxOutBytes: 100 * 1024 * 1024 },
+    buttons: true, typing: false, edits: false, threads: false, reactions: false,
+  };
   private server?: ServerType;
   url = '';
 
-  constructor(private readonly opts: { host: string; port: number; token: string; store: Store; maxBodyBytes: number }) {}
+  constructor(private readonly opts: { host: string; port: number; token: string; store: Store; maxBodyBytes: number; admin: ApiAdmin }) {}
 
-  async start(gateway: Gateway): Promise<void> {
-    const app = createApi({ gateway, store: this.opts.store, token: this.opts.token, maxBodyBytes: this.opts.maxBodyBytes });
+  async start(host: ChannelHost): Promise<void> {
+    const app = createApi({ host, admin: this.opts.admin, store: this.opts.store, token: this.opts.token, maxBodyBytes: this.opts.maxBodyBytes });
     await new Promise<void>((resolve, reject) => {
       this.server = serve({ fetch: app.fetch, hostname: this.opts.host, port: this.opts.port }, (info: AddressInfo) => {
         this.url = `http://${info.address.includes(':') ? `[${info.address}]` : info.address}:${info.port}`;
         resolve();
       });
       this.server.once('error', (err: NodeJS.ErrnoException) => reject(new Error(
-        err.code === 'EADDRINUSE' ? `port ${this.opts.port} on ${this.opts.host} is in use: is another gateway running? Set NANOCLAW_HTTP_PORT to use another.` : err.message, { cause: err })));
+        err.code === 'EADDRINUSE' ? `port ${this.opts.port} on ${this.opts.host} is in use: is another gateway running? Set NANOCLAW_CHANNELS_API_PORT to use another.` : err.message, { cause: err })));
     });
   }
 

@@ -1,10 +1,11 @@
 import { chmodSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { userInfo } from 'node:os';
-import { DeliveryError, type Channel, type SendResult } from '../channel.ts';
-import type { Gateway, GatewayEvent } from '../../core/gateway.ts';
-import type { Conversation, Outbound } from '../../store/store.ts';
+import { DeliveryError, type Channel, type ChannelCapabilities, type ChannelHost, type OutboundPayload, type SendResult, type TurnEvent } from '../channel.ts';
+import type { Conversation, OutboundKind } from '../../store/store.ts';
 import { LineReader } from '../../protocol/lines.ts';
+
+export { TerminalChannelConfig } from './config.ts';
 
 /** Messages on the terminal socket, one JSON object per line. */
 export type TerminalClientLine = { type: 'message'; text: string; id?: string };
@@ -12,7 +13,7 @@ export type TerminalServerLine =
   | { type: 'ready'; conversation: string }
   | { type: 'accepted'; id: number }
   | { type: 'progress'; kind: string; tool?: string; text: string }
-  | { type: 'message'; kind: Outbound['kind']; text: string }
+  | { type: 'message'; kind: OutboundKind; text: string; files?: Array<{ name: string; size: number; path: string }> }
   | { type: 'turn_end' }
   | { type: 'error'; text: string };
 
@@ -26,14 +27,19 @@ export class TerminalChannel implements Channel {
   readonly name = 'terminal';
   /** Only the owner's user can open the socket (mode 0600). */
   readonly trusted = true;
+  /** Files are shown as the path of the host's copy: the terminal's user is the owner, on this machine. */
+  readonly capabilities: ChannelCapabilities = {
+    maxMessageLength: 1_000_000, dialect: 'plain', files: { in: false, out: true, maxOutBytes: 100 * 1024 * 1024 },
+    buttons: false, typing: false, edits: false, threads: false, reactions: false,
+  };
   private server?: net.Server;
   private clients = new Set<net.Socket>();
-  private gateway?: Gateway;
+  private host?: ChannelHost;
 
   constructor(private readonly socketPath: string) {}
 
-  async start(gateway: Gateway): Promise<void> {
-    this.gateway = gateway;
+  async start(host: ChannelHost): Promise<void> {
+    this.host = host;
     rmSync(this.socketPath, { force: true });
     this.server = net.createServer((sock) => this.accept(sock));
     await new Promise<void>((resolve, reject) => {
@@ -44,22 +50,21 @@ export class TerminalChannel implements Channel {
   }
 
   private accept(sock: net.Socket): void {
-    const gateway = this.gateway!;
-    const key = { channel: this.name, chat: userInfo().username, thread: '' };
+    const host = this.host!;
+    const key = { chat: userInfo().username, thread: '' };
     const write = (l: TerminalServerLine) => { if (!sock.destroyed) sock.write(JSON.stringify(l) + '\n'); };
     this.clients.add(sock);
     let convId = '';
-    const onEvent = (ev: GatewayEvent) => {
+    const off = host.onTurn((ev: TurnEvent) => {
       if (ev.conversationId !== convId) return;
       if (ev.type === 'progress') write({ type: 'progress', kind: ev.kind, tool: ev.tool, text: ev.text });
       else if (ev.type === 'turn_end') write({ type: 'turn_end' });
-    };
-    gateway.on('event', onEvent);
-    sock.on('close', () => { this.clients.delete(sock); gateway.off('event', onEvent); });
+    });
+    sock.on('close', () => { this.clients.delete(sock); off(); });
     sock.on('error', () => {});
-    convId = gateway.conversationFor(key).id;
+    convId = host.conversation(key).id;
     write({ type: 'ready', conversation: convId });
-    gateway.redeliver(this.name);
+    host.redeliver();
 
     const reader = new LineReader(1_000_000);
     sock.setEncoding('utf8');
@@ -69,7 +74,7 @@ export class TerminalChannel implements Channel {
         let msg: TerminalClientLine;
         try { msg = JSON.parse(line); } catch { write({ type: 'error', text: 'expected one JSON object per line' }); continue; }
         if (msg?.type !== 'message' || typeof msg.text !== 'string' || !msg.text.trim()) { write({ type: 'error', text: 'expected {"type":"message","text":"..."}' }); continue; }
-        const received = gateway.receive(key, { sender: key.chat, text: msg.text, clientId: msg.id });
+        const received = host.receive(key, { sender: key.chat, text: msg.text, clientId: msg.id });
         if (received.accepted) write({ type: 'accepted', id: received.message.id });
         else write({ type: 'error', text: `not accepted: ${received.reason}` });
       }
@@ -82,9 +87,13 @@ export class TerminalChannel implements Channel {
    * (offline) until a chat connects. A socket write has no receipt: after a
    * crash mid-send the message is shown again rather than perhaps not at all.
    */
-  async send(_conversation: Conversation, message: Outbound): Promise<SendResult> {
+  async send(_conversation: Conversation, message: OutboundPayload): Promise<SendResult> {
     if (this.clients.size === 0) throw new DeliveryError('offline', 'no terminal chat is connected');
-    for (const sock of this.clients) sock.write(JSON.stringify({ type: 'message', kind: message.kind, text: message.text } satisfies TerminalServerLine) + '\n');
+    const line: TerminalServerLine = {
+      type: 'message', kind: message.kind, text: message.text,
+      ...(message.files.length ? { files: message.files.map((f) => ({ name: f.name, size: f.size, path: f.path })) } : {}),
+    };
+    for (const sock of this.clients) sock.write(JSON.stringify(line) + '\n');
     return { platformIds: [] };
   }
 

@@ -1,0 +1,149 @@
+import type Database from 'better-sqlite3';
+import type { ChannelCapabilities, TurnEvent } from '../channels/channel.ts';
+import { readAgentFile, UnsafePathError } from '../inbox/safe-fs.ts';
+import type { HostToolCall, HostToolResult } from '../protocol/messages.ts';
+import { HostCallLedger } from '../store/host-calls.ts';
+import { insertOutbound, type NewOutbound } from '../store/outbox.ts';
+import { Questions } from '../store/questions.ts';
+import type { Conversation, Inbound } from '../store/store.ts';
+
+export interface HostToolsDeps {
+  db: Database.Database;
+  /** Where outbound files are copied (the attachments folder). */
+  attachmentRoot: string;
+  /** The conversation's channel's capabilities, or undefined when the channel is not running. */
+  capabilities: (channel: string) => ChannelCapabilities | undefined;
+  /** Has the delivery worker send what was stored for a conversation. */
+  deliver: (conversationId: string) => void;
+  emit: (ev: TurnEvent) => void;
+  /** How long `ask_user` waits for an answer. */
+  askTimeoutMs: number;
+}
+
+/** The turn a call belongs to: its conversation, message and the container's workspace on the host. */
+export interface CallContext { conversation: Conversation; message: Inbound; workspace: string }
+
+/**
+ * What the agent may do on the host during a turn, and nothing more: send a
+ * message now, send a file from its workspace, ask the user and wait for the
+ * answer. Each call is recorded under its idempotency key (inbound message,
+ * call number) together with its effect, so a turn re-run after a crash
+ * gets the first result back instead of sending or asking twice. Files are
+ * read without following links and within the channel's size limit, then
+ * copied to host-owned storage: the agent cannot change a file once it was
+ * handed over.
+ *
+ *   const tools = new HostTools(deps);
+ *   await container.runTurn(msg, timeout, onEvent, (call, signal) => tools.handle(ctx, call, signal));
+ */
+export class HostTools {
+  private readonly ledger: HostCallLedger;
+  readonly questions: Questions;
+  /** Turns waiting for an answer, by question id. */
+  private readonly waiting = new Map<number, (answer: string) => void>();
+
+  constructor(private readonly deps: HostToolsDeps) {
+    this.ledger = new HostCallLedger(deps.db);
+    this.questions = new Questions(deps.db);
+  }
+
+  async handle(ctx: CallContext, call: HostToolCall, signal: AbortSignal): Promise<HostToolResult> {
+    const done = this.ledger.result(ctx.message.id, call.call);
+    if (done) return done;
+    switch (call.tool) {
+      case 'send_message':
+        return this.store(ctx, call, { kind: 'reply', text: call.input.text }, 'Sent.');
+      case 'send_file':
+        return this.sendFile(ctx, call, call.input.path, call.input.caption ?? '');
+      case 'ask_user':
+        return this.ask(ctx, call, call.input.question, call.input.choices ?? [], signal);
+    }
+  }
+
+  /** Stores an outbound message with the call's result (one transaction) and has it delivered. */
+  private store(ctx: CallContext, call: HostToolCall, m: NewOutbound, text: string): HostToolResult {
+    const result = { ok: true as const, text };
+    this.deps.db.transaction(() => {
+      insertOutbound(this.deps.db, this.deps.attachmentRoot, ctx.conversation.id, ctx.message.id, m);
+      this.ledger.record(ctx.message.id, call.call, call.tool, result);
+    })();
+    this.deps.deliver(ctx.conversation.id);
+    return result;
+  }
+
+  private sendFile(ctx: CallContext, call: HostToolCall, path: string, caption: string): HostToolResult {
+    const caps = this.deps.capabilities(ctx.conversation.channel);
+    if (!caps?.files.out) return { ok: false, error: `The ${ctx.conversation.channel} channel cannot send files. Tell the user where the file is in your workspace instead.` };
+    const relative = path.startsWith('/workspace/') ? path.slice('/workspace/'.length) : path;
+    if (path.startsWith('/') && relative === path) return { ok: false, error: `"${path}" is outside /workspace: only files in your workspace can be sent.` };
+    let data: Buffer;
+    try {
+      data = readAgentFile(ctx.workspace, relative, caps.files.maxOutBytes);
+    } catch (err) {
+      if (err instanceof UnsafePathError || (err as NodeJS.ErrnoException).code) {
+        return { ok: false, error: (err as Error).message.replaceAll(ctx.workspace, '/workspace') };
+      }
+      throw err;
+    }
+    const name = relative.split('/').filter(Boolean).pop()!;
+    return this.store(ctx, call, { kind: 'reply', text: caption, files: [{ name, data }] }, `Sent ${name} (${data.length} bytes).`);
+  }
+
+  /**
+   * Asks and waits: the question goes out as a message (with buttons where
+   * the channel has them, else the choices listed), and the next message in
+   * the conversation, a tapped button or the HTTP API's answer endpoint
+   * answers it. The turn's end (any way) cancels it.
+   */
+  private async ask(ctx: CallContext, call: HostToolCall, question: string, choices: string[], signal: AbortSignal): Promise<HostToolResult> {
+    const conv = ctx.conversation;
+    const caps = this.deps.capabilities(conv.channel);
+    const opened = this.deps.db.transaction(() => {
+      const open = this.questions.open(conv.id, ctx.message.id, call.call, question, choices);
+      if (open.created) {
+        const listed = choices.length && !caps?.buttons ? `\n\n${choices.map((c, i) => `${i + 1}. ${c}`).join('\n')}\n\n(Answer with the number or your own words.)` : '';
+        insertOutbound(this.deps.db, this.deps.attachmentRoot, conv.id, ctx.message.id, {
+          kind: 'reply', text: question + listed, questionId: open.question.id,
+          buttons: caps?.buttons ? choices.map((c) => ({ label: c, value: c })) : [],
+        });
+      }
+      return open.question;
+    })();
+    this.deps.emit({ type: 'question', conversationId: conv.id, inboundId: ctx.message.id, questionId: opened.id, question, choices });
+    this.deps.deliver(conv.id);
+    const finish = (result: HostToolResult) => { this.ledger.record(ctx.message.id, call.call, call.tool, result); return result; };
+    const now = this.questions.get(opened.id)!;
+    if (now.state === 'answered') return finish(answered(now.answer!, choices));
+    const answer = await new Promise<string | { gone: string }>((resolve) => {
+      const timer = setTimeout(() => resolve({ gone: `no answer came within ${Math.round(this.deps.askTimeoutMs / 60_000)} minutes` }), this.deps.askTimeoutMs);
+      timer.unref();
+      const onAbort = () => resolve({ gone: 'the turn ended before an answer came' });
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.waiting.set(opened.id, (a) => resolve(a));
+      if (signal.aborted) onAbort();
+    }).finally(() => this.waiting.delete(opened.id));
+    if (typeof answer === 'string') return finish(answered(answer, choices));
+    this.questions.cancel(opened.id);
+    // A turn cut short runs again and asks again under the same key: nothing is recorded for it.
+    if (signal.aborted) return { ok: false, error: answer.gone };
+    return finish({ ok: false, error: `The user did not answer: ${answer.gone}.` });
+  }
+
+  /**
+   * Answers a conversation's open question (a tapped button, the HTTP API, or
+   * the next message). False when there is no such open question.
+   */
+  answer(questionId: number, text: string, by: string): boolean {
+    const q = this.questions.get(questionId);
+    if (!q || !this.questions.answer(questionId, text, by)) return false;
+    this.waiting.get(questionId)?.(text);
+    return true;
+  }
+}
+
+/** The result the model reads: the answer, with the choice it picked when it was one by number. */
+function answered(text: string, choices: string[]): HostToolResult {
+  const n = /^\s*(\d{1,2})\s*\.?\s*$/.exec(text);
+  const picked = n && choices[Number(n[1]) - 1];
+  return { ok: true, text: picked ? `The user chose: ${picked}` : `The user answered: ${text}` };
+}
