@@ -24,6 +24,8 @@ export interface CommandContext {
   egressAllowlist: EgressAllowlistStore;
   audit?: (event: AuditEvent) => void;
   liveContainer(conversationId: string): AgentContainer | undefined;
+  /** Marks the turn about to start (its container being acquired) as stopped; false when none is. */
+  stopStarting(conversationId: string): boolean;
   endContainer(conversationId: string, c: AgentContainer | undefined, reason: string, endSession: boolean): Promise<void>;
   approvePairing(code: string, actor: string): Sender | undefined;
 }
@@ -85,7 +87,9 @@ export async function runCommand(ctx: CommandContext, conv: Conversation, cmd: C
     }
     case 'stop':
       // The runner aborts the turn and stays up; the turn's message is answered with the note.
-      return live?.interrupt('stopped by /stop') ? 'Stopped.' : 'Nothing is running.';
+      if (live?.interrupt('stopped by /stop')) return 'Stopped.';
+      // A message waiting for its container (a slot, a cold start) is stopped before its turn begins.
+      return ctx.stopStarting(conv.id) ? 'Stopped: the message waiting for its sandbox will not run.' : 'Nothing is running.';
     case 'memory': {
       if (cmd.arg === 'status' || !cmd.arg) return `Persistent memory is ${conv.memory ? 'on' : 'off'} for this conversation.`;
       if (!who.owner) return ownerOnly;

@@ -34,6 +34,8 @@ export interface TurnRunnerDeps {
   finish: (msg: Inbound, replies: Reply[], outcome?: 'answered' | 'failed') => Promise<void>;
   /** True once a graceful stop began: a turn cut short then stays pending. */
   stopped: () => boolean;
+  /** True (once) when /stop came while the container was being acquired. */
+  takeStopRequest: (conversationId: string) => boolean;
 }
 
 /**
@@ -58,6 +60,10 @@ export class TurnRunner {
       if (this.deps.stopped()) return this.deps.store.releaseAttempt(msg.id);
       this.deps.log.error(`conversation ${conv.id}: ${(err as Error).message}`);
       await this.deps.finish(msg, [{ kind: 'error', text: `Sorry, I could not start a sandbox for this conversation: ${(err as Error).message}` }]);
+      return;
+    }
+    if (this.deps.takeStopRequest(conv.id)) {
+      await this.deps.finish(msg, [{ kind: 'notice', text: '(Stopped by /stop before the agent began.)' }]);
       return;
     }
     this.deps.containers.turnStarted(conv.id);
