@@ -46,4 +46,14 @@ describe('delivery failures through the gateway', () => {
     const status = await cli(['status'], { NANOCLAW_HOME: h.home });
     assert.match(status.stdout, /undelivered reply \d+ of .*: Forbidden: bot was blocked by the user/);
   });
+  it('tells the owner in their own chat when a reply to someone else could not be delivered', async () => {
+    const { code } = h.app.gateway.senders.requestPairing('testchat', 'friend');
+    h.app.gateway.approvePairing(code!, 'test');
+    chat.failNext(new DeliveryError('permanent', 'Forbidden: user is deactivated'));
+    chat.say('friend', 'friend', 'hello from a friend');
+    const notice = await chat.nextTo('owner-1');
+    assert.equal(notice.kind, 'notice');
+    assert.match(notice.text, /A message to testchat:friend could not be delivered: Forbidden: user is deactivated\. It began: "Echo: hello from a friend/);
+    assert.equal(chat.sent.filter((m) => m.chat === 'friend').length, 0);
+  });
 });
