@@ -176,18 +176,8 @@ export type OutboxEntry =
  *   for (const f of listOutbox(workspace, { maxFileBytes: 25 << 20, maxTotalBytes: 50 << 20, maxFiles: 10 })) ...
  */
 export function listOutbox(workspace: string, limits: OutboxLimits): OutboxEntry[] {
-  const ws = openDir(workspace);
-  let box: OpenDir;
-  try {
-    try {
-      box = { fd: openSync(under(ws, 'outbox'), DIR_FLAGS), path: join(workspace, 'outbox') };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw refusal(join(workspace, 'outbox'), err);
-    }
-  } finally {
-    closeDir(ws);
-  }
+  const box = openOutbox(workspace);
+  if (!box) return [];
   try {
     const names = readdirSync(pathOf(box)).sort();
     const out: OutboxEntry[] = [];
@@ -219,6 +209,19 @@ export function listOutbox(workspace: string, limits: OutboxLimits): OutboxEntry
   }
 }
 
+/** `<workspace>/outbox` opened without following a link; undefined when there is none. */
+function openOutbox(workspace: string): OpenDir | undefined {
+  const ws = openDir(workspace);
+  try {
+    return { fd: openSync(under(ws, 'outbox'), DIR_FLAGS), path: join(workspace, 'outbox') };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw refusal(join(workspace, 'outbox'), err);
+  } finally {
+    closeDir(ws);
+  }
+}
+
 /**
  * Removes sent files from `<workspace>/outbox` by name, through the opened
  * outbox (a swapped outbox is refused, not followed); an entry the agent
@@ -226,18 +229,8 @@ export function listOutbox(workspace: string, limits: OutboxLimits): OutboxEntry
  * a link), and one already gone is skipped.
  */
 export function removeFromOutbox(workspace: string, names: string[]): void {
-  if (!names.length) return;
-  const ws = openDir(workspace);
-  let box: OpenDir;
-  try {
-    try {
-      box = { fd: openSync(under(ws, 'outbox'), DIR_FLAGS), path: join(workspace, 'outbox') };
-    } catch (err) {
-      throw refusal(join(workspace, 'outbox'), err);
-    }
-  } finally {
-    closeDir(ws);
-  }
+  const box = names.length ? openOutbox(workspace) : undefined;
+  if (!box) return;
   try {
     for (const name of names) {
       if (name.includes('/') || name === '.' || name === '..') continue;
