@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { ControlChannel, ProtocolViolation } from '../src/sandbox/control-channel.ts';
-import { FAILURE_CODES, HostToRunner, LIMITS, PROTOCOL_VERSION, RunnerToHost } from '../src/protocol/messages.ts';
+import { FAILURE_CODES, HOST_TOOLS, HostToRunner, LIMITS, PROTOCOL_VERSION, RunnerToHost } from '../src/protocol/messages.ts';
 import { clip, fitOutcome } from '../runner/src/bounds.ts';
 
 const HELLO = { type: 'hello', protocol: PROTOCOL_VERSION, runner: '0.1.0', engine: 'test' };
@@ -294,6 +294,39 @@ describe('protocol 2: failure codes, the sender and interrupt', () => {
   it('interrupt names the turn to stop', () => {
     assert.ok(HostToRunner.safeParse({ type: 'interrupt', id: '7' }).success);
     assert.equal(HostToRunner.safeParse({ type: 'interrupt' }).success, false);
-    assert.equal(PROTOCOL_VERSION, 2);
+  });
+});
+
+describe('protocol 3: host tool calls', () => {
+  const call = { type: 'call', id: 'm1', call: 1 };
+  it('is version 3', () => assert.equal(PROTOCOL_VERSION, 3));
+
+  it('a call names one of the host\'s tools with that tool\'s strict, bounded input', () => {
+    assert.deepEqual([...HOST_TOOLS], ['send_message', 'send_file', 'ask_user']);
+    assert.ok(RunnerToHost.safeParse({ ...call, tool: 'send_message', input: { text: 'hi' } }).success);
+    assert.ok(RunnerToHost.safeParse({ ...call, tool: 'send_file', input: { path: 'out/report.pdf', caption: 'the report' } }).success);
+    assert.ok(RunnerToHost.safeParse({ ...call, tool: 'ask_user', input: { question: 'Which?', choices: ['a', 'b'] } }).success);
+    const refused = [
+      { ...call, tool: 'exec', input: { command: 'id' } },
+      { ...call, tool: 'send_message', input: { path: 'x' } },
+      { ...call, tool: 'send_message', input: { text: '' } },
+      { ...call, tool: 'send_message', input: { text: 'x'.repeat(LIMITS.callText + 1) } },
+      { ...call, tool: 'send_message', input: { text: 'hi', to: 'everyone' } },
+      { ...call, tool: 'send_file', input: { path: 'p'.repeat(LIMITS.path + 1) } },
+      { ...call, tool: 'ask_user', input: { question: 'q', choices: Array(LIMITS.choices + 1).fill('a') } },
+      { ...call, tool: 'ask_user', input: { question: 'q', choices: ['c'.repeat(LIMITS.choice + 1)] } },
+      { ...call, call: 0, tool: 'send_message', input: { text: 'hi' } },
+      { ...call, call: LIMITS.callsPerTurn + 1, tool: 'send_message', input: { text: 'hi' } },
+      { ...call, call: 1.5, tool: 'send_message', input: { text: 'hi' } },
+    ];
+    for (const m of refused) assert.equal(RunnerToHost.safeParse(m).success, false, JSON.stringify(m).slice(0, 120));
+  });
+
+  it('a call_result answers (id, call) with text or an error, bounded', () => {
+    const r = { type: 'call_result', id: 'm1', call: 1 };
+    assert.ok(HostToRunner.safeParse({ ...r, ok: true, text: 'sent' }).success);
+    assert.ok(HostToRunner.safeParse({ ...r, ok: false, error: 'no such file' }).success);
+    assert.equal(HostToRunner.safeParse({ ...r, ok: true, error: 'x' }).success, false);
+    assert.equal(HostToRunner.safeParse({ ...r, ok: true, text: 'x'.repeat(LIMITS.callText + 1) }).success, false);
   });
 });

@@ -60,6 +60,11 @@ const attacks: Array<{ mode: string; what: string; told: RegExp; detail?: RegExp
   { mode: 'not-json', what: 'a line that is not JSON', told: /not JSON/, detail: /this is not json/ },
   { mode: 'other-turn', what: 'a turn_end for a turn that is not running', told: /turn_end for a turn that is not running/, detail: /not-this-one/ },
   { mode: 'second-hello', what: 'a second hello', told: /second hello/ },
+  { mode: 'call-other-turn', what: 'a host tool call for a turn that is not running', told: /call for a turn that is not running/, detail: /not-this-one/ },
+  { mode: 'call-unknown-tool', what: 'a call of a host tool that does not exist', told: /wrong shape/, detail: /call\.tool/ },
+  { mode: 'call-huge-input', what: 'a host tool call with an input over its bounds', told: /wrong shape/, detail: /call\.input\.text/ },
+  { mode: 'call-repeated', what: 'the same host tool call number twice in a turn', told: /repeated call 1 of this turn/ },
+  { mode: 'calls-too-many-open', what: 'more host tool calls open at once than allowed', told: /more than 4 host tool calls at once/ },
   { mode: 'endless-line', what: 'a line that grows past the limit without ending', told: /line over \d+ characters/ },
   { mode: 'stalled-line', what: 'a line that starts and never ends', told: /did not end it within \d+ s/ },
 ];

@@ -4,6 +4,7 @@ import { LineReader } from '../../src/protocol/lines.ts';
 import { clip, fitOutcome } from './bounds.ts';
 import { ClaudeEngine } from './engines/claude.ts';
 import type { Engine, EngineOptions } from './engines/engine.ts';
+import { HostTools } from './host-tools.ts';
 import { startModelBridge } from './model-bridge.ts';
 
 /**
@@ -33,16 +34,18 @@ async function main(): Promise<void> {
   // The container token is the proxy password.
   const egressBridge = await startModelBridge(CONTAINER_PATHS.egress);
   const proxyUrl = egressBridge.url.replace('http://', `http://nanoclaw:${encodeURIComponent(token)}@`);
+  const hostTools = new HostTools(send);
   const engine: Engine = new ClaudeEngine({
     session: (sessionId) => { if (sessionId && sessionId.length <= LIMITS.id) send({ type: 'session', sessionId }); },
     // The tool's name comes from the model: clipped like any text.
     progress: (id, kind, text, tool) => send({ type: 'progress', id, kind, text: clip(text, LIMITS.text), tool: tool ? clip(tool, LIMITS.name) : undefined }),
     turnEnd: (id, result) => {
+      hostTools.endTurn(id);
       const fitted = fitOutcome(result);
       send(fitted.ok ? { type: 'turn_end', id, ok: true, replies: fitted.replies } : { type: 'turn_end', id, ok: false, code: fitted.code, error: fitted.error });
     },
     log: (level, text) => send({ type: 'log', level, text: clip(text, LIMITS.text) }),
-  });
+  }, hostTools);
   const baseOptions: EngineOptions = {
     cwd: CONTAINER_PATHS.workspace,
     env: {
@@ -120,6 +123,10 @@ async function main(): Promise<void> {
       engine.send(m.id, m.text, m.sender);
     } else if (m.type === 'interrupt') {
       engine.interrupt(m.id);
+      // A tool waiting on the host (a question to the person) must not hold the stop up.
+      hostTools.stopTurn(m.id, 'the person stopped this turn');
+    } else if (m.type === 'call_result') {
+      hostTools.answer(m);
     } else if (m.type === 'stop') {
       void engine.close().finally(() => process.exit(0));
     }

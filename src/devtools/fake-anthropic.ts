@@ -16,8 +16,9 @@
  *   `invalid_request_error`; both in the API's `{type:'error', error}` shape.
  *
  * What the model answers is the script in ./fake-anthropic/script.ts (its
- * header lists the rules: `run: <cmd>` calls Bash, `sleep: <ms>` waits,
- * tool results are quoted back, anything else is echoed).
+ * header lists the rules: `run: <cmd>` calls Bash, `tool: <name> <json>`
+ * calls any tool offered (a bare name is one of the host's tools),
+ * `sleep: <ms>` waits, tool results are quoted back, anything else is echoed).
  *
  *   const fake = await startFakeAnthropic();
  *   const client = new Anthropic({ apiKey: 'test', baseURL: fake.url });

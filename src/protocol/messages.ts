@@ -27,5 +27,5 @@ export const CONTAINER_PATHS = {
 } as const;
 
 /** The messages themselves: one zod schema per direction, with the types inferred from them. */
-export { HostToRunner, RunnerToHost, PROTOCOL_VERSION, LIMITS, ENGINES, FAILURE_CODES, describeIssues } from './schema.ts';
-export type { EngineName, FailureCode, ProgressKind, TurnOutcome } from './schema.ts';
+export { HostToRunner, RunnerToHost, PROTOCOL_VERSION, LIMITS, ENGINES, FAILURE_CODES, HOST_TOOLS, HostToolInputs, describeIssues } from './schema.ts';
+export type { EngineName, FailureCode, ProgressKind, TurnOutcome, HostToolName, HostToolInput, HostToolCall, HostToolResult } from './schema.ts';

@@ -20,7 +20,7 @@ import { z } from 'zod';
  * host: a runner from another build is stopped with a clear reason instead of
  * half-understanding the stream. Bump it with any change to a message's shape.
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /**
  * Bounds on every field, in characters (UTF-16 code units, what
@@ -49,11 +49,26 @@ export const LIMITS = {
   systemPrompt: 256 * 1024,
   /** Conversation ids and sender ids (host to runner). */
   key: 1024,
+  /** Host tool calls in one turn: `call` numbers run from 1 to this. */
+  callsPerTurn: 500,
+  /** Host tool calls of one turn that may be open (sent, not yet answered) at once. */
+  callsOpen: 4,
+  /** A message the agent sends mid-turn, and the text or error a host tool answers with. */
+  callText: 64 * 1024,
+  /** A file path the agent names (send_file). */
+  path: 4096,
+  /** A question to the user, a file's caption. */
+  question: 4 * 1024,
+  /** Choices offered with a question, and the length of each. */
+  choices: 10,
+  choice: 100,
 } as const;
 
 const id = z.string().min(1).max(LIMITS.id);
 const name = z.string().min(1).max(LIMITS.name);
 const text = z.string().max(LIMITS.text);
+/** A host tool call's number within its turn. */
+const callNumber = z.number().int().min(1).max(LIMITS.callsPerTurn);
 
 /**
  * The agent engines a runner can host. `start` names the conversation's, and
@@ -96,7 +111,16 @@ const Interrupt = z.strictObject({ type: z.literal('interrupt'), id });
 /** Asks the runner to finish and exit. */
 const Stop = z.strictObject({ type: z.literal('stop') });
 
-export const HostToRunner = z.discriminatedUnion('type', [Start, Message, Interrupt, Stop]);
+/**
+ * The host's answer to the runner's `call` with the same (id, call): the
+ * tool's text for the agent, or why it failed (also for the agent to read).
+ */
+const CallResult = z.discriminatedUnion('ok', [
+  z.strictObject({ type: z.literal('call_result'), id, call: callNumber, ok: z.literal(true), text: z.string().max(LIMITS.callText) }),
+  z.strictObject({ type: z.literal('call_result'), id, call: callNumber, ok: z.literal(false), error: z.string().max(LIMITS.callText) }),
+]);
+
+export const HostToRunner = z.discriminatedUnion('type', [Start, Message, Interrupt, Stop, CallResult]);
 export type HostToRunner = z.infer<typeof HostToRunner>;
 
 // --- runner to host --------------------------------------------------------------
@@ -141,11 +165,77 @@ const TurnEnd = z.discriminatedUnion('ok', [
   }),
   z.strictObject({ type: z.literal('turn_end'), id, ok: z.literal(false), code: z.enum(FAILURE_CODES), error: text }),
 ]);
+/**
+ * The tools the agent may ask the host to run during a turn: things only the
+ * host can do, since only it holds the channel to the person. Each has a
+ * strict, bounded input; the engine offers them to the model under these
+ * names (the Claude engine as `mcp__nanoclaw__<name>`).
+ *
+ * - `send_message`: a message to the user now, before the turn ends.
+ * - `send_file`: a file in the container's /workspace (a path absolute or
+ *   relative to it), with an optional caption.
+ * - `ask_user`: a question, with optional choices; answered with the
+ *   person's reply, however long they take (the host pauses the turn's
+ *   timeout while it waits).
+ */
+export const HOST_TOOLS = ['send_message', 'send_file', 'ask_user'] as const;
+export type HostToolName = typeof HOST_TOOLS[number];
+
+export const HostToolInputs = {
+  send_message: z.strictObject({ text: z.string().min(1).max(LIMITS.callText) }),
+  send_file: z.strictObject({
+    path: z.string().min(1).max(LIMITS.path),
+    caption: z.string().max(LIMITS.question).optional(),
+  }),
+  ask_user: z.strictObject({
+    question: z.string().min(1).max(LIMITS.question),
+    choices: z.array(z.string().min(1).max(LIMITS.choice)).max(LIMITS.choices).optional(),
+  }),
+} as const;
+export type HostToolInput<T extends HostToolName> = z.infer<typeof HostToolInputs[T]>;
+
+/**
+ * A host tool call during the running turn for message `id`. `call` numbers
+ * the turn's calls from 1 in the order the engine issues them; the host
+ * answers each with a `call_result` and refuses (as a protocol violation) a
+ * call for a turn that is not running, a number it has already seen in this
+ * turn or out of order, more than LIMITS.callsOpen calls open at once, and
+ * more than LIMITS.callsPerTurn in a turn (the schema's bound on `call`).
+ *
+ * (id, call) is the call's idempotency key. A turn re-run after a crash (in a
+ * new container, for the same message id) numbers its calls from 1 again, so
+ * its call 1 is the crashed run's call 1: the host answers a key it has
+ * already acted on from what it stored, instead of sending the message or
+ * asking the question twice.
+ */
+const callOf = <T extends HostToolName>(tool: T) => z.strictObject({
+  type: z.literal('call'), id, call: callNumber, tool: z.literal(tool), input: HostToolInputs[tool],
+});
+const Call = z.discriminatedUnion('tool', [callOf('send_message'), callOf('send_file'), callOf('ask_user')]);
+
 /** A log line worth keeping on the host. */
 const Log = z.strictObject({ type: z.literal('log'), level: z.enum(['info', 'warn', 'error']), text });
 
-export const RunnerToHost = z.discriminatedUnion('type', [Hello, Session, Progress, TurnEnd, Log]);
+export const RunnerToHost = z.discriminatedUnion('type', [Hello, Session, Progress, TurnEnd, Call, Log]);
 export type RunnerToHost = z.infer<typeof RunnerToHost>;
+
+/**
+ * One host tool call as the host's handler sees it: the `call` message
+ * without its framing, discriminated on `tool`.
+ *
+ *   const c: HostToolCall = { id: 'm1', call: 1, tool: 'send_message', input: { text: 'On it.' } };
+ *   if (c.tool === 'ask_user') console.log(c.input.question);
+ */
+export type HostToolCall = { [T in HostToolName]: { id: string; call: number; tool: T; input: HostToolInput<T> } }[HostToolName];
+
+/**
+ * What a host tool answers: text for the agent, or an error the agent reads
+ * (a failed tool is not a failed turn).
+ *
+ *   const ok: HostToolResult = { ok: true, text: 'sent' };
+ *   const failed: HostToolResult = { ok: false, error: 'no such file: report.pdf' };
+ */
+export type HostToolResult = { ok: true; text: string } | { ok: false; error: string };
 
 /** The progress kinds, for the engine interface and live views. */
 export type ProgressKind = z.infer<typeof Progress>['kind'];

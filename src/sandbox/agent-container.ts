@@ -9,6 +9,8 @@ import type { EngineName, FailureCode, HostToRunner, RunnerToHost, TurnOutcome }
 import type { AuditEvent } from '../audit/audit-log.ts';
 import { dataDirs, prepareDataDirs, type DataDirs } from './data-dirs.ts';
 import { ControlChannel, ProtocolViolation } from './control-channel.ts';
+import { describeCall, TurnCalls, type HostToolHandler } from './host-calls.ts';
+import { TurnClock } from './turn-clock.ts';
 import { EgressPolicy } from './egress-policy.ts';
 import { startEgressProxy, type EgressProxy } from './egress-proxy.ts';
 import { startCredentialProxy, type CredentialProxy } from './credential-proxy.ts';
@@ -33,6 +35,7 @@ export interface AgentContainerDeps {
 }
 
 export type { AuditEvent } from '../audit/audit-log.ts';
+export type { HostToolHandler } from './host-calls.ts';
 
 /** How a turn ended: the runner's outcome, or the host's own code when the container ended it (timeout, OOM, crash). */
 export type TurnResult = TurnOutcome;
@@ -62,7 +65,11 @@ export class AgentContainer extends EventEmitter {
   /** The code a turn running when the container ends gets: set with the reason by whoever ends it. */
   private exitCode?: FailureCode;
   private busy?: {
-    id: string; resolve: (r: TurnResult) => void; timer: NodeJS.Timeout; onProgress?: (m: RunnerToHost) => void;
+    id: string; resolve: (r: TurnResult) => void; onProgress?: (m: RunnerToHost) => void;
+    /** The turn's timeout, paused while the agent waits on a person. */
+    clock: TurnClock;
+    /** The turn's host tool calls. */
+    calls: TurnCalls;
     /** Set by interrupt(): the note the turn ends with, however it ends. */
     interrupted?: { note: string; grace: NodeJS.Timeout };
   };
@@ -217,16 +224,33 @@ export class AgentContainer extends EventEmitter {
   get alive(): boolean { return !this.exitReason; }
   get idle(): boolean { return !this.busy; }
 
-  /** Runs one turn. Never rejects: a crash, OOM kill or timeout becomes `{ ok: false, code, error }`. */
-  runTurn(msg: Extract<HostToRunner, { type: 'message' }>, timeoutMs: number, onProgress?: (m: RunnerToHost) => void): Promise<TurnResult> {
+  /**
+   * Runs one turn. Never rejects: a crash, OOM kill or timeout becomes
+   * `{ ok: false, code, error }`. The agent's host tool calls during the turn
+   * go to `onCall`, each answered with what it returns (without one, with
+   * NO_HOST_TOOLS); the timeout does not count while an `ask_user` is open.
+   *
+   *   await c.runTurn(msg, 600_000, undefined, async (call, signal) =>
+   *     call.tool === 'send_message' ? (await deliver(call.input.text), { ok: true, text: 'sent' }) : { ok: false, error: 'not here' });
+   */
+  runTurn(msg: Extract<HostToRunner, { type: 'message' }>, timeoutMs: number, onProgress?: (m: RunnerToHost) => void, onCall?: HostToolHandler): Promise<TurnResult> {
     if (!this.alive) return Promise.resolve({ ok: false, code: this.exitCode ?? 'engine', error: this.exitReason! });
     if (this.busy) throw new Error(`container ${this.name} is already running turn ${this.busy.id}`);
     this.lastActive = Date.now();
     return new Promise<TurnResult>((resolve) => {
-      const timer = setTimeout(() => {
+      const clock = new TurnClock(timeoutMs, () => {
         void this.destroy(`the turn ran longer than ${Math.round(timeoutMs / 1000)} s and was stopped`, 'timeout');
-      }, timeoutMs);
-      this.busy = { id: msg.id, resolve, timer, onProgress };
+      });
+      const calls = new TurnCalls(msg.id, {
+        handler: onCall,
+        clock,
+        answer: (result) => this.answerCall(result),
+        onCall: (call) => this.deps.audit?.({
+          type: 'tool.host_call', conversation: this.conversationId, container: this.name,
+          data: { tool: call.tool, call: call.call, input: describeCall(call) },
+        }),
+      });
+      this.busy = { id: msg.id, resolve, onProgress, clock, calls };
       try {
         this.channel.send(msg);
       } catch (err) {
@@ -264,6 +288,9 @@ export class AgentContainer extends EventEmitter {
       // anything about another id is a runner making things up.
       const running = this.busy ? 'another turn is running' : 'no turn is running';
       this.channel.violation(new ProtocolViolation(`it sent ${m.type} for a turn that is not running`, `${running}; id ${JSON.stringify(m.id.slice(0, 40))}`));
+    } else if (m.type === 'call') {
+      const broken = this.busy.calls.accept(m);
+      if (broken) this.channel.violation(new ProtocolViolation(broken, `call ${m.call}, tool ${m.tool}`));
     } else if (m.type === 'progress') {
       try {
         this.busy.onProgress?.(m);
@@ -291,11 +318,25 @@ export class AgentContainer extends EventEmitter {
     void this.destroy(reason, 'engine');
   }
 
+  /**
+   * Sends a host tool's answer. One the protocol refuses (a handler's result
+   * of the wrong shape) becomes an error answer, so the call is still closed.
+   */
+  private answerCall(result: Extract<HostToRunner, { type: 'call_result' }>): void {
+    if (this.stopping || this.gone) return;
+    try {
+      this.channel.send(result);
+    } catch (err) {
+      this.channel.send({ type: 'call_result', id: result.id, call: result.call, ok: false, error: `the host could not answer this call: ${(err as Error).message}`.slice(0, 4096) });
+    }
+  }
+
   private finishTurn(result: TurnResult): void {
     const busy = this.busy;
     if (!busy) return;
     this.busy = undefined;
-    clearTimeout(busy.timer);
+    busy.clock.stop();
+    busy.calls.end();
     clearTimeout(busy.interrupted?.grace);
     this.lastActive = Date.now();
     // Asked to stop, the turn ends as stopped whatever ended it; a reply that

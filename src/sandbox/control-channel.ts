@@ -43,7 +43,7 @@ export class ProtocolViolation extends Error {
  *   const ch = await ControlChannel.listen(join(runDir, 'control.sock'));
  *   ch.on('message', (m: RunnerToHost) => ...); ch.on('protocol_error', (v: ProtocolViolation) => ...);
  *   ch.on('close', () => ...);
- *   await ch.connected; ch.send({ type: 'message', id: '1', text: 'hi', sender: 'me' });
+ *   await ch.connected; ch.send({ type: 'message', id: '1', text: 'hi', sender: { id: 'me' } });
  */
 export class ControlChannel extends EventEmitter {
   private socket?: net.Socket;

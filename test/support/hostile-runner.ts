@@ -64,6 +64,15 @@ async function attack({ mode, protocol }: Plan): Promise<void> {
       case 'extra-key': return void sock.write(line({ type: 'turn_end', id, ok: true, replies: ['forged'], deliverTo: 'everyone' }));
       case 'other-turn': return void sock.write(line({ type: 'turn_end', id: `${id}-not-this-one`, ok: true, replies: ['forged'] }));
       case 'stalled-line': return void sock.write('{"type": "turn_end", "id": "');
+      // Host tool calls: for another turn, of a tool the host does not have, with an input over its bounds,
+      // the same number twice, and more open at once than the host allows (one write, so they arrive
+      // together). The well-formed calls before the bad one are run: they ask for a file that is not
+      // there, which reaches nobody.
+      case 'call-other-turn': return void sock.write(line({ type: 'call', id: `${id}-not-this-one`, call: 1, tool: 'send_message', input: { text: 'forged' } }));
+      case 'call-unknown-tool': return void sock.write(line({ type: 'call', id, call: 1, tool: 'exec', input: { command: 'id' } }));
+      case 'call-huge-input': return void sock.write(line({ type: 'call', id, call: 1, tool: 'send_message', input: { text: 'x'.repeat(70 * 1024) } }));
+      case 'call-repeated': return void sock.write([1, 1].map((call) => line({ type: 'call', id, call, tool: 'send_file', input: { path: 'not-here.txt' } })).join(''));
+      case 'calls-too-many-open': return void sock.write([1, 2, 3, 4, 5].map((call) => line({ type: 'call', id, call, tool: 'send_file', input: { path: 'not-here.txt' } })).join(''));
       // Well-formed, but claims a stop nobody asked for.
       case 'unasked-interrupted': return void sock.write(line({ type: 'turn_end', id, ok: false, code: 'interrupted', error: 'stopped (forged)' }));
       // Never ends the turn, and ignores the host's interrupt.

@@ -1,7 +1,8 @@
 import { query, type Query, type SDKMessage, type SDKUserMessage } from '@anthropic-ai/claude-agent-sdk';
 import type { FailureCode } from '../../../src/protocol/messages.ts';
 import { describeSender } from '../sender.ts';
-import type { Engine, EngineEvents, EngineOptions, Sender } from './engine.ts';
+import type { Engine, EngineEvents, EngineOptions, HostToolCaller, Sender } from './engine.ts';
+import { HOST_TOOLS_SERVER, hostToolsServer } from './claude-host-tools.ts';
 
 /** Longest progress text sent to the host for one tool call or result. */
 const PROGRESS_LIMIT = 2000;
@@ -10,7 +11,8 @@ const PROGRESS_LIMIT = 2000;
  * The Claude Agent SDK in streaming-input mode: one live session per
  * container, each user message pushed into it as it arrives (no polling).
  * Permission prompts are skipped on purpose: the container is the boundary,
- * and nobody is there to answer a prompt.
+ * and nobody is there to answer a prompt. The host's tools are offered as the
+ * in-process MCP server `nanoclaw` (see claude-host-tools.ts).
  */
 export class ClaudeEngine implements Engine {
   readonly id = 'claude' as const;
@@ -23,7 +25,7 @@ export class ClaudeEngine implements Engine {
   private sessionId?: string;
   private opts?: EngineOptions;
 
-  constructor(private readonly events: EngineEvents) {}
+  constructor(private readonly events: EngineEvents, private readonly host: HostToolCaller) {}
 
   open(opts: EngineOptions): void {
     this.opts = opts;
@@ -40,6 +42,8 @@ export class ClaudeEngine implements Engine {
         settingSources: [],
         systemPrompt: { type: 'preset', preset: 'claude_code', append: opts.systemPrompt || undefined },
         env: opts.env,
+        // A server per session: an MCP server instance serves one connection.
+        mcpServers: { [HOST_TOOLS_SERVER]: hostToolsServer((tool, input) => this.callHost(tool, input)) },
         stderr: (data: string) => this.events.log('warn', `engine: ${data.trim().slice(0, 500)}`),
       },
     });
@@ -69,6 +73,13 @@ export class ClaudeEngine implements Engine {
     // `interrupted`); if the session dies instead, failAll reports it the same way.
     this.q?.interrupt().catch((err: Error) => this.events.log('warn', `interrupting the engine failed: ${err.message}`));
   }
+
+  /** A host tool call from the model, for the turn running now (the SDK runs one turn at a time). */
+  private callHost: Parameters<typeof hostToolsServer>[0] = (tool, input) => {
+    const id = this.turns[0];
+    if (!id) return Promise.resolve({ ok: false, error: 'no turn is running, so the host cannot be reached' });
+    return this.host.call(id, tool, input);
+  };
 
   private async consume(q: Query, inbox: MessageQueue): Promise<void> {
     try {

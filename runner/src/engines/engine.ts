@@ -1,10 +1,12 @@
-import type { EngineName, ProgressKind, TurnOutcome } from '../../../src/protocol/messages.ts';
+import type { EngineName, HostToolInput, HostToolName, HostToolResult, ProgressKind, TurnOutcome } from '../../../src/protocol/messages.ts';
 
 /**
  * An agent engine inside the container: takes user messages one at a time and
- * reports progress and the end of each turn. The runner hosts exactly one.
+ * reports progress and the end of each turn. The runner hosts exactly one,
+ * built with its events and a HostToolCaller, through which the engine
+ * offers the host's tools (HOST_TOOLS) to its model in its own way.
  *
- *   const engine = new ClaudeEngine(events);
+ *   const engine = new ClaudeEngine(events, hostTools);
  *   engine.open({ cwd: '/workspace' });
  *   engine.send('m1', 'hello', { id: 'tg:42', name: 'Ann' });   // later: events.turnEnd('m1', ...)
  */
@@ -41,4 +43,17 @@ export interface EngineEvents {
   progress(id: string, kind: ProgressKind, text: string, tool?: string): void;
   turnEnd(id: string, result: TurnOutcome): void;
   log(level: 'info' | 'warn' | 'error', text: string): void;
+}
+
+/**
+ * Runs a host tool for the turn `turnId` is running, however the engine's
+ * model asked for it: the host does it (only the host reaches the person)
+ * and its answer, or why it failed, is for the model to read. Never
+ * rejects; an `ask_user` resolves when the person answers.
+ *
+ *   const r = await host.call(turnId, 'ask_user', { question: 'Which file?', choices: ['a.txt', 'b.txt'] });
+ *   return r.ok ? r.text : `failed: ${r.error}`;
+ */
+export interface HostToolCaller {
+  call<T extends HostToolName>(turnId: string, tool: T, input: HostToolInput<T>): Promise<HostToolResult>;
 }

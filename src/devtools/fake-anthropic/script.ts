@@ -11,6 +11,15 @@
  *    - a line starting with `run: ` -> `Running it.` and a `tool_use` of `Bash`
  *      with `{command: <everything after 'run: ', may span lines>, description}`,
  *      stop_reason tool_use (only when the request offers a `Bash` tool);
+ *    - lines of the form `tool: <name> <JSON object>` -> `Calling <names>.` and
+ *      one `tool_use` per such line, in order, with the JSON (on that line;
+ *      none means `{}`) as its input. A tool the request offers is named as it
+ *      is (`tool: Read {"file_path":"/etc/hostname"}`,
+ *      `tool: mcp__nanoclaw__ask_user {"question":"Which?"}`); any other name
+ *      is one of the host's tools, `mcp__nanoclaw__<name>`
+ *      (`tool: send_message {"text":"hi"}`). Only when the request offers
+ *      every tool named; otherwise `No such tool: <name>.`, and
+ *      `Not a JSON object: <input>` for an input that does not parse as one;
  *    - starting with `sleep: <ms>` -> waits that long, then `Slept <ms> ms.`;
  *    - anything else -> `Echo: <text>`.
  *
@@ -77,10 +86,31 @@ export function defaultScript(body: MessagesRequest): Reply {
     };
   }
 
+  const calls = [...userText.matchAll(/^tool: (\S+)(.*)$/gm)];
+  if (calls.length > 0) return toolCalls(body, calls.map((m) => ({ name: m[1], input: m[2].trim() })));
+
   const sleep = /^sleep: (\d+)/.exec(userText);
   if (sleep) return { ...text(`Slept ${sleep[1]} ms.`), delayMs: Number(sleep[1]) };
 
   return text(`Echo: ${userText}`);
+}
+
+/** The host's tools, as the Claude engine offers them (runner/src/engines/claude-host-tools.ts). */
+const HOST_TOOL_PREFIX = 'mcp__nanoclaw__';
+
+/** The `tool:` rule: one tool_use per line, or the reason there is none. */
+function toolCalls(body: MessagesRequest, lines: Array<{ name: string; input: string }>): Reply {
+  const blocks: ReplyBlock[] = [];
+  for (const line of lines) {
+    const name = offersTool(body, line.name) ? line.name : `${HOST_TOOL_PREFIX}${line.name}`;
+    if (!offersTool(body, name)) return text(`No such tool: ${name}.`);
+    let input: unknown;
+    try { input = line.input ? JSON.parse(line.input) : {}; } catch { input = undefined; }
+    if (!input || typeof input !== 'object' || Array.isArray(input)) return text(`Not a JSON object: ${line.input}`);
+    blocks.push({ type: 'tool_use', name, input: input as Record<string, unknown> });
+  }
+  const names = blocks.map((b) => (b.type === 'tool_use' ? b.name : '')).join(', ');
+  return { blocks: [{ type: 'text', text: `Calling ${names}.` }, ...blocks] };
 }
 
 /**
