@@ -1,3 +1,4 @@
+import { summarize } from '../audit/bounded.ts';
 import { LIMITS, type HostToRunner, type HostToolCall, type HostToolResult, type RunnerToHost } from '../protocol/messages.ts';
 
 /**
@@ -95,7 +96,8 @@ export class TurnCalls {
 
 /**
  * A short account of a call for the audit log and live views: the part that
- * says what the agent did, never the whole input.
+ * says what the agent did (the text, the path, the question), summarized as
+ * tool inputs are (bounded, secrets redacted), never the whole input.
  *
  *   describeCall({ id: 'm1', call: 1, tool: 'send_file', input: { path: 'out/report.pdf' } }) // 'out/report.pdf'
  */
@@ -103,7 +105,7 @@ export function describeCall(call: HostToolCall, max = 300): string {
   const what = call.tool === 'send_message' ? call.input.text
     : call.tool === 'send_file' ? call.input.path
     : call.input.question;
-  return what.length > max ? `${what.slice(0, max)}…` : what;
+  return summarize(what, max);
 }
 
 function fit(text: string): string {
