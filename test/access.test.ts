@@ -53,7 +53,7 @@ describe('who may talk to the agent (a chat channel that does not authenticate s
     assert.equal(ok.status, 0, ok.stderr);
     assert.match(ok.stdout, /approved testchat:newcomer/);
     chat.say('newcomer', 'newcomer', 'second try');
-    assert.deepEqual(await chat.nextTo('newcomer'), { chat: 'newcomer', kind: 'reply', text: 'Echo: second try' });
+    assert.deepEqual(await chat.nextTo('newcomer'), { chat: 'newcomer', kind: 'reply', text: 'Echo: second try', files: [], buttons: [] });
     const again = await cli(h.home, 'pair', 'approve', code);
     assert.equal(again.status, 1, 'a code works once');
   });

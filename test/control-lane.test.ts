@@ -95,6 +95,32 @@ describe('control lane: /stop and /end during a running turn', { timeout: 240_00
   });
 });
 
+describe('/stop while a message waits for its sandbox', { timeout: 240_000 }, () => {
+  let h: Harness;
+  // One container at a time: a second conversation waits for the slot.
+  before(async () => { h = await startHarness({ script, config: { container: { maxRunning: 1 } } }); });
+  after(async () => { await h?.close(); });
+
+  it('stops the waiting message before the agent begins, and says so', async () => {
+    const running = turnReceived(h.fake, STALL);
+    const busy = h.send('holder', STALL);
+    await running;
+
+    const accepted = nextEvent(h.app.gateway, (ev) => ev.type === 'accepted' && ev.conversationId === apiConversationId('waiter'), 30_000);
+    const waiting = h.send('waiter', 'never to run');
+    await accepted;
+    const stop = await h.send('waiter', '/stop');
+    assert.deepEqual(replies(stop.body), ['notice: Stopped: the message waiting for its sandbox will not run.']);
+
+    // The slot frees up; the waiting message is answered with the note and never reaches the model.
+    assert.deepEqual(replies((await h.send('holder', '/end')).body).length, 1);
+    await busy;
+    assert.deepEqual(replies((await waiting).body), ['notice: (Stopped by /stop before the agent began.)']);
+    assert.equal(h.fake.requests.some((r) => JSON.stringify(r.body ?? '').includes('never to run')), false);
+    assert.equal(await h.ask('waiter', 'and now?'), 'Echo: and now?', 'the next message runs as usual');
+  });
+});
+
 describe('the sender line the engine sees', () => {
   it('names the sender by display name and id', () => {
     assert.equal(describeSender({ id: 'tg:42', name: 'Ann' }), 'This message is from "Ann" (sender id "tg:42").');

@@ -121,6 +121,7 @@ describe('turn indicators (typing, progress message)', () => {
       tool: (channel: string, tool: string, text: string, inboundId = 1) => emit({ type: 'progress', conversationId: `c-${channel}`, inboundId, kind: 'tool_use', tool, text }),
       said: (channel: string, text: string, inboundId = 1) => emit({ type: 'progress', conversationId: `c-${channel}`, inboundId, kind: 'text', text }),
       end: (channel: string, inboundId = 1) => emit({ type: 'turn_end', conversationId: `c-${channel}`, inboundId, replies: [] }),
+      asks: (channel: string, inboundId = 1) => emit({ type: 'question', conversationId: `c-${channel}`, inboundId, questionId: 7, question: 'Which?', choices: [] }),
     };
   }
 
@@ -135,6 +136,19 @@ describe('turn indicators (typing, progress message)', () => {
     await advance(30_000);
     // lastsMs 5000 less its margin: every 4 s, so the indicator never lapses.
     assert.deepEqual(tg.calls.map((c) => `${c.op}@${c.at}`), ['typing@0', 'typing@4000', 'typing@8000']);
+  });
+
+  it('stops typing while the agent waits for an answer, and types again when it goes on', async () => {
+    const tg = new RecordingChannel('tg', { typing: { lastsMs: 5000 } });
+    const t = setup([tg]);
+    t.start('tg');
+    await advance(5000);
+    t.asks('tg');
+    await advance(60_000);
+    t.said('tg', 'Thanks, continuing.');
+    await advance(4000);
+    t.end('tg');
+    assert.deepEqual(tg.calls.map((c) => `${c.op}@${c.at}`), ['typing@0', 'typing@4000', 'typing@65000', 'typing@69000']);
   });
 
   it('refreshes a short-lived typing indicator no more than once a second', async () => {

@@ -153,11 +153,12 @@ export interface Channel {
   /**
    * Delivers one stored outbound message (text, files, buttons) and returns
    * the platform's ids for it. Failures throw, best as a `DeliveryError`
-   * saying whether to retry. Called once at a time per conversation, in the
-   * order the rows were stored.
+   * saying whether to retry. The delivery worker calls it once at a time per
+   * conversation, in the order the rows were stored; the progress message
+   * (core/turn-indicators.ts, no `outboundId`) may be sent beside it.
    */
   send(conversation: Conversation, message: OutboundPayload): Promise<SendResult>;
-  /** Replaces the text of a message it sent (the progress message); only with `capabilities.edits`. */
+  /** Replaces the text (Markdown, as `send` takes it) of a message it sent (the progress message); only with `capabilities.edits`. */
   edit?(conversation: Conversation, platformId: string, text: string): Promise<void>;
   /** Removes a message it sent (the progress message once the answer is there); only with `capabilities.edits`. */
   remove?(conversation: Conversation, platformId: string): Promise<void>;

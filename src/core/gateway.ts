@@ -69,8 +69,6 @@ export class Gateway extends EventEmitter {
   private readonly indicators: TurnIndicators;
   /** Which channel each conversation is on, for the channels' own event streams. */
   private readonly channelOf = new Map<string, string>();
-  /** Conversations whose next turn was stopped (/stop) while its container was being acquired. */
-  private readonly stopRequests = new Set<string>();
 
   constructor(private readonly deps: GatewayDeps) {
     super();
@@ -113,7 +111,6 @@ export class Gateway extends EventEmitter {
       emit: (ev) => this.emitEvent(ev),
       finish: (msg, replies, outcome) => this.finish(msg, replies, outcome),
       stopped: () => this.stopped,
-      takeStopRequest: (id) => this.stopRequests.delete(id),
     });
   }
 
@@ -287,7 +284,6 @@ export class Gateway extends EventEmitter {
       .then(() => true, (err) => { this.deps.log.error(`conversation ${conversationId}: ${(err as Error).stack}`); return false; })
       .then((clean) => {
         this.draining.delete(conversationId);
-        this.stopRequests.delete(conversationId);
         this.drains.delete(drain);
         // Its container is now idle and may be evicted by a conversation waiting for a slot.
         this.containers.wake();
@@ -375,11 +371,7 @@ export class Gateway extends EventEmitter {
       config: this.deps.config, layout: this.deps.layout, store: this.deps.store, egressAllowlist: this.egressAllowlist,
       audit: this.deps.audit,
       liveContainer: (id) => this.containers.live(id),
-      stopStarting: (id) => {
-        if (!this.draining.has(id)) return false;
-        this.stopRequests.add(id);
-        return true;
-      },
+      stopStarting: (id) => this.turns.stopStarting(id),
       endContainer: (id, c, reason, endSession) => this.containers.end(id, c, reason, endSession),
       approvePairing: (code, actor) => this.approvePairing(code, actor),
     };
@@ -429,7 +421,7 @@ export class Gateway extends EventEmitter {
     this.stopped = true;
     this.stopping.abort();
     await this.deliveryWorker?.stop();
-    this.indicators.stop();
+    await this.indicators.stop();
     this.attachmentRetention?.stop();
     for (const ch of this.channels.values()) await ch.stop().catch(() => {});
     await this.containers.stop();

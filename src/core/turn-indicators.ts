@@ -25,6 +25,8 @@ const EDIT_FAILURES = 2;
 /** The longest summary of what the agent does, in graphemes: a progress line, not a transcript. */
 const SUMMARY_MAX = 200;
 const THINKING = 'Thinking…';
+/** What the progress message says while the agent waits for the person's answer. */
+const WAITING = 'Waiting for your answer…';
 
 /**
  * What a chat shows while the agent works: the typing indicator, refreshed
@@ -52,7 +54,17 @@ export class TurnIndicators {
     if (this.stopped) return;
     try {
       if (ev.type === 'turn_start') this.start(ev.conversationId, ev.inboundId);
-      else if (ev.type === 'progress') this.current(ev)?.progress?.update(doing(ev));
+      else if (ev.type === 'progress') {
+        const turn = this.current(ev);
+        // The agent goes on (after an answer, say): typing shows again.
+        turn?.typing?.resume();
+        turn?.progress?.update(doing(ev));
+      } else if (ev.type === 'question') {
+        // Nobody is typing while the agent waits for the person's answer.
+        const turn = this.current(ev);
+        turn?.typing?.pause();
+        turn?.progress?.update(WAITING);
+      }
       else if (ev.type === 'turn_end' && this.current(ev)) this.end(ev.conversationId, 'Done in');
     } catch (err) {
       this.deps.log.error(`turn indicators: ${ev.type} of conversation ${ev.conversationId} failed: ${(err as Error).stack ?? err}`);
@@ -116,18 +128,32 @@ export class TurnIndicators {
 
 /** Calls `typing` now and every `everyMs` until stopped, or until it failed TYPING_FAILURES times in a row. */
 class TypingLoop {
-  private readonly timer: NodeJS.Timeout;
+  private timer?: NodeJS.Timeout;
   private inFlight = false;
   private failures = 0;
   private logged = false;
+  private stopped = false;
 
-  constructor(private readonly typing: () => Promise<void>, everyMs: number, private readonly where: string, private readonly log: Logger) {
-    this.timer = setInterval(() => this.call(), everyMs).unref();
+  constructor(private readonly typing: () => Promise<void>, private readonly everyMs: number, private readonly where: string, private readonly log: Logger) {
+    this.resume();
+  }
+
+  /** Stops refreshing until resume() (the agent waits for the person). */
+  pause(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Shows typing again at once and keeps refreshing it; a no-op while it runs or once stopped. */
+  resume(): void {
+    if (this.timer || this.stopped) return;
+    this.timer = setInterval(() => this.call(), this.everyMs).unref();
     this.call();
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    this.stopped = true;
+    this.pause();
   }
 
   private call(): void {

@@ -34,8 +34,6 @@ export interface TurnRunnerDeps {
   finish: (msg: Inbound, replies: Reply[], outcome?: 'answered' | 'failed') => Promise<void>;
   /** True once a graceful stop began: a turn cut short then stays pending. */
   stopped: () => boolean;
-  /** True (once) when /stop came while the container was being acquired. */
-  takeStopRequest: (conversationId: string) => boolean;
 }
 
 /**
@@ -49,20 +47,36 @@ export interface TurnRunnerDeps {
  *   const turns = new TurnRunner(deps); await turns.run(conversation, message);
  */
 export class TurnRunner {
+  /** Conversations whose turn is waiting for its container (a slot, a cold start). */
+  private readonly starting = new Set<string>();
+  /** Of those, the ones /stop stopped before the agent began. */
+  private readonly stopped = new Set<string>();
+
   constructor(private readonly deps: TurnRunnerDeps) {}
+
+  /** Stops a turn still waiting for its container; false when the conversation has none waiting. */
+  stopStarting(conversationId: string): boolean {
+    if (!this.starting.has(conversationId)) return false;
+    this.stopped.add(conversationId);
+    return true;
+  }
 
   /** Runs the turn; returns with the message answered, or still pending when it is to run again. */
   async run(conv: Conversation, msg: Inbound): Promise<void> {
     let container: AgentContainer;
+    this.starting.add(conv.id);
     try {
       container = await this.deps.containers.acquire(conv);
     } catch (err) {
+      this.starting.delete(conv.id);
+      this.stopped.delete(conv.id);
       if (this.deps.stopped()) return this.deps.store.releaseAttempt(msg.id);
       this.deps.log.error(`conversation ${conv.id}: ${(err as Error).message}`);
       await this.deps.finish(msg, [{ kind: 'error', text: `Sorry, I could not start a sandbox for this conversation: ${(err as Error).message}` }]);
       return;
     }
-    if (this.deps.takeStopRequest(conv.id)) {
+    this.starting.delete(conv.id);
+    if (this.stopped.delete(conv.id)) {
       await this.deps.finish(msg, [{ kind: 'notice', text: '(Stopped by /stop before the agent began.)' }]);
       return;
     }
