@@ -94,7 +94,7 @@ describe('attachment store', () => {
     // A turn that still asks for it tells the agent instead of failing.
     const ws = join(root, `ws-${++n}`);
     mkdirSync(ws);
-    const note = writeInbox(inboxFiles(store.attachmentsOf(old.id), layout.attachments), ws, { maxBytes: 1024 });
+    const { notes: note } = writeInbox(inboxFiles(store.attachmentsOf(old.id), layout.attachments), ws, { maxBytes: 1024 });
     assert.match(note, /"old\.txt" \(8 bytes\), is no longer available: it was deleted on \d{4}-\d\d-\d\d \(retention period over\)/);
     assert.equal(sweepAttachments(store.db, layout.attachments, 0), 0, '0 days keeps everything');
   });
@@ -120,8 +120,9 @@ describe('attachment store', () => {
     mkdirSync(join(ws, 'inbox'), { recursive: true });
     const target = join(root, `target-${n}`);
     symlinkSync(target, join(ws, 'inbox', 'photo.jpg'));
-    const note = writeInbox(inboxFiles(store.attachmentsOf(message.id), layout.attachments), ws, { maxBytes: 6 * 1024 * 1024 });
-    assert.match(note, /\[Attached file: \/workspace\/inbox\/photo \(2\)\.jpg \(5242883 bytes\)\]/);
+    const { notes: note, saved } = writeInbox(inboxFiles(store.attachmentsOf(message.id), layout.attachments), ws, { maxBytes: 6 * 1024 * 1024 });
+    assert.deepEqual(saved, [{ path: '/workspace/inbox/photo (2).jpg', bytes: 5242883 }]);
+    assert.equal(note, '');
     assert.equal(sha(readFileSync(join(ws, 'inbox', 'photo (2).jpg'))), sha(data));
     assert.ok(!existsSync(target), 'the planted link was not followed');
   });
@@ -131,8 +132,8 @@ describe('attachment store', () => {
     const { message } = store.acceptInbound(conv.id, { sender: 'me', text: 'x', attachments: [{ name: 'legacy.txt', data: Buffer.from('from a BLOB') }] });
     const ws = join(root, `ws-${++n}`);
     mkdirSync(ws);
-    const note = writeInbox(inboxFiles(store.attachmentsOf(message.id), layout.attachments), ws, { maxBytes: 1024 });
-    assert.match(note, /legacy\.txt \(11 bytes\)/);
+    const { saved } = writeInbox(inboxFiles(store.attachmentsOf(message.id), layout.attachments), ws, { maxBytes: 1024 });
+    assert.deepEqual(saved, [{ path: '/workspace/inbox/legacy.txt', bytes: 11 }]);
     assert.equal(readFileSync(join(ws, 'inbox', 'legacy.txt'), 'utf8'), 'from a BLOB');
   });
 
@@ -162,7 +163,7 @@ describe('attachment store', () => {
     rmSync(join(layout.attachments, store.attachmentsOf(message.id)[0].path!));
     const ws = join(root, `ws-${++n}`);
     mkdirSync(ws);
-    const note = writeInbox(inboxFiles(store.attachmentsOf(message.id), layout.attachments), ws, { maxBytes: 1024 });
+    const { notes: note } = writeInbox(inboxFiles(store.attachmentsOf(message.id), layout.attachments), ws, { maxBytes: 1024 });
     assert.match(note, /An attachment could not be saved: The stored copy of "gone\.txt" cannot be read \(ENOENT\)/);
     assert.doesNotMatch(note, new RegExp(root));
   });

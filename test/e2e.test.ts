@@ -92,6 +92,8 @@ for (const runtime of runtimes) describe(`end to end (${runtime}): HTTP API -> h
     assert.match(reply, /echo pwned/);
     assert.match(reply, /plain notes/);
     assert.match(reply, /^hiddengpj\.pwn$/m, 'leading dot and the bidi override are gone');
+    const seen = h.fake.requests.map((r) => JSON.stringify(r.body ?? '')).find((b) => b.includes('Files attached to this message'));
+    assert.ok(seen?.includes(JSON.stringify('Files attached to this message: "/workspace/inbox/evil.sh" (11 bytes)').slice(1, -1)), 'the engine is told where the files are, beside the text');
     const bad = await h.api('/api/v1/conversations/e2e-files/messages', { method: 'POST', body: JSON.stringify({ text: 'x', attachments: [{ name: 'a', data: '***' }] }) });
     assert.equal(bad.status, 400);
   });

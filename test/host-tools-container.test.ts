@@ -7,7 +7,10 @@
  * so what the agent learned is checked too.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import type { TerminalServerLine } from '../src/channels/terminal/index.ts';
 import { startHarness, type Harness } from './support/harness.ts';
 import { TestChatChannel } from './support/test-channel.ts';
 
@@ -104,5 +107,48 @@ describe('host tools through a real container (send_message, send_file, ask_user
     assert.equal(await res.text(), 'csv,1');
     assert.match(res.headers.get('content-disposition') ?? '', /data\.csv/);
     assert.equal((await h.api(`/api/v1/conversations/asker/files/${rows[0].id}/1`)).status, 404, 'another conversation cannot read it');
+  });
+  it('on the terminal: choices are listed, a number answers, and a sent file is shown as its host copy', async () => {
+    const sock = net.connect(h.app.layout.chatSocket);
+    const lines: TerminalServerLine[] = [];
+    let waiter: (() => void) | undefined;
+    let buffered = '';
+    sock.setEncoding('utf8');
+    sock.on('data', (chunk: string) => {
+      buffered += chunk;
+      for (let i; (i = buffered.indexOf('\n')) >= 0; buffered = buffered.slice(i + 1)) lines.push(JSON.parse(buffered.slice(0, i)));
+      waiter?.();
+    });
+    const next = async (match: (l: TerminalServerLine) => boolean) => {
+      for (;;) {
+        const i = lines.findIndex(match);
+        if (i >= 0) return lines.splice(0, i + 1)[i];
+        await new Promise<void>((r) => { waiter = r; });
+      }
+    };
+    const say = (text: string) => sock.write(JSON.stringify({ type: 'message', text }) + '\n');
+    try {
+      await next((l) => l.type === 'ready');
+      say('tool: ask_user {"question":"Deploy now?","choices":["yes","no"]}');
+      const question = await next((l) => l.type === 'message');
+      assert.equal(question.type === 'message' && question.text, 'Deploy now?\n\n1. yes\n2. no\n\n(Answer with the number or your own words.)');
+      say('2');
+      await next((l) => l.type === 'accepted');
+      const answered = await next((l) => l.type === 'message' || l.type === 'turn_end');
+      assert.equal(answered.type, 'turn_end', 'the answer starts no turn of its own');
+      const final = await next((l) => l.type === 'message');
+      assert.match(final.type === 'message' ? final.text : '', /The user chose: no/);
+
+      say('run: printf "for the owner" > /workspace/note.txt');
+      await next((l) => l.type === 'message');
+      say('tool: send_file {"path":"note.txt"}');
+      const file = await next((l) => l.type === 'message' && !!l.files?.length);
+      const [copy] = file.type === 'message' ? file.files! : [];
+      assert.equal(copy.name, 'note.txt');
+      assert.ok(copy.path.startsWith(h.app.layout.attachments), 'the path of the host copy, not of the workspace');
+      assert.equal(readFileSync(copy.path, 'utf8'), 'for the owner');
+    } finally {
+      sock.destroy();
+    }
   });
 });

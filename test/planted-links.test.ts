@@ -89,7 +89,8 @@ describe('attachments into a replaced inbox', () => {
       const ws = workspace();
       plant(join(ws, 'inbox'), host.dir);
       const audit: Array<[string, Record<string, unknown>]> = [];
-      const note = writeInbox([{ name: 'cron', data: Buffer.from('* * * * * evil') }, { name: 'b.txt', data: Buffer.from('x') }], ws, { maxBytes: 1024, audit: (t, d) => audit.push([t, d]) });
+      const { notes: note, saved } = writeInbox([{ name: 'cron', data: Buffer.from('* * * * * evil') }, { name: 'b.txt', data: Buffer.from('x') }], ws, { maxBytes: 1024, audit: (t, d) => audit.push([t, d]) });
+      assert.deepEqual(saved, []);
       assert.match(note, /An attachment could not be saved: the inbox is not a real folder: \/workspace\/inbox .*remove \/workspace\/inbox/);
       assert.doesNotMatch(note, new RegExp(root), 'the host path is not shown to the agent');
       assert.deepEqual(audit.map(([t]) => t), ['attachment.refused', 'attachment.refused']);
@@ -99,8 +100,9 @@ describe('attachments into a replaced inbox', () => {
 
   it('makes a deleted inbox again (for the agent) and stores the attachment', () => {
     const ws = workspace();
-    const note = writeInbox([{ name: 'a.txt', data: Buffer.from('hello') }], ws, { maxBytes: 1024 });
-    assert.match(note, /\[Attached file: \/workspace\/inbox\/a\.txt \(5 bytes\)\]/);
+    const { saved, notes } = writeInbox([{ name: 'a.txt', data: Buffer.from('hello') }], ws, { maxBytes: 1024 });
+    assert.deepEqual(saved, [{ path: '/workspace/inbox/a.txt', bytes: 5 }]);
+    assert.equal(notes, '');
     assert.equal(readFileSync(join(ws, 'inbox', 'a.txt'), 'utf8'), 'hello');
     if (asRoot) assert.equal(statSync(join(ws, 'inbox')).uid, AGENT_UID);
   });

@@ -120,7 +120,7 @@ async function main(): Promise<void> {
       }
     } else if (m.type === 'message') {
       if (!opened) { opened = baseOptions; engine.open(opened); }
-      engine.send(m.id, m.text, m.sender);
+      engine.send(m.id, m.text, m.sender, m.attachments);
     } else if (m.type === 'interrupt') {
       engine.interrupt(m.id);
       // A tool waiting on the host (a question to the person) must not hold the stop up.

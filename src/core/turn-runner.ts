@@ -6,6 +6,7 @@ import { listOutbox, removeFromOutbox } from '../inbox/safe-fs.ts';
 import { MemoryRepo } from '../memory/memory-repo.ts';
 import { MemoryCommitRefused } from '../memory/work-tree-check.ts';
 import type { AgentContainer, AuditEvent, TurnResult } from '../sandbox/agent-container.ts';
+import { LIMITS } from '../protocol/messages.ts';
 import { inboxFiles } from '../store/attachments.ts';
 import type { Conversation, Inbound, NewOutbound, Store } from '../store/store.ts';
 import type { ConversationContainers } from './conversation-containers.ts';
@@ -82,13 +83,17 @@ export class TurnRunner {
     }
     this.deps.containers.turnStarted(conv.id);
     this.deps.emit({ type: 'turn_start', conversationId: conv.id, inboundId: msg.id, container: container.name });
-    const text = this.deps.noteForAgent(conv.id) + msg.text + writeInbox(inboxFiles(this.deps.store.attachmentsOf(msg.id), this.deps.layout.attachments), container.dirs.workspace, {
+    const inbox = writeInbox(inboxFiles(this.deps.store.attachmentsOf(msg.id), this.deps.layout.attachments), container.dirs.workspace, {
       maxBytes: this.deps.attachmentLimit(conv.channel),
       audit: (type, data) => this.deps.audit?.({ type, conversation: conv.id, data }),
     });
+    const text = this.deps.noteForAgent(conv.id) + msg.text + inbox.notes;
     const callContext = { conversation: conv, message: msg, workspace: container.dirs.workspace };
     const result: TurnResult = await container.runTurn(
-      { type: 'message', id: String(msg.id), text, sender: { id: msg.sender, ...(msg.senderName ? { name: msg.senderName } : {}) } },
+      {
+        type: 'message', id: String(msg.id), text, sender: { id: msg.sender, ...(msg.senderName ? { name: msg.senderName } : {}) },
+        ...(inbox.saved.length ? { attachments: inbox.saved.slice(0, LIMITS.attachments) } : {}),
+      },
       this.deps.config.container.turnTimeoutSec * 1000,
       (p) => {
         if (p.type !== 'progress') return;

@@ -6,8 +6,9 @@ import { closeDir, makeDir, openDir } from './safe-fs.ts';
 
 /**
  * Writes a message's attachments into the conversation's inbox
- * (/workspace/inbox) under sanitised names, and returns the note appended to
- * the message that tells the agent where they are ('' without attachments).
+ * (/workspace/inbox) under sanitised names, and returns where each saved file
+ * is in the container (the protocol's `message.attachments`) and a note for
+ * the files that could not be saved or are gone ('' when all were saved).
  * Nothing the sender chose can pick the path: see attachments.ts.
  *
  * The inbox is made when the container is launched; the agent owns it from
@@ -22,14 +23,15 @@ import { closeDir, makeDir, openDir } from './safe-fs.ts';
  * file of the host's attachment store (`source`, copied without a
  * whole-file buffer), or as `removed` (why it is gone: the agent is told).
  *
- *   text += writeInbox(inboxFiles(store.attachmentsOf(msg.id), layout.attachments), dirs.workspace, { maxBytes, audit });
+ *   const { saved, notes } = writeInbox(inboxFiles(store.attachmentsOf(msg.id), layout.attachments), dirs.workspace, { maxBytes, audit });
  */
 export function writeInbox(
   files: Array<{ name: string; data?: Buffer; source?: string; size?: number; removed?: string }>,
   workspace: string,
   opts: { maxBytes: number; audit?: (type: string, data: Record<string, unknown>) => void },
-): string {
-  if (!files.length) return '';
+): { saved: Array<{ path: string; bytes: number }>; notes: string } {
+  const saved: Array<{ path: string; bytes: number }> = [];
+  if (!files.length) return { saved, notes: '' };
   const inbox = join(workspace, 'inbox');
   const shown = `${CONTAINER_PATHS.workspace}/inbox`;
   let unusable: string | undefined;
@@ -51,12 +53,12 @@ export function writeInbox(
       const content = f.source ? { source: f.source } : (f.data ?? Buffer.alloc(0));
       const path = writeAttachment(inbox, f.name, content, opts.maxBytes, { root: workspace });
       const bytes = f.data?.length ?? f.size ?? 0;
-      notes.push(`[Attached file: ${shown}/${basename(path)} (${bytes} bytes)]`);
+      saved.push({ path: `${shown}/${basename(path)}`, bytes });
       opts.audit?.('attachment.stored', { name: f.name.slice(0, 100), stored: basename(path), bytes });
     } catch (err) {
       notes.push(`[An attachment could not be saved: ${(err as Error).message}]`);
       opts.audit?.('attachment.refused', { name: f.name.slice(0, 100), error: (err as Error).message });
     }
   }
-  return `\n\n${notes.join('\n')}`;
+  return { saved, notes: notes.length ? `\n\n${notes.join('\n')}` : '' };
 }

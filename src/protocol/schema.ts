@@ -62,6 +62,8 @@ export const LIMITS = {
   /** Choices offered with a question, and the length of each. */
   choices: 10,
   choice: 100,
+  /** Attachments of one user message (paths in /workspace/inbox). */
+  attachments: 20,
 } as const;
 
 const id = z.string().min(1).max(LIMITS.id);
@@ -94,13 +96,16 @@ const Start = z.strictObject({
  * `turn_end`. The sender is the channel's id for the person (and their
  * display name where the channel has one), so the engine can tell the people
  * of a group chat apart; both are theirs to choose, so the runner shows them
- * to the engine as data, never as instructions.
+ * to the engine as data, never as instructions. `attachments` are the files
+ * that came with the message, already in the inbox: their paths in the
+ * container (names sanitised by the host) and sizes.
  */
 const Message = z.strictObject({
   type: z.literal('message'),
   id,
   text: z.string().max(LIMITS.messageText),
   sender: z.strictObject({ id: z.string().max(LIMITS.key), name: name.optional() }),
+  attachments: z.array(z.strictObject({ path: z.string().min(1).max(LIMITS.path), bytes: z.number().int().min(0) })).max(LIMITS.attachments).optional(),
 });
 /**
  * Asks the runner to abort the running turn for message `id`: it answers with

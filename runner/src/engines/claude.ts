@@ -1,7 +1,7 @@
 import { query, type Query, type SDKMessage, type SDKUserMessage } from '@anthropic-ai/claude-agent-sdk';
 import type { FailureCode } from '../../../src/protocol/messages.ts';
-import { describeSender } from '../sender.ts';
-import type { Engine, EngineEvents, EngineOptions, HostToolCaller, Sender } from './engine.ts';
+import { describeAttachments, describeSender } from '../sender.ts';
+import type { Attachment, Engine, EngineEvents, EngineOptions, HostToolCaller, Sender } from './engine.ts';
 import { HOST_TOOLS_SERVER, hostToolsServer } from './claude-host-tools.ts';
 
 /** Longest progress text sent to the host for one tool call or result. */
@@ -50,17 +50,19 @@ export class ClaudeEngine implements Engine {
     void this.consume(this.q, inbox);
   }
 
-  send(id: string, text: string, sender: Sender): void {
+  send(id: string, text: string, sender: Sender, attachments: Attachment[] = []): void {
     if (!this.inbox || this.inbox.ended) {
       // The previous session ended (crash of the engine process); carry on in a new one, resuming if we can.
       this.open({ ...this.opts!, resumeSession: this.sessionId ?? this.opts!.resumeSession });
     }
     this.turns.push(id);
-    // The sender goes in a block of its own, in the system-reminder form
-    // Claude Code uses for context it adds to a user's turn: the model sees
-    // who is speaking, and the user's text stays exactly as they wrote it.
+    // The sender and the attached files go in a block of their own, in the
+    // system-reminder form Claude Code uses for context it adds to a user's
+    // turn: the model sees who is speaking and what came with the message,
+    // and the user's text stays exactly as they wrote it.
+    const context = [describeSender(sender), describeAttachments(attachments)].filter(Boolean).join('\n');
     const content = [
-      { type: 'text' as const, text: `<system-reminder>${describeSender(sender)}</system-reminder>` },
+      { type: 'text' as const, text: `<system-reminder>${context}</system-reminder>` },
       { type: 'text' as const, text },
     ];
     this.inbox!.push({ type: 'user', message: { role: 'user', content }, parent_tool_use_id: null });

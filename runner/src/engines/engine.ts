@@ -18,7 +18,7 @@ export interface Engine {
   /** Starts (or restarts) the engine's session; may be called before the first message to warm it up. */
   open(opts: EngineOptions): void;
   /** Queues one user message; its turn ends with exactly one `turnEnd`. */
-  send(id: string, text: string, sender: Sender): void;
+  send(id: string, text: string, sender: Sender, attachments?: Attachment[]): void;
   /**
    * Aborts the running turn for message `id` (a no-op for any other id): its
    * `turnEnd` follows with code `interrupted`, and the engine takes the next
@@ -27,6 +27,9 @@ export interface Engine {
   interrupt(id: string): void;
   close(): Promise<void>;
 }
+
+/** A file that came with a message, already in the inbox: its path in the container and size. */
+export interface Attachment { path: string; bytes: number }
 
 /** Who wrote a message, as the channel knows them: an id and, where the channel has one, a display name. */
 export interface Sender { id: string; name?: string }

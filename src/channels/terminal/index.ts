@@ -75,7 +75,11 @@ export class TerminalChannel implements Channel {
         try { msg = JSON.parse(line); } catch { write({ type: 'error', text: 'expected one JSON object per line' }); continue; }
         if (msg?.type !== 'message' || typeof msg.text !== 'string' || !msg.text.trim()) { write({ type: 'error', text: 'expected {"type":"message","text":"..."}' }); continue; }
         const received = host.receive(key, { sender: key.chat, text: msg.text, clientId: msg.id });
-        if (received.accepted) write({ type: 'accepted', id: received.message.id });
+        if (received.accepted) {
+          write({ type: 'accepted', id: received.message.id });
+          // An answer to the agent's question starts no turn of its own: the waiting one goes on.
+          if (received.answered) write({ type: 'turn_end' });
+        }
         else write({ type: 'error', text: `not accepted: ${received.reason}` });
       }
       if (tooLong) { write({ type: 'error', text: 'line too long' }); sock.destroy(); }
