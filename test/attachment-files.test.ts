@@ -56,10 +56,10 @@ describe('inbound attachments are files', () => {
     assert.equal((h.app.store.db.prepare('SELECT count(*) AS n FROM inbound').get() as { n: number }).n, messagesBefore);
   });
 
-  it('refuses a body over http.maxBodyBytes plus one attachment in base64, saying so', async () => {
+  it('refuses a body over channels.api.maxBodyBytes plus one attachment in base64, saying so', async () => {
     const res = await h.api('/api/v1/conversations/att-body/messages', { method: 'POST', body: JSON.stringify({ text: 'x', pad: 'y'.repeat(3 * 1024 * 1024) }) });
     assert.equal(res.status, 413);
-    assert.match((await res.json() as any).error.message, /http\.maxBodyBytes plus one attachment of up to 2097152 bytes/);
+    assert.match((await res.json() as any).error.message, /channels\.api\.maxBodyBytes plus one attachment of up to 2097152 bytes/);
   });
 
   it('deletes a conversation\'s stored files with its workspace on /end; the row says so', async () => {

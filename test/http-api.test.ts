@@ -10,7 +10,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import http from 'node:http';
 import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { apiKey } from '../src/channels/http/handler.ts';
+import { apiConversation } from '../src/channels/http/handler.ts';
 import { conversationId } from '../src/store/store.ts';
 import { startHarness, type Harness } from './support/harness.ts';
 
@@ -64,7 +64,7 @@ describe('HTTP API: authentication, validation and idempotent retries', () => {
   const post = (id: string, body: string | Buffer | Buffer[], headers: Record<string, string | number> = {}) =>
     raw({ method: 'POST', path: `/api/v1/conversations/${id}/messages`, headers: { ...auth(), 'content-type': 'application/json', ...headers }, body });
   /** The stored conversation for an API id, if the request got as far as the store. */
-  const stored = (id: string) => h.app.store.getConversation(conversationId(apiKey(id)));
+  const stored = (id: string) => h.app.store.getConversation(conversationId(apiConversation(id)));
   /** An API error: the status, the same status in the JSON body, and a message a person can act on. */
   const assertProblem = (res: Answer, status: number, message?: RegExp) => {
     assert.equal(res.status, status, `${res.status} ${res.text}`);
@@ -174,7 +174,7 @@ describe('HTTP API: authentication, validation and idempotent retries', () => {
     assert.equal(stored('badtype-3'), undefined);
   });
 
-  it('answers a body over http.maxBodyBytes with 413 and keeps serving', async () => {
+  it('answers a body over channels.api.maxBodyBytes with 413 and keeps serving', async () => {
     const big = json('x'.repeat(MAX_BODY * 2));
     assertProblem(await post('toobig-1', big), 413, new RegExp(String(MAX_BODY)));
     // Sent in chunks without a Content-Length, the limit still holds.

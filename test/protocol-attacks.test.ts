@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { auditLogPath, readAuditLog } from '../src/audit/audit-log.ts';
-import { apiKey } from '../src/channels/http/handler.ts';
+import { apiConversation } from '../src/channels/http/handler.ts';
 import { PROTOCOL_VERSION } from '../src/protocol/messages.ts';
 import { conversationId } from '../src/store/store.ts';
 import { AGENT_UID } from '../src/sandbox/profile.ts';
@@ -105,7 +105,7 @@ describe('a runner that breaks the protocol, against a real gateway', () => {
 
       const added = violations().slice(before);
       assert.equal(added.length, 1, 'one protocol.violation');
-      assert.equal(added[0].conversation, conversationId(apiKey(`atk-${attack.mode}`)), 'recorded against the attacking conversation');
+      assert.equal(added[0].conversation, conversationId(apiConversation(`atk-${attack.mode}`)), 'recorded against the attacking conversation');
       assert.match(String((added[0].data as any).reason), attack.told);
       if (attack.detail) assert.match(String((added[0].data as any).detail), attack.detail);
       assert.ok(JSON.stringify(added[0].data).length < 1000, 'the audit record is short whatever the runner sent');
@@ -145,7 +145,7 @@ describe('a runner that breaks the protocol, against a real gateway', () => {
   });
 
   it('destroys the container of a runner that ignores an interrupt; the stopped message is answered with the note', async () => {
-    const convId = conversationId(apiKey('atk-deaf'));
+    const convId = conversationId(apiConversation('atk-deaf'));
     setMode('ignores-interrupt');
     const started = nextEvent(h.app.gateway, (e) => e.type === 'turn_start' && e.conversationId === convId, 60_000);
     const turn = h.send('atk-deaf', 'hello?');

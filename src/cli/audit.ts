@@ -2,9 +2,8 @@ import { existsSync } from 'node:fs';
 import { Command } from 'commander';
 import { auditLogPath, readAuditLog, summarize, verifyAuditLog, type AuditRecord } from '../audit/audit-log.ts';
 import { headPath } from '../audit/head.ts';
-import { apiKey } from '../channels/http/handler.ts';
 import { homeLayout, resolveHome } from '../config/home.ts';
-import { conversationId } from '../store/store.ts';
+import { conversationIdFromArgument } from '../store/store.ts';
 
 export interface AuditOptions {
   type?: string;
@@ -42,7 +41,7 @@ export async function runAudit(opts: AuditOptions): Promise<void> {
   const filter = {
     type: opts.type,
     conversation: opts.conversation === undefined ? undefined
-      : /^c-[0-9a-f]{20}$/.test(opts.conversation) ? opts.conversation : conversationId(apiKey(opts.conversation)),
+      : conversationIdFromArgument(opts.conversation),
     since: opts.since === undefined ? undefined : parseSince(opts.since),
     limit: opts.limit === undefined ? undefined : parseLimit(opts.limit),
   };

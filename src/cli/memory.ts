@@ -1,13 +1,12 @@
 import { existsSync } from 'node:fs';
 import { homeLayout, resolveHome } from '../config/home.ts';
 import { MemoryRepo } from '../memory/memory-repo.ts';
-import { apiKey } from '../channels/http/handler.ts';
-import { conversationId } from '../store/store.ts';
+import { conversationIdFromArgument } from '../store/store.ts';
 
 /** `nanoclaw memory log <conversation>`: every recorded change to a conversation's memory. */
 export async function runMemoryLog(conversation: string): Promise<void> {
   const layout = homeLayout(resolveHome());
-  const id = /^c-[0-9a-f]{20}$/.test(conversation) ? conversation : conversationId(apiKey(conversation));
+  const id = conversationIdFromArgument(conversation);
   const repo = new MemoryRepo(layout, id);
   if (!existsSync(repo.gitDir)) {
     throw new Error(`conversation ${conversation} has no persistent memory (turn it on with /memory on in the conversation).`);

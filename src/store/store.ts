@@ -39,6 +39,17 @@ export interface Inbound {
   outcome: 'answered' | 'failed' | null;
 }
 
+/**
+ * The conversation a command-line argument names: a conversation id as
+ * `nanoclaw status` prints it (`c-…`), or else the id of an HTTP API
+ * conversation, as API clients know it.
+ *
+ *   conversationIdFromArgument('my-chat') // the id of api conversation "my-chat"
+ */
+export function conversationIdFromArgument(arg: string): string {
+  return /^c-[0-9a-f]{20}$/.test(arg) ? arg : conversationId({ channel: 'api', chat: arg, thread: '' });
+}
+
 /** Stable, path-safe id for a conversation key. */
 export function conversationId(key: ConversationKey): string {
   // NUL-joined for the ordinary case; a key that itself contains NUL is

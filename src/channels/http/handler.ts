@@ -11,7 +11,7 @@ import { Outbox } from '../../store/outbox.ts';
 import { conversationId, type Outbound, type Store } from '../../store/store.ts';
 
 /** The conversation key every API conversation id maps to. */
-export const apiKey = (id: string) => ({ channel: 'api', chat: id, thread: '' });
+export const apiConversation = (id: string) => ({ channel: 'api', chat: id, thread: '' });
 
 /** Conversation ids are chosen by clients: letters, digits and `._:-`, so no id can name a path. */
 const ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
@@ -184,7 +184,7 @@ export function createApi(opts: { host: ChannelHost; admin: ApiAdmin; store: Sto
     });
 
   app.get('/api/v1/conversations/:id/questions', (c) => {
-    const conv = store.getConversation(conversationId(apiKey(c.req.param('id'))));
+    const conv = store.getConversation(conversationId(apiConversation(c.req.param('id'))));
     const q = conv && admin.openQuestion(conv.id);
     return c.json({ questions: q ? [{ id: q.id, message: q.inboundId, question: q.question, choices: q.choices }] : [] });
   });
@@ -194,7 +194,7 @@ export function createApi(opts: { host: ChannelHost; admin: ApiAdmin; store: Sto
     try { body = await c.req.json(); } catch { return problem(c, 400, 'Body is not valid JSON; expected {"answer": "..."}.'); }
     if (typeof body?.answer !== 'string' || !body.answer.trim() || body.answer.length > MAX_TEXT) return problem(c, 400, `Expected {"answer": "<1-${MAX_TEXT} characters>"}.`);
     const qid = Number(c.req.param('qid'));
-    const conv = store.getConversation(conversationId(apiKey(c.req.param('id'))));
+    const conv = store.getConversation(conversationId(apiConversation(c.req.param('id'))));
     const q = conv && Number.isSafeInteger(qid) ? admin.openQuestion(conv.id) : undefined;
     if (!q || q.id !== qid) return problem(c, 404, `No open question ${c.req.param('qid').slice(0, 20)} in this conversation (answered already, or its turn ended).`);
     const watch = turnWatch();
@@ -211,7 +211,7 @@ export function createApi(opts: { host: ChannelHost; admin: ApiAdmin; store: Sto
   });
 
   app.get('/api/v1/conversations/:id/files/:outbound/:n', (c) => {
-    const conv = store.getConversation(conversationId(apiKey(c.req.param('id'))));
+    const conv = store.getConversation(conversationId(apiConversation(c.req.param('id'))));
     const m = conv && /^\d{1,15}$/.test(c.req.param('outbound')) ? store.getOutbound(Number(c.req.param('outbound'))) : undefined;
     const f = m && m.conversationId === conv!.id ? outbox.files(m.id, admin.attachmentRoot)[Number(c.req.param('n')) - 1] : undefined;
     if (!f) return problem(c, 404, 'No such file.');
@@ -235,13 +235,13 @@ export function createApi(opts: { host: ChannelHost; admin: ApiAdmin; store: Sto
   });
 
   app.get('/api/v1/conversations/:id/messages', (c) => {
-    const conv = store.getConversation(conversationId(apiKey(c.req.param('id'))));
+    const conv = store.getConversation(conversationId(apiConversation(c.req.param('id'))));
     if (!conv) return problem(c, 404, 'No such conversation.');
     return c.json({ conversation: c.req.param('id'), messages: store.history(conv.id).map((m) => ({ ...m, at: new Date(m.at).toISOString() })) });
   });
 
   app.get('/api/v1/conversations/:id/events', (c) => {
-    const convId = conversationId(apiKey(c.req.param('id')));
+    const convId = conversationId(apiConversation(c.req.param('id')));
     return streamSSE(c, async (stream) => {
       const queue: TurnEvent[] = [];
       let wake: (() => void) | undefined;
