@@ -4,6 +4,8 @@ import { ensureHome, type HomeLayout } from './config/home.ts';
 import { loadConfig } from './config/load.ts';
 import { HttpChannel, ensureApiToken } from './channels/http/index.ts';
 import { TerminalChannel } from './channels/terminal/index.ts';
+import { CHAT_CHANNEL_NAMES, loadChatChannel } from './channels/registry.ts';
+import { Secrets } from './config/secrets.ts';
 import { AuditLog, auditLogPath, type AuditEvent, type AuditLogOptions } from './audit/audit-log.ts';
 import { Gateway } from './core/gateway.ts';
 import { createLogger, type Logger } from './core/logger.ts';
@@ -97,6 +99,14 @@ export async function startApp(opts: {
   });
   if (api.enabled) gateway.addChannel(http);
   if (config.channels.terminal.enabled) gateway.addChannel(new TerminalChannel(layout.chatSocket));
+  // Chat channels: each library is imported only when its channel is enabled.
+  const secrets = new Secrets(layout.secrets, env);
+  for (const name of CHAT_CHANNEL_NAMES) {
+    const options = config.channels[name];
+    if (!options.enabled) continue;
+    const module = await loadChatChannel(name);
+    gateway.addChannel(module.createChannel({ config: options as never, secrets, log }));
+  }
   try {
     await gateway.start();
   } catch (err) {

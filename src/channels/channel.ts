@@ -71,6 +71,8 @@ export interface OutboundPayload {
   text: string;
   files: OutboundFile[];
   buttons: Button[];
+  /** The question the buttons answer: a tap calls `host.answer(questionId, button.value, sender)`. */
+  questionId?: number;
   outboundId?: number;
 }
 
@@ -102,6 +104,8 @@ export interface ChannelHost {
   onTurn(listener: (ev: TurnEvent) => void): () => void;
   /** Security events (refused logins and the like) for the audit log. */
   audit(event: AuditEvent): void;
+  /** Files this channel may keep (a download cache, a session): `NANOCLAW_HOME/channels/<name>`, made 0700 on first use. */
+  readonly dataDir: string;
   log: { info(msg: string): void; warn(msg: string): void; error(msg: string): void };
 }
 
@@ -171,5 +175,23 @@ export interface Channel {
    * the message is not sent twice; without it the message is sent again.
    */
   wasDelivered?(conversation: Conversation, message: Outbound): Promise<boolean>;
+  /**
+   * How its connection is, for `nanoclaw status` and the log. A channel whose
+   * start fails for a reason only the user can fix (a revoked token, another
+   * poller on the token, a missing intent) does not throw from `start` and
+   * does not retry in a loop: it reports `failed` with what to do.
+   */
+  health?(): ChannelHealth;
   stop(): Promise<void>;
+}
+
+/** A channel's connection as `nanoclaw status` shows it. */
+export interface ChannelHealth {
+  state: 'starting' | 'connected' | 'reconnecting' | 'failed';
+  /** What happened, e.g. "Telegram answered 401 Unauthorized". */
+  detail?: string;
+  /** What the user should do, e.g. "run `nanoclaw setup telegram` with a new token". */
+  action?: string;
+  /** When the state began (ms since the epoch). */
+  since: number;
 }

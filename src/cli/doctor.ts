@@ -1,6 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
-import { resolveHome } from '../config/home.ts';
+import { homeLayout, resolveHome } from '../config/home.ts';
+import { Secrets } from '../config/secrets.ts';
+import { CHAT_CHANNEL_NAMES, loadChatChannel } from '../channels/registry.ts';
 import { loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { createRuntime } from '../app.ts';
@@ -73,6 +75,19 @@ export async function runDoctor(): Promise<void> {
         fix: res.status === 401 ? 'check ANTHROPIC_API_KEY' : 'check model.baseUrl / ANTHROPIC_BASE_URL' });
     } catch (err) {
       add({ name: 'model endpoint', ok: false, detail: `${config.model.baseUrl} unreachable (${(err as Error).cause ?? (err as Error).message})`, fix: 'check the network, or point ANTHROPIC_BASE_URL at a reachable Anthropic-compatible endpoint' });
+    }
+  }
+  if (config) {
+    // Each enabled chat channel asks its service whether its credentials work.
+    const secrets = new Secrets(homeLayout(home).secrets, process.env);
+    for (const name of CHAT_CHANNEL_NAMES) {
+      if (!config.channels[name].enabled) continue;
+      try {
+        const r = await (await loadChatChannel(name)).check({ config: config.channels[name] as never, secrets, signal: AbortSignal.timeout(10_000) });
+        add({ name: `channel ${name}`, ok: r.ok, detail: r.detail, fix: r.fix });
+      } catch (err) {
+        add({ name: `channel ${name}`, ok: false, detail: (err as Error).message, fix: `run \`nanoclaw setup ${name}\`` });
+      }
     }
   }
   const failed = checks.filter((c) => !c.ok).length;

@@ -8,6 +8,7 @@ import { runMemoryLog } from './memory.ts';
 import { runPairApprove, runPairList, runPairRevoke } from './pair.ts';
 import { runStart } from './start.ts';
 import { runStatus } from './status.ts';
+import { runSetupChannel } from './setup-channel.ts';
 
 const program = new Command('nanoclaw')
   .description('A security-first personal AI agent: every conversation runs in its own hardened container.')
@@ -23,6 +24,9 @@ program.command('config').description('list every option with its default, curre
 program.command('memory').description('persistent memory').command('log <conversation>')
   .description('show the recorded changes to a conversation\'s memory (an API id or a c-... id)').action(runMemoryLog);
 
+program.command('setup <channel>').description('connect a chat channel (telegram, slack, discord): explains the steps, checks the credentials, saves them')
+  .option('--option <key=value...>', 'a channel option, e.g. mode=webhook (otherwise asked, or the default)')
+  .action((channel: string, opts: { option?: string[] }) => runSetupChannel(channel, opts));
 const pair = program.command('pair').description('who may talk to the agent on chat channels');
 pair.command('approve <code>').description('approve the sender who received this pairing code').action(runPairApprove);
 pair.command('list').description('approved senders and pending codes').action(runPairList);

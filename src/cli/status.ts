@@ -40,8 +40,9 @@ export async function runStatus(opts: { json?: boolean }): Promise<void> {
     undelivered: new Outbox(store.db).failedIn(c.id).map((m) => ({ id: m.id, at: new Date(m.createdAt).toISOString(), error: m.lastError })),
   }));
   const pool = containers.filter((c) => !conversationOf(c)).length;
+  const channels = running && token ? await channelHealth(gateway!.url, token) : [];
   if (opts.json) {
-    process.stdout.write(JSON.stringify({ home: layout.home, gateway: running ? gateway : null, token, pool, conversations, engineError }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ home: layout.home, gateway: running ? gateway : null, token, pool, channels, conversations, engineError }, null, 2) + '\n');
     return;
   }
   const out = [
@@ -51,6 +52,7 @@ export async function runStatus(opts: { json?: boolean }): Promise<void> {
     `          curl -H "Authorization: Bearer $TOKEN" ${gateway?.url ?? 'http://127.0.0.1:7878'}/api/v1/conversations`,
     `pool:     ${pool} pre-started container(s)`,
     engineError ? `engine:   not answering (${engineError})` : '',
+    ...channels.map((c) => `channel:  ${c.name} ${c.state}${c.detail ? ` (${c.detail})` : ''}${c.action ? `\n          to fix: ${c.action}` : ''}`),
     '',
     conversations.length ? 'conversations:' : 'no conversations yet',
     ...conversations.map((c) => `  ${c.id}  ${c.channel}:${c.chat}${c.thread ? `/${c.thread}` : ''}  ${c.container ? `container ${c.container}` : 'no container'}` +
@@ -58,6 +60,16 @@ export async function runStatus(opts: { json?: boolean }): Promise<void> {
       c.undelivered.map((u) => `\n    undelivered reply ${u.id} of ${u.at}: ${u.error}`).join('')),
   ].filter((l, i) => l !== '' || i > 5);
   process.stdout.write(out.join('\n') + '\n');
+}
+
+/** Each channel's connection, from the running gateway; none when it does not answer. */
+async function channelHealth(url: string, token: string): Promise<Array<{ name: string; state: string; detail?: string; action?: string }>> {
+  try {
+    const res = await fetch(`${url}/api/v1/status`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(3000) });
+    return res.ok ? ((await res.json()) as { channels?: Array<{ name: string; state: string; detail?: string; action?: string }> }).channels ?? [] : [];
+  } catch {
+    return [];
+  }
 }
 
 function isAlive(pid: number): boolean {

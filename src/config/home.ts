@@ -32,6 +32,10 @@ export function homeLayout(home: string) {
     /** Files that came with inbound messages (attachments/<conversation>/<message>/), kept for a retention period; containers never see it. */
     attachments: join(home, 'attachments'),
     gatewayLock: join(home, 'gateway.pid'),
+    /** Chat channels' credentials (mode 0600; see config/secrets.ts). */
+    secrets: join(home, 'secrets.json'),
+    /** Per-channel files (channels/<name>/): caches, sessions; never mounted. */
+    channels: join(home, 'channels'),
   };
 }
 

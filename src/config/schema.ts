@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { HttpChannelConfig } from '../channels/http/config.ts';
 import { TerminalChannelConfig } from '../channels/terminal/config.ts';
+import { TelegramChannelConfig } from '../channels/telegram/config.ts';
+import { SlackChannelConfig } from '../channels/slack/config.ts';
+import { DiscordChannelConfig } from '../channels/discord/config.ts';
 
 /**
  * The one place NanoClaw's options are defined. Every field has a default and
@@ -42,6 +45,9 @@ export const ConfigSchema = z.strictObject({
   channels: z.strictObject({
     api: HttpChannelConfig,
     terminal: TerminalChannelConfig,
+    telegram: TelegramChannelConfig,
+    slack: SlackChannelConfig,
+    discord: DiscordChannelConfig,
   }).prefault({}),
   attachments: z.strictObject({
     maxBytes: z.number().int().min(1024).default(25 * 1024 * 1024)

@@ -169,7 +169,7 @@ export class Delivery {
   private payload(m: Outbound): OutboundPayload {
     const files = this.deps.outbox.files(m.id, this.deps.attachmentRoot).filter((f) => f.removedAt === null)
       .map((f) => ({ name: f.name, size: f.size, path: f.hostPath }));
-    return { kind: m.kind, text: m.text, files, buttons: m.buttons, outboundId: m.id };
+    return { kind: m.kind, text: m.text, files, buttons: m.buttons, ...(m.questionId ? { questionId: m.questionId } : {}), outboundId: m.id };
   }
 
   /** One timer for the earliest retry of all conversations. */

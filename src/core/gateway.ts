@@ -1,4 +1,6 @@
 import { EventEmitter } from 'node:events';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/schema.ts';
 import type { HomeLayout } from '../config/home.ts';
@@ -206,6 +208,11 @@ export class Gateway extends EventEmitter {
   /** What one channel may ask of the core: its own conversations only (channels/channel.ts). */
   private hostFor(channel: Channel): ChannelHost {
     const name = channel.name;
+    const channelDir = () => {
+      const dir = join(this.deps.layout.channels, name);
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      return dir;
+    };
     const key = (where: { chat: string; thread: string }) => ({ channel: name, chat: where.chat, thread: where.thread });
     return {
       receive: (where, msg, ctx) => this.receive(key(where), msg, ctx),
@@ -220,6 +227,7 @@ export class Gateway extends EventEmitter {
       },
       audit: (event) => this.recordAudit(event),
       log: this.deps.log,
+      get dataDir() { return channelDir(); },
     };
   }
 
@@ -410,6 +418,7 @@ export class Gateway extends EventEmitter {
     const live = new Map(this.containers.entries());
     return {
       pool: this.containers.poolReady,
+      channels: [...this.channels.values()].map((c) => ({ name: c.name, health: c.health?.() ?? null })),
       conversations: this.deps.store.listConversations().map((c) => ({
         ...c, container: live.get(c.id)?.name ?? null, busy: live.get(c.id) ? !live.get(c.id)!.idle : false,
         usage: this.deps.store.usage(c.id),

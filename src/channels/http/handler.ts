@@ -5,7 +5,7 @@ import { bearerAuth } from 'hono/bearer-auth';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { streamSSE } from 'hono/streaming';
-import type { ChannelHost, TurnEvent } from '../channel.ts';
+import type { ChannelHealth, ChannelHost, TurnEvent } from '../channel.ts';
 import { AttachmentError } from '../../inbox/attachments.ts';
 import { Outbox } from '../../store/outbox.ts';
 import { conversationId, type Outbound, type Store } from '../../store/store.ts';
@@ -23,7 +23,11 @@ const MAX_TEXT = 100_000;
  * place that wires channels (app.ts).
  */
 export interface ApiAdmin {
-  status(): { pool: number; conversations: Array<{ id: string; channel: string; chat: string; container: string | null; busy: boolean; memory: boolean; lastActiveAt: number; usage: unknown }> };
+  status(): {
+    pool: number;
+    channels: Array<{ name: string; health: ChannelHealth | null }>;
+    conversations: Array<{ id: string; channel: string; chat: string; container: string | null; busy: boolean; memory: boolean; lastActiveAt: number; usage: unknown }>;
+  };
   approvePairing(code: string, actor: string): { channel: string; sender: string } | undefined;
   openQuestion(conversationId: string): { id: number; question: string; choices: string[]; inboundId: number } | undefined;
   /** Where outbound files are kept (the attachments folder). */
@@ -104,8 +108,11 @@ export function createApi(opts: { host: ChannelHost; admin: ApiAdmin; store: Sto
   })) }));
 
   app.get('/api/v1/status', (c) => {
-    const { pool, conversations } = admin.status();
-    return c.json({ pool: { ready: pool }, containers: conversations.filter((x) => x.container).length });
+    const { pool, conversations, channels } = admin.status();
+    return c.json({
+      pool: { ready: pool }, containers: conversations.filter((x) => x.container).length,
+      channels: channels.map((ch) => ({ name: ch.name, ...(ch.health ? { ...ch.health, since: new Date(ch.health.since).toISOString() } : { state: 'connected' }) })),
+    });
   });
 
   const maxAttachment = host.attachmentLimit;
