@@ -214,4 +214,30 @@ describe('delivery worker (outbox, retries, order, crash recovery)', () => {
     await t.until(() => chat.sent.length === 1);
     assert.deepEqual(chat.sent.map((m) => m.text), ['old pending']);
   });
+  it('resumes a long reply where a failed attempt stopped: parts that went out are not sent again', async () => {
+    // A channel that sends a reply as three parts and is rate-limited after the first, once.
+    const sentParts: string[] = [];
+    let limited = false;
+    const chat = new TestChatChannel('parts');
+    chat.send = async (_conv, payload) => {
+      const parts = payload.text.split('|');
+      const ids: string[] = [];
+      for (const [i, part] of parts.entries()) {
+        if (i < (payload.resumeAt ?? 0)) continue;
+        if (i === 1 && !limited) {
+          limited = true;
+          throw new DeliveryError('transient', 'Too Many Requests', { retryAfterMs: 20, delivered: ids });
+        }
+        sentParts.push(part);
+        ids.push(`id-${part}`);
+      }
+      return { platformIds: ids };
+    };
+    const t = setup([chat]);
+    await t.worker.start();
+    const { rows } = t.reply('parts', 'c1', 'one|two|three');
+    await t.until(() => t.events.some((e) => e.outcome === 'sent'));
+    assert.deepEqual(sentParts, ['one', 'two', 'three'], 'each part once');
+    assert.deepEqual(t.outbox.get(rows[0].id)!.platformIds, ['id-one', 'id-two', 'id-three']);
+  });
 });

@@ -23,10 +23,17 @@ export interface SendResult {
  */
 export class DeliveryError extends Error {
   readonly retryAfterMs?: number;
-  constructor(readonly kind: 'transient' | 'permanent' | 'offline', message: string, opts: { retryAfterMs?: number; cause?: unknown } = {}) {
+  /**
+   * The platform ids of the parts that did go out before the failure (a long
+   * reply sent as several messages): kept with the row, and the next attempt
+   * gets `payload.resumeAt` so it sends only the rest.
+   */
+  readonly delivered: string[];
+  constructor(readonly kind: 'transient' | 'permanent' | 'offline', message: string, opts: { retryAfterMs?: number; cause?: unknown; delivered?: string[] } = {}) {
     super(message, { cause: opts.cause });
     this.name = 'DeliveryError';
     this.retryAfterMs = opts.retryAfterMs;
+    this.delivered = opts.delivered ?? [];
   }
 }
 
@@ -74,6 +81,13 @@ export interface OutboundPayload {
   /** The question the buttons answer: a tap calls `host.answer(questionId, button.value, sender)`. */
   questionId?: number;
   outboundId?: number;
+  /**
+   * Parts an earlier attempt already delivered (it threw a `DeliveryError`
+   * with their ids in `delivered`): the channel skips that many of its parts,
+   * in its own order (text parts, then files), and returns the ids of the rest.
+   * 0 or absent: send everything.
+   */
+  resumeAt?: number;
 }
 
 /**

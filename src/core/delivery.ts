@@ -71,7 +71,7 @@ export class Delivery {
           this.deps.log.warn(`could not check whether message ${m.id} reached ${conv.channel} before the restart (${(err as Error).message}); sending it again`);
         }
       }
-      if (arrived) this.deps.outbox.sent(m.id, m.platformIds);
+      if (arrived) this.deps.outbox.sent(m.id, []);
       else this.deps.outbox.retryAt(m.id, 0, null);
       this.deps.audit?.({ type: 'delivery.recovered', conversation: m.conversationId, data: { outbound: m.id, arrived, checked: !!channel?.wasDelivered } });
     }
@@ -158,7 +158,7 @@ export class Delivery {
         }
         const backoff = Math.min(config.maxBackoffMs, config.backoffMs * 2 ** (attempt - 1));
         const at = Date.now() + Math.max(backoff, e.retryAfterMs ?? 0);
-        outbox.retryAt(m.id, at, error);
+        outbox.retryAt(m.id, at, error, e.delivered);
         this.deps.log.warn(`delivering message ${m.id} on ${conv.channel} failed (attempt ${attempt} of ${config.maxAttempts}): ${error}; retrying in ${at - Date.now()} ms`);
         this.deps.onAttempt?.({ outcome: 'retry', message: outbox.get(m.id)!, error, at });
       }
@@ -169,7 +169,10 @@ export class Delivery {
   private payload(m: Outbound): OutboundPayload {
     const files = this.deps.outbox.files(m.id, this.deps.attachmentRoot).filter((f) => f.removedAt === null)
       .map((f) => ({ name: f.name, size: f.size, path: f.hostPath }));
-    return { kind: m.kind, text: m.text, files, buttons: m.buttons, ...(m.questionId ? { questionId: m.questionId } : {}), outboundId: m.id };
+    return {
+      kind: m.kind, text: m.text, files, buttons: m.buttons, ...(m.questionId ? { questionId: m.questionId } : {}), outboundId: m.id,
+      ...(m.platformIds.length ? { resumeAt: m.platformIds.length } : {}),
+    };
   }
 
   /** One timer for the earliest retry of all conversations. */

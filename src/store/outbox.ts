@@ -120,14 +120,18 @@ export class Outbox {
     return this.get(id)!.attempts;
   }
 
+  /** Marks the row sent; `platformIds` are the ids of this attempt's parts, after any an earlier attempt delivered. */
   sent(id: number, platformIds: string[]): void {
+    const all = [...(this.get(id)?.platformIds ?? []), ...platformIds];
     this.db.prepare("UPDATE outbound SET state = 'sent', sent_at = ?, platform_ids = ?, last_error = NULL WHERE id = ?")
-      .run(Date.now(), JSON.stringify(platformIds), id);
+      .run(Date.now(), JSON.stringify(all), id);
   }
 
-  /** Back to `pending`, not tried before `at`. */
-  retryAt(id: number, at: number, error: string | null): void {
-    this.db.prepare("UPDATE outbound SET state = 'pending', next_attempt_at = ?, last_error = coalesce(?, last_error) WHERE id = ?").run(at, error, id);
+  /** Back to `pending`, not tried before `at`; `delivered` are ids of parts this attempt did send, kept for the next. */
+  retryAt(id: number, at: number, error: string | null, delivered: string[] = []): void {
+    const all = [...(this.get(id)?.platformIds ?? []), ...delivered];
+    this.db.prepare("UPDATE outbound SET state = 'pending', next_attempt_at = ?, last_error = coalesce(?, last_error), platform_ids = ? WHERE id = ?")
+      .run(at, error, JSON.stringify(all), id);
   }
 
   /** Back to `pending` without counting the attempt (the recipient was not there to try). */
