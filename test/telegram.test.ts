@@ -58,10 +58,13 @@ describe('Telegram channel (grammY against a Bot API stand-in, real containers)'
     assert.ok(!modelSaw('please run'));
   });
 
-  it('in a group: ignores a message that does not mention the bot, answers one that does, with the mention stripped', async () => {
+  it('in a group: ignores a message that does not address the bot, answers a mention (stripped), a reply to the bot and /command@bot', async () => {
     tg.sendText({ chat: GROUP, from: OWNER, text: 'what a nice day' });
     tg.sendText({ chat: GROUP, from: OWNER, text: `${BOT} hello group` });
-    assert.equal((await tg.nextSent(GROUP)).text, 'Echo: hello group');
+    const answer = await tg.nextSent(GROUP);
+    assert.equal(answer.text, 'Echo: hello group');
+    tg.sendText({ chat: GROUP, from: OWNER, text: 'a reply to the bot', replyTo: answer });
+    assert.equal((await tg.nextSent(GROUP)).text, 'Echo: a reply to the bot', 'a reply to the bot addresses it');
     tg.sendText({ chat: GROUP, from: OWNER, text: `/help${BOT}` });
     assert.doesNotMatch((await tg.nextSent(GROUP)).text, /^Echo:/, '/help@bot is the command /help');
     assert.ok(!modelSaw('what a nice day'));

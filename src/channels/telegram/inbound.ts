@@ -40,6 +40,8 @@ interface IncomingFile { fileId: string; size?: number; name: string }
  *   await inbound.handle(update); // then confirm the update to Telegram
  */
 export class TelegramInbound {
+  private readonly refusedGroups = new Set<string>();
+
   constructor(private readonly deps: InboundDeps) {}
 
   async handle(update: Update): Promise<void> {
@@ -95,7 +97,12 @@ export class TelegramInbound {
     }
     const senderName = [m.from.first_name, m.from.last_name].filter(Boolean).join(' ') || m.from.username || undefined;
     try {
-      host.receive(where, { clientId: String(m.message_id), sender: String(m.from.id), senderName, text, attachments }, { isGroup, mentioned });
+      const result = host.receive(where, { clientId: String(m.message_id), sender: String(m.from.id), senderName, text, attachments }, { isGroup, mentioned });
+      // The owner needs the group's id to allow it; say it once per group.
+      if (!result.accepted && isGroup && mentioned && /group not allowed/.test(result.reason) && !this.refusedGroups.has(where.chat)) {
+        this.refusedGroups.add(where.chat);
+        log.info(`telegram: the bot was addressed in group ${where.chat} ("${'title' in m.chat ? m.chat.title : ''}"), which is not allowed; add "telegram:${where.chat}" to access.groups to let it in`);
+      }
     } catch (err) {
       const e = err as Error & { kind?: string };
       if (e.name === 'AttachmentError' && e.kind === 'too_large') {
@@ -162,11 +169,12 @@ export class TelegramInbound {
  *
  *   addressing('@nanoclaw_bot hi', [{ type: 'mention', offset: 0, length: 13 }], me, false)  // { text: 'hi', mentioned: true }
  */
-export function addressing(text: string, entities: MessageEntity[], me: UserFromGetMe, replyToBot: boolean): { text: string; mentioned: boolean } {
+export function addressing(text: string, given: MessageEntity[], me: UserFromGetMe, replyToBot: boolean): { text: string; mentioned: boolean } {
   const handle = `@${me.username}`.toLowerCase();
+  const entities = Array.isArray(given) ? given.filter((e) => e && typeof e.offset === 'number' && typeof e.length === 'number') : [];
   let mentioned = replyToBot;
   let out = text;
-  for (const e of Array.isArray(entities) ? entities : []) {
+  for (const e of entities) {
     const part = text.slice(e.offset, e.offset + e.length).toLowerCase();
     if (e.type === 'mention' && part === handle) mentioned = true;
     else if (e.type === 'text_mention' && e.user?.id === me.id) mentioned = true;
