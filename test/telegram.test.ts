@@ -246,7 +246,7 @@ describe('Telegram channel (grammY against a Bot API stand-in, real containers)'
   });
 });
 
-describe('Telegram channel without a gateway: 409 and webhook mode', () => {
+describe('Telegram channel without a gateway: 409, the token in logs, webhook mode', () => {
   const log = createLogger('silent');
   const base = { enabled: true, mode: 'polling' as const, pollTimeoutSec: 1, webhook: { url: '', host: '127.0.0.1', port: 0, path: '/telegram' } };
 
@@ -279,6 +279,23 @@ describe('Telegram channel without a gateway: 409 and webhook mode', () => {
       const polls = tg.count('getUpdates');
       await new Promise((r) => setTimeout(r, 2000));
       assert.equal(tg.count('getUpdates'), polls);
+    } finally {
+      await channel.stop();
+      await tg.close();
+    }
+  });
+
+  it('keeps the bot token out of the log, even where a network error quotes the request URL', async () => {
+    const tg = await TelegramStandIn.start({ token: '999888:SECRETtokenSECRETtokenSECRETtoken' });
+    const lines: string[] = [];
+    const capture = { debug() {}, info: (m: string) => lines.push(m), warn: (m: string) => lines.push(m), error: (m: string) => lines.push(m) };
+    const channel = new TelegramChannel({ config: { ...base, apiBaseUrl: tg.url }, token: tg.token, log: capture });
+    try {
+      await channel.start(recordingHost());
+      await tg.until(() => tg.dropPolls() > 0, 10_000, 'no poll to drop');
+      await tg.until(() => lines.some((l) => /getUpdates failed/.test(l)), 10_000, 'no failure logged');
+      assert.ok(lines.some((l) => l.includes('/bot<token>/')), lines.join('\n'));
+      assert.ok(!lines.some((l) => l.includes('SECRETtoken')), lines.join('\n'));
     } finally {
       await channel.stop();
       await tg.close();

@@ -7,7 +7,7 @@ import { formatForChannel } from '../format/index.ts';
 import type { Conversation } from '../../store/store.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { TelegramChannelConfig } from './config.ts';
-import { deliveryError, describe, isHarmlessEditError, isParseError, needsUser, retryDelayMs } from './errors.ts';
+import { deliveryError, describe, isHarmlessEditError, isParseError, needsUser, redactToken, retryDelayMs } from './errors.ts';
 import { BOT_API_DOWNLOAD_LIMIT, TelegramInbound } from './inbound.ts';
 import { Poller } from './polling.ts';
 import { QuestionKeyboards } from './questions.ts';
@@ -83,7 +83,7 @@ export class TelegramChannel implements Channel {
     }
     // Connecting may wait long (no network at boot): the gateway starts meanwhile.
     this.connecting = this.connect(this.bot, host).catch((err) => {
-      this.opts.log.error(`telegram: connecting failed: ${(err as Error).stack ?? err}`);
+      this.opts.log.error(`telegram: connecting failed: ${redactToken(String((err as Error).stack ?? err))}`);
     });
   }
 

@@ -26,8 +26,9 @@ export function deliveryError(err: unknown, what: string): DeliveryError {
     if (code === 400 || code === 403 || code === 404) return new DeliveryError('permanent', message, { cause: err });
     return new DeliveryError('transient', message, { cause: err });
   }
-  if (err instanceof HttpError) return new DeliveryError('transient', `could not reach Telegram for ${what}: ${describe(err)}`, { cause: err });
-  return new DeliveryError('transient', `${what} failed: ${describe(err)}`, { cause: err });
+  // No cause: the network error's message quotes the request URL, which holds the token.
+  if (err instanceof HttpError) return new DeliveryError('transient', `could not reach Telegram for ${what}: ${describe(err)}`);
+  return new DeliveryError('transient', `${what} failed: ${describe(err)}`);
 }
 
 /** Telegram could not read our HTML (400 "can't parse entities"): the text is sent again as plain text. */
@@ -64,11 +65,20 @@ export function needsUser(err: unknown, mode: 'polling' | 'webhook'): { detail: 
   return undefined;
 }
 
-/** A short description of any error for logs and health details. */
+/**
+ * A short description of any error for logs and health details, without the
+ * bot token: network errors quote the request URL, which holds it
+ * (`/bot<token>/getUpdates`, `/file/bot<token>/...`).
+ */
 export function describe(err: unknown): string {
-  if (err instanceof GrammyError) return `${err.error_code} ${err.description}`;
-  if (err instanceof HttpError) return String((err.error as Error)?.message ?? err.message);
-  return err instanceof Error ? err.message : String(err);
+  if (err instanceof GrammyError) return redactToken(`${err.error_code} ${err.description}`);
+  if (err instanceof HttpError) return redactToken(String((err.error as Error)?.message ?? err.message));
+  return redactToken(err instanceof Error ? err.message : String(err));
+}
+
+/** Text with any bot token in a Bot API URL replaced, fit for a log line. */
+export function redactToken(text: string): string {
+  return text.replace(/\/bot[^/\s]+/g, '/bot<token>');
 }
 
 /** How long to wait before asking again after a failure; Telegram's own `retry_after` wins. */

@@ -1,8 +1,8 @@
-import type { Api } from 'grammy';
+import { GrammyError, HttpError, type Api } from 'grammy';
 import type { CallbackQuery, Message, MessageEntity, Update, UserFromGetMe } from 'grammy/types';
 import { safeFileName } from '../../inbox/attachments.ts';
 import type { ChannelHost } from '../channel.ts';
-import { describe } from './errors.ts';
+import { describe, redactToken } from './errors.ts';
 import type { QuestionKeyboards } from './questions.ts';
 
 /** The Bot API lets a bot download files up to 20 MB (a local Bot API server allows more). */
@@ -49,7 +49,10 @@ export class TelegramInbound {
       if (update.message) await this.message(update.message);
       else if (update.callback_query) await this.tap(update.callback_query);
     } catch (err) {
-      this.deps.log.error(`telegram: update ${update?.update_id} skipped: ${(err as Error)?.stack ?? err}`);
+      // The service's refusals and network errors are expected; anything else is a bug worth its stack.
+      const expected = err instanceof GrammyError || err instanceof HttpError || (err as Error)?.name === 'TimeoutError';
+      if (expected) this.deps.log.warn(`telegram: update ${update?.update_id} skipped: ${describe(err)}`);
+      else this.deps.log.error(`telegram: update ${update?.update_id} skipped: ${redactToken(String((err as Error)?.stack ?? err))}`);
     }
   }
 
