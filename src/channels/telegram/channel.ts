@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Bot, InputFile } from 'grammy';
-import type { Message, UserFromGetMe } from 'grammy/types';
+import { Bot, GrammyError, InputFile } from 'grammy';
+import type { Message } from 'grammy/types';
 import { DeliveryError, type Channel, type ChannelCapabilities, type ChannelHealth, type ChannelHost, type OutboundPayload, type SendResult } from '../channel.ts';
 import { formatForChannel } from '../format/index.ts';
 import type { Conversation } from '../../store/store.ts';
@@ -83,7 +83,7 @@ export class TelegramChannel implements Channel {
     }
     // Connecting may wait long (no network at boot): the gateway starts meanwhile.
     this.connecting = this.connect(this.bot, host).catch((err) => {
-      this.opts.log.error(`telegram: connecting failed: ${redactToken(String((err as Error).stack ?? err))}`);
+      this.fail({ detail: `connecting failed: ${redactToken(String((err as Error).stack ?? err))}`, action: 'restart the gateway; if it fails again, report the log line' });
     });
   }
 
@@ -97,23 +97,14 @@ export class TelegramChannel implements Channel {
   /** getMe (retried while the network is down), then polling or the webhook. */
   private async connect(bot: Bot, host: ChannelHost): Promise<void> {
     const { config, log } = this.opts;
-    let me: UserFromGetMe | undefined;
-    for (let failures = 1; !me; failures++) {
-      try {
-        me = await bot.api.getMe(this.stopping.signal as never);
-        if (config.mode === 'polling') await bot.api.deleteWebhook({}, this.stopping.signal as never);
-      } catch (err) {
-        me = undefined;
-        if (this.stopping.signal.aborted) return;
-        const problem = needsUser(err, config.mode);
-        if (problem) return this.fail(problem);
-        const wait = retryDelayMs(err, failures);
-        if (failures === 1) log.warn(`telegram: cannot reach ${config.apiBaseUrl} (${describe(err)}); trying again`);
-        this.set({ state: 'reconnecting', detail: `cannot reach Telegram: ${describe(err)}` });
-        await sleep(wait, undefined, { signal: this.stopping.signal }).catch(() => {});
-        if (this.stopping.signal.aborted) return;
-      }
-    }
+    const signal = this.stopping.signal as never;
+    const me = await this.retrying('getMe', async () => {
+      const me = await bot.api.getMe(signal);
+      // A webhook left set makes every getUpdates fail with 409.
+      if (config.mode === 'polling') await bot.api.deleteWebhook({}, signal);
+      return me;
+    });
+    if (!me) return;
     const inbound = new TelegramInbound({
       api: bot.api, host, me,
       fileRoot: `${config.apiBaseUrl.replace(/\/+$/, '')}/file/bot${bot.token}`,
@@ -123,12 +114,15 @@ export class TelegramChannel implements Channel {
     const handle = (update: Parameters<TelegramInbound['handle']>[0]) => inbound.handle(update);
     if (config.mode === 'webhook') {
       const secret = this.opts.webhookSecret || randomBytes(32).toString('base64url');
-      this.webhook = await listenForUpdates({ ...config.webhook, secret, handle, log });
+      const { host: address, port } = config.webhook;
       try {
-        await bot.api.setWebhook(config.webhook.url, { secret_token: secret, allowed_updates: [...ALLOWED_UPDATES] });
+        this.webhook = await listenForUpdates({ ...config.webhook, secret, handle, log });
       } catch (err) {
-        return this.fail(needsUser(err, 'webhook') ?? { detail: `setWebhook failed: ${describe(err)}`, action: 'check channels.telegram.webhook.url (a public HTTPS URL on port 443, 80, 88 or 8443), then restart the gateway' });
+        return this.fail({ detail: `the webhook listener cannot listen on ${address}:${port}: ${(err as Error).message}`, action: 'free that port or set channels.telegram.webhook.port (and host) to one this machine can use, then restart the gateway' });
       }
+      const set = await this.retrying('setWebhook', () => bot.api.setWebhook(config.webhook.url, { secret_token: secret, allowed_updates: [...ALLOWED_UPDATES] }, signal),
+        'check channels.telegram.webhook.url (a public HTTPS URL on port 443, 80, 88 or 8443) and TELEGRAM_WEBHOOK_SECRET (1-256 of A-Z, a-z, 0-9, _ and -), then restart the gateway');
+      if (!set) return;
       this.set({ state: 'connected' });
       log.info(`telegram: @${me.username} receives updates at ${config.webhook.url}`);
       return;
@@ -142,6 +136,29 @@ export class TelegramChannel implements Channel {
     });
     this.poller.start();
     log.info(`telegram: @${me.username} is polling ${config.apiBaseUrl}`);
+  }
+
+  /**
+   * Runs a set-up call until it works: network errors, 5xx and 429 are
+   * retried with backoff (health "reconnecting"); an error only the user can
+   * fix (401, 409, or a 4xx refusal with `action`) ends in "failed". Returns
+   * undefined when it gave up or the channel stopped.
+   */
+  private async retrying<T>(what: string, call: () => Promise<T>, action?: string): Promise<T | undefined> {
+    for (let failures = 1; ; failures++) {
+      try {
+        return await call();
+      } catch (err) {
+        if (this.stopping.signal.aborted) return undefined;
+        const problem = needsUser(err, this.opts.config.mode)
+          ?? (action && err instanceof GrammyError && err.error_code >= 400 && err.error_code < 500 && err.error_code !== 429 ? { detail: `${what} failed: ${describe(err)}`, action } : undefined);
+        if (problem) { this.fail(problem); return undefined; }
+        if (failures === 1) this.opts.log.warn(`telegram: ${what} failed (${describe(err)}); trying again`);
+        this.set({ state: 'reconnecting', detail: `${what} failed: ${describe(err)}` });
+        await sleep(retryDelayMs(err, failures), undefined, { signal: this.stopping.signal }).catch(() => {});
+        if (this.stopping.signal.aborted) return undefined;
+      }
+    }
   }
 
   async send(conversation: Conversation, message: OutboundPayload): Promise<SendResult> {
