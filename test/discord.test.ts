@@ -24,9 +24,10 @@ const SLOW = user(4, 'slow');
 const LONG = user(5, 'long');
 const LIMITED = user(6, 'limited');
 const DROPPED = user(7, 'dropped');
+const CLOSED = user(10, 'closed');
 const STRANGER = user(8, 'stranger');
 const MEMBER = user(9, 'member');
-const OWNERS = [OWNER, FILER, ASKER, SLOW, LONG, LIMITED, DROPPED];
+const OWNERS = [OWNER, FILER, ASKER, SLOW, LONG, LIMITED, DROPPED, CLOSED];
 const GROUP = '5000000000000000001';
 const THREAD = '5000000000000000002';
 const STALL_MS = 3000;
@@ -88,16 +89,23 @@ describe('the Discord channel (discord.js against a local Discord)', () => {
     discord.userMessage({ channelId: THREAD, author: MEMBER, content: 'in the thread', mentionBot: true });
     const reply = await discord.nextMessage(THREAD);
     assert.equal(reply.content, 'Echo: in the thread');
+    const LATER = '5000000000000000003';
+    discord.addThread(LATER, GROUP); // started while the bot is connected: THREAD_CREATE
+    discord.userMessage({ channelId: LATER, author: MEMBER, content: 'in a new thread', mentionBot: true });
+    assert.equal((await discord.nextMessage(LATER)).content, 'Echo: in a new thread');
     const conversations = h.app.store.listConversations().filter((c) => c.channel === 'discord' && c.chat === GROUP);
-    assert.deepEqual(conversations.map((c) => c.thread).sort(), ['', THREAD], 'the channel and its thread are two conversations');
+    const threads = conversations.filter((c) => c.thread).map((c) => c.thread).sort();
+    assert.deepEqual(threads, [THREAD, LATER].sort(), 'each thread is a conversation of its own, under its parent channel');
   });
 
   it('brings a user\'s file into the agent\'s inbox and sends the agent\'s file back as an upload', async () => {
     const dm = discord.dmChannelOf(FILER.id);
     const file = discord.attachment('notes.txt', Buffer.from('hello from a discord file\n'));
-    discord.dm(FILER, 'run: cat /workspace/inbox/notes.txt && mkdir -p /workspace/outbox && echo report-body > /workspace/outbox/report.txt', { attachments: [file] });
+    const tricky = discord.attachment('../../../tmp/escape.txt', Buffer.from('x'));
+    discord.dm(FILER, 'run: cat /workspace/inbox/notes.txt && ls /workspace/inbox && mkdir -p /workspace/outbox && echo report-body > /workspace/outbox/report.txt', { attachments: [file, tricky] });
     const reply = await discord.messageMatching(dm, (m) => m.content.includes('hello from a discord file'));
-    assert.ok(reply);
+    assert.match(reply.content, /escape\.txt/, 'the file with a path in its name landed in the inbox under its plain name');
+    assert.doesNotMatch(reply.content, /\.\.\//);
     const upload = await discord.messageMatching(dm, (m) => m.files.length > 0);
     assert.deepEqual(upload.files.map((f) => [f.name, f.data.toString()]), [['report.txt', 'report-body\n']]);
     assert.deepEqual(upload.body.attachments, [{ id: 0, filename: 'report.txt' }]);
@@ -168,8 +176,20 @@ describe('the Discord channel (discord.js against a local Discord)', () => {
     assert.equal(discord.sent.filter((m) => m.channelId === dm).length, 1, 'sent once');
   });
 
+  it('gives up at once on a send Discord refuses for good (50007: the user accepts no DMs from the bot)', async () => {
+    const dm = discord.dmChannelOf(CLOSED.id);
+    discord.failNextSends({ status: 403, body: { message: 'Cannot send messages to this user', code: 50007 } });
+    discord.dm(CLOSED, 'you cannot answer me');
+    const row = (await pollUntil('the reply is given up', () => h.app.store.db.prepare("SELECT state, last_error FROM outbound WHERE text = ? AND state = 'failed'").get('Echo: you cannot answer me') as { last_error: string } | undefined))!;
+    assert.match(row.last_error, /cannot send to this user/);
+    assert.deepEqual(discord.messageAttempts.filter((a) => a.channelId === dm).map((a) => a.status), [403], 'no second try');
+  });
+
   it('skips malformed and unknown gateway events, answers a tap on a closed question privately, and goes on', async () => {
     const dm = discord.dmChannelOf(OWNER.id);
+    const crashes: unknown[] = [];
+    const onRejection = (err: unknown) => crashes.push(err);
+    process.on('unhandledRejection', onRejection);
     discord.dispatch('MESSAGE_CREATE', { id: discord.snowflake(), channel_id: dm, channel_type: 1, content: 'no author here' });
     discord.dispatch('MESSAGE_CREATE', { id: discord.snowflake(), channel_id: dm, channel_type: 1, author: { id: OWNER.id, username: 'owner' }, content: 42, attachments: 'none' });
     discord.dispatch('NOT_A_REAL_EVENT', { what: 'ever' });
@@ -185,6 +205,8 @@ describe('the Discord channel (discord.js against a local Discord)', () => {
     assert.equal(ack.body.type, 4);
     assert.equal(ack.body.data.flags, 64, 'only the tapper sees it');
     assert.ok(!modelSaw('no author here') && !modelSaw('bots are not heard'));
+    process.off('unhandledRejection', onRejection);
+    assert.deepEqual(crashes, [], 'no malformed event escaped as an unhandled rejection (it would end the gateway)');
   });
 
   it('resumes a dropped gateway connection and gets the messages sent meanwhile', async () => {
