@@ -181,6 +181,15 @@ describe('slack channel (Socket Mode, real SDK, real containers)', () => {
     }
   });
 
+  it('notices a connection that stopped answering pings and opens a new one', async () => {
+    const before = sl.connections;
+    sl.stall();
+    await sl.until(() => sl.connections > before, 'a new connection after the stall', 90_000);
+    await pollUntil('the channel reports connected', async () => (await slackStatus(h)).state === 'connected', 15_000);
+    sl.userSays({ user: OWNER, channel: 'DSTALL01', text: 'after the stall' });
+    assert.equal((await sl.nextMessage((m) => m.channel === 'DSTALL01')).text, 'Echo: after the stall');
+  });
+
   it('retries a rate-limited send after Slack\'s Retry-After, and gives up at once on a channel that is gone', async () => {
     sl.failNext('chat.postMessage', { status: 429, retryAfter: 1 });
     const start = sl.calls.length;

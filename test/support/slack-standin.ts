@@ -57,6 +57,7 @@ export class SlackStandIn {
   private readonly pendingUploads = new Map<string, { filename: string; data?: Buffer }>();
   private readonly failures = new Map<string, SlackFailure[]>();
   private readonly sockets = new Set<WebSocket>();
+  private readonly stalled = new Set<WebSocket>();
   private readonly waiters: Array<() => void> = [];
   private connectionCount = 0;
   private seq = 0;
@@ -179,6 +180,12 @@ export class SlackStandIn {
     }
   }
 
+  /** Stops reading every open socket, as a Slack that hangs would: no pongs, no acks, nothing closes. */
+  stall(): void {
+    for (const ws of this.sockets) { ws.pause(); this.stalled.add(ws); }
+    this.sockets.clear();
+  }
+
   /** Waits for the next posted message (chat.postMessage) matching `match`, counting from `from` (default: now). */
   async nextMessage(match: (m: SlackPosted) => boolean = () => true, opts: { from?: number; timeoutMs?: number; method?: SlackPosted['method'] } = {}): Promise<SlackPosted> {
     const from = opts.from ?? this.posted.length;
@@ -200,7 +207,7 @@ export class SlackStandIn {
   }
 
   async close(): Promise<void> {
-    for (const ws of this.sockets) ws.terminate();
+    for (const ws of [...this.sockets, ...this.stalled]) ws.terminate();
     this.wss.close();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));

@@ -129,9 +129,18 @@ export class SlackSocketMode {
     this.retryTimer.unref();
   }
 
-  /** The watchdog: a connection that is down with no retry pending (a path nothing else covered) is restarted. */
+  /**
+   * The watchdog. The SDK notices a socket whose pongs stopped and starts closing it, but then
+   * waits up to 30 s for the peer's close frame, which a stalled peer never sends: such a socket
+   * is torn down here. A connection that is down with no retry pending is restarted.
+   */
   private watch(): void {
-    if (this.stopped || this.failed || this.connected || this.connecting || this.retryTimer) return;
+    if (this.stopped || this.failed || this.connecting || this.retryTimer) return;
+    if (this.connected) {
+      const ws = this.client?.websocket;
+      if (ws && !ws.isActive()) void this.restart('Slack stopped answering pings');
+      return;
+    }
     this.retry('the Socket Mode connection was down with no reconnect under way');
   }
 
