@@ -57,8 +57,6 @@ export class TelegramChannel implements Channel {
   private readonly bot?: Bot;
   private state: ChannelHealth = { state: 'starting', since: Date.now() };
   private readonly questions = new QuestionKeyboards();
-  /** Parts of a message already sent when a later part failed: a retry sends only the rest. */
-  private readonly partlySent = new Map<number, string[]>();
   private poller?: Poller;
   private webhook?: { close(): Promise<void> };
   private connecting?: Promise<void>;
@@ -167,24 +165,24 @@ export class TelegramChannel implements Channel {
     const parts = message.text.trim() ? formatForChannel(message.text, 'telegram-html', { maxLength: MAX_MESSAGE }) : [];
     const keyboard = message.buttons.length && message.questionId !== undefined ? this.questions.keyboard(message.questionId, message.buttons) : undefined;
     if (keyboard && parts.length === 0) parts.push('Choose:');
-    const key = message.outboundId;
-    const ids = key !== undefined ? [...(this.partlySent.get(key) ?? [])] : [];
+    // Parts an earlier attempt delivered (the core keeps their ids): skipped, in the same order.
+    const skip = message.resumeAt ?? 0;
+    const ids: string[] = [];
     try {
-      for (let i = ids.length; i < parts.length; i++) {
+      for (let i = skip; i < parts.length; i++) {
         const last = i === parts.length - 1;
         const sent = await this.sendHtml(conversation.chat, parts[i], { ...where, ...(last && keyboard ? { reply_markup: keyboard } : {}) });
         ids.push(String(sent.message_id));
       }
-      for (let i = ids.length - parts.length; i < message.files.length; i++) {
+      for (let i = Math.max(0, skip - parts.length); i < message.files.length; i++) {
         const f = message.files[i];
         const sent = await api.sendDocument(conversation.chat, new InputFile(f.path, f.name), where);
         ids.push(String(sent.message_id));
       }
     } catch (err) {
-      if (key !== undefined && ids.length) this.partlySent.set(key, ids);
-      throw deliveryError(err, `a message to chat ${conversation.chat}`);
+      const e = deliveryError(err, `a message to chat ${conversation.chat}`);
+      throw new DeliveryError(e.kind, e.message, { retryAfterMs: e.retryAfterMs, cause: e.cause, delivered: ids });
     }
-    if (key !== undefined) this.partlySent.delete(key);
     if (keyboard) this.questions.sent(message.questionId!, conversation.chat, message.buttons);
     return { platformIds: ids };
   }
