@@ -25,12 +25,13 @@ const LONG = user(5, 'long');
 const LIMITED = user(6, 'limited');
 const DROPPED = user(7, 'dropped');
 const CLOSED = user(10, 'closed');
+const BRIEF = user(11, 'brief');
 const STRANGER = user(8, 'stranger');
 const MEMBER = user(9, 'member');
-const OWNERS = [OWNER, FILER, ASKER, SLOW, LONG, LIMITED, DROPPED, CLOSED];
+const OWNERS = [OWNER, FILER, ASKER, SLOW, LONG, LIMITED, DROPPED, CLOSED, BRIEF];
 const GROUP = '5000000000000000001';
 const THREAD = '5000000000000000002';
-const STALL_MS = 3000;
+const STALL_MS = 4000;
 
 describe('the Discord channel (discord.js against a local Discord)', () => {
   let discord: DiscordStandin;
@@ -174,6 +175,17 @@ describe('the Discord channel (discord.js against a local Discord)', () => {
     assert.deepEqual(attempts.map((a) => a.status), [429, 200]);
     assert.ok(attempts[1].at - attempts[0].at >= 1000, 'the second try waited for the retry-after');
     assert.equal(discord.sent.filter((m) => m.channelId === dm).length, 1, 'sent once');
+  });
+
+  it('waits out a short rate limit inside discord.js and sends once', async () => {
+    const dm = discord.dmChannelOf(BRIEF.id);
+    discord.failNextSends({ status: 429, body: { message: 'You are being rate limited.', retry_after: 0.2, global: false }, headers: { 'retry-after': '0.2', 'x-ratelimit-scope': 'user' } });
+    discord.dm(BRIEF, 'a short limit');
+    assert.equal((await discord.nextMessage(dm)).content, 'Echo: a short limit');
+    assert.deepEqual(discord.messageAttempts.filter((a) => a.channelId === dm).map((a) => a.status), [429, 200]);
+    assert.equal(discord.sent.filter((m) => m.channelId === dm).length, 1);
+    const row = h.app.store.db.prepare('SELECT attempts, last_error FROM outbound WHERE text = ?').get('Echo: a short limit') as { attempts: number; last_error: string | null };
+    assert.deepEqual(row, { attempts: 1, last_error: null }, 'the delivery queue saw one successful send');
   });
 
   it('gives up at once on a send Discord refuses for good (50007: the user accepts no DMs from the bot)', async () => {
