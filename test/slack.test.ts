@@ -75,6 +75,9 @@ describe('slack channel (Socket Mode, real SDK, real containers)', () => {
     const second = sl.userSays({ user: FRIEND, channel: GROUP, text: `${BOT} another topic` });
     const reply3 = await sl.nextMessage((m) => m.channel === GROUP && m.thread_ts === second.ts);
     assert.equal(reply3.text, 'Echo: another topic');
+    const inside = sl.userSays({ user: FRIEND, channel: GROUP, text: `hey ${BOT}, can you help?` });
+    const reply4 = await sl.nextMessage((m) => m.channel === GROUP && m.thread_ts === inside.ts);
+    assert.equal(reply4.text, 'Echo: hey @nanoclaw, can you help?', 'a mention inside the text reads as the bot\'s name');
 
     const [a] = inboundFor(first.ts);
     const [b] = inboundFor(followUp.ts);

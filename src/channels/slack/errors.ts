@@ -18,6 +18,15 @@ export function slackErrorCode(err: unknown): string | undefined {
   return e?.code === ErrorCode.PlatformError && typeof e.data?.error === 'string' ? e.data.error : undefined;
 }
 
+/** Codes that mean the token no longer works at all (as opposed to one call it may not make). */
+const TOKEN_ERRORS = new Set(['invalid_auth', 'not_authed', 'token_revoked', 'token_expired', 'account_inactive', 'user_removed_from_team', 'team_disabled']);
+
+/** True when the token itself stopped working (revoked, app uninstalled): every call will fail until the user acts. */
+export function isTokenError(err: unknown): boolean {
+  const code = slackErrorCode(err);
+  return code !== undefined && TOKEN_ERRORS.has(code);
+}
+
 /** True when the error says the token is revoked, invalid or lacks a scope: only the user can fix it. */
 export function isAuthError(err: unknown): boolean {
   const code = slackErrorCode(err);

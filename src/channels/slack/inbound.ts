@@ -13,7 +13,7 @@ import { describeSlackError } from './errors.ts';
 import { answeredBlocks, answeredLine, parseAnswerValue } from './blocks.ts';
 
 /** Who the bot is in its workspace (from auth.test): its own messages are never taken as input. */
-export interface SlackIdentity { userId: string; botId?: string; team?: string }
+export interface SlackIdentity { userId: string; botId?: string; name?: string; team?: string }
 
 /** Longest text taken from one message; Slack itself truncates at 40 000. */
 const MAX_TEXT = 40_000;
@@ -84,7 +84,8 @@ export class SlackInbound {
     const mention = new RegExp(`<@${identity.userId}(?:\\|[^>]*)?>`);
     const explicit = ev.type === 'app_mention' || mention.test(text);
     const mentioned = explicit || (threadTs !== undefined && this.activeThreads.has(`${chat}:${threadTs}`));
-    text = unescapeSlack(text.replace(new RegExp(`^\\s*${mention.source}[\\s,:]*`), ''));
+    // The leading mention goes ("@bot /stop" is the command /stop); one later in the text reads as the bot's name.
+    text = unescapeSlack(text.replace(new RegExp(`^\\s*${mention.source}[\\s,:]*`), '').replace(new RegExp(mention.source, 'g'), () => `@${identity.name ?? 'nanoclaw'}`));
 
     const files = Array.isArray(ev.files) ? (ev.files as SlackFile[]).filter((f) => f && typeof f === 'object' && f.mode !== 'tombstone' && f.mode !== 'hidden_by_limit') : [];
     if (!text.trim() && files.length === 0) return;

@@ -10,7 +10,7 @@ import type { Config } from '../../config/schema.ts';
 import type { Secrets } from '../../config/secrets.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Conversation } from '../../store/store.ts';
-import { authAction, describeSlackError, isAuthError } from './errors.ts';
+import { authAction, describeSlackError, isAuthError, isTokenError } from './errors.ts';
 import { SlackHttpEvents } from './http-events.ts';
 import { SlackInbound, type SlackIdentity } from './inbound.ts';
 import { SlackOutbound, SLACK_MAX_TEXT } from './outbound.ts';
@@ -97,7 +97,7 @@ export class SlackChannel implements Channel {
     try {
       const me = await this.web!.auth.test();
       if (!me.user_id) throw new Error('auth.test answered without a user_id');
-      identity = { userId: me.user_id, botId: me.bot_id, team: me.team };
+      identity = { userId: me.user_id, botId: me.bot_id, name: me.user, team: me.team };
       log.info(`slack: signed in as ${me.user ?? me.user_id} (${me.user_id}) in ${me.team ?? 'the workspace'}`);
     } catch (err) {
       if (isAuthError(err)) return this.report('failed', `Slack refused the bot token (SLACK_BOT_TOKEN): ${describeSlackError(err)}`, authAction(err));
@@ -144,7 +144,7 @@ export class SlackChannel implements Channel {
       return await fn();
     } catch (err) {
       const cause = (err as { cause?: unknown }).cause;
-      if (isAuthError(cause) && this.state.state !== 'failed') {
+      if (isTokenError(cause) && this.state.state !== 'failed') {
         this.report('failed', `Slack refused the bot token (SLACK_BOT_TOKEN): ${describeSlackError(cause)}`, authAction(cause));
       }
       throw err;
