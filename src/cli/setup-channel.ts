@@ -37,11 +37,11 @@ export async function runSetupChannel(name: string, opts: { option?: string[] } 
       secrets[s.name] = value;
     }
     const given = Object.fromEntries((opts.option ?? []).map((o) => { const i = o.indexOf('='); return [o.slice(0, i), o.slice(i + 1)]; }));
-    const options: Record<string, unknown> = {};
-    for (const o of module.setup.options ?? []) {
-      const value = given[o.key] ?? await ask(o.prompt, o.default);
-      if (value !== '') options[o.key] = /^(true|false)$/.test(value) ? value === 'true' : /^\d+$/.test(value) ? Number(value) : value;
-    }
+    // Every --option given (the schema checks it below), then the module's questions for the rest.
+    const raw: Record<string, string> = { ...given };
+    for (const o of module.setup.options ?? []) if (!(o.key in raw)) raw[o.key] = await ask(o.prompt, o.default);
+    const options = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== '')
+      .map(([k, v]) => [k, /^(true|false)$/.test(v) ? v === 'true' : /^\d+$/.test(v) ? Number(v) : v]));
 
     // The config this would write, validated before anything is stored.
     const file = layout.config;
