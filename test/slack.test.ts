@@ -308,4 +308,17 @@ describe('slack channel: HTTP events mode', () => {
     const reply = await sl.nextMessage((m) => m.channel === 'DHTTP001', { from: 0 });
     assert.equal(reply.text, 'Echo: over http');
   });
+
+  it('takes a signed button tap (form-encoded payload) as the answer', async () => {
+    const event = { type: 'message', channel: 'DHTTP002', channel_type: 'im', user: OWNER, text: 'tool: ask_user {"question":"Which?","choices":["X","Y"]}', ts: sl.nextTs() };
+    assert.equal((await post(JSON.stringify({ type: 'event_callback', event_id: 'Ev2', event }))).status, 200);
+    const question = await sl.nextMessage((m) => m.channel === 'DHTTP002' && !!m.blocks, { from: 0 });
+    const [button] = question.blocks!.find((b) => b.type === 'actions').elements;
+    const payload = { type: 'block_actions', user: { id: OWNER }, channel: { id: 'DHTTP002' }, container: { message_ts: question.ts, channel_id: 'DHTTP002' }, message: { ts: question.ts, text: question.text }, actions: [{ action_id: button.action_id, value: button.value, text: button.text }] };
+    const from = sl.posted.length;
+    const tap = await post(new URLSearchParams({ payload: JSON.stringify(payload) }).toString(), { type: 'application/x-www-form-urlencoded' });
+    assert.equal(tap.status, 200);
+    const final = await sl.nextMessage((m) => m.channel === 'DHTTP002' && !m.blocks, { from });
+    assert.match(final.text, /answered: X|chose: X/);
+  });
 });
