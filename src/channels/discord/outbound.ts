@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { ButtonStyle, ComponentType, Routes, type REST } from 'discord.js';
-import type { OutboundPayload, SendResult } from '../channel.ts';
+import { DeliveryError, type OutboundPayload, type SendResult } from '../channel.ts';
 import { formatForChannel } from '../format/index.ts';
 import { deliveryError } from './errors.ts';
 
@@ -41,12 +41,6 @@ export function targetOf(conversation: { chat: string; thread: string }): string
  *   await out.send({ chat: '123', thread: '' }, { kind: 'reply', text: 'hi', files: [], buttons: [] });
  */
 export class DiscordOutbound {
-  /**
-   * Parts of a split reply already on Discord, by outbound id: when part 3 of
-   * 4 hits a long rate limit, the retry goes on from part 3 instead of
-   * posting parts 1 and 2 again.
-   */
-  private readonly partial = new Map<number, string[]>();
   /** The values behind each question's buttons, by question id: a tap carries only the index. */
   readonly choices = new Map<number, string[]>();
 
@@ -55,20 +49,19 @@ export class DiscordOutbound {
   async send(conversation: { chat: string; thread: string }, payload: OutboundPayload): Promise<SendResult> {
     const target = targetOf(conversation);
     const messages = await this.compose(payload);
-    const done = payload.outboundId !== undefined ? this.partial.get(payload.outboundId) ?? [] : [];
+    // Parts an earlier attempt posted (the core keeps their ids, `resumeAt`): when part 3 of 4 hit a
+    // long rate limit, the retry goes on from part 3 instead of posting parts 1 and 2 again.
+    const done: string[] = [];
     try {
-      for (let i = done.length; i < messages.length; i++) {
+      for (let i = payload.resumeAt ?? 0; i < messages.length; i++) {
         const { body, files } = messages[i];
         const sent = await this.rest.post(Routes.channelMessages(target), { body, files }) as { id: string };
         done.push(sent.id);
       }
     } catch (err) {
       const failure = deliveryError(err, `message to channel ${target}`);
-      if (payload.outboundId !== undefined && failure.kind === 'transient' && done.length) this.partial.set(payload.outboundId, done);
-      else if (payload.outboundId !== undefined) this.partial.delete(payload.outboundId);
-      throw failure;
+      throw new DeliveryError(failure.kind, failure.message, { retryAfterMs: failure.retryAfterMs, cause: failure.cause, delivered: done });
     }
-    if (payload.outboundId !== undefined) this.partial.delete(payload.outboundId);
     if (payload.questionId !== undefined && payload.buttons.length) this.choices.set(payload.questionId, payload.buttons.map((b) => b.value));
     return { platformIds: done };
   }
