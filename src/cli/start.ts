@@ -14,6 +14,12 @@ export async function runStart(): Promise<void> {
     await app.stop();
     process.exit(0);
   };
+  // A chat library that rejects a promise nobody awaits (a payload it cannot
+  // parse, deep inside its own event loop) must not end the gateway and every
+  // conversation with it: logged with its stack, and the gateway goes on.
+  process.on('unhandledRejection', (reason) => {
+    process.stderr.write(`nanoclaw: an error nothing handled (logged, the gateway goes on): ${(reason as Error)?.stack ?? String(reason)}\n`);
+  });
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
 }
