@@ -22,8 +22,12 @@ export interface CheckResult { ok: boolean; detail: string; fix?: string }
 export interface SetupSpec {
   /** The steps shown first: what to create where, which scopes or intents to give it. */
   intro: string[];
-  /** Secrets asked for (stored in secrets.json, mode 0600), each checked against `pattern` before the service is asked. */
-  secrets: Array<{ name: string; prompt: string; pattern?: RegExp; hint?: string }>;
+  /**
+   * Secrets asked for (stored in secrets.json, mode 0600), each checked against
+   * `pattern` before the service is asked; `when` limits one to some options
+   * (asked first), e.g. a signing secret only in HTTP mode.
+   */
+  secrets: Array<{ name: string; prompt: string; pattern?: RegExp; hint?: string; when?: (options: Record<string, unknown>) => boolean }>;
   /** Options asked for, written under `channels.<name>` in config.json (`enabled` is set to true). */
   options?: Array<{ key: string; prompt: string; default?: string }>;
 }

@@ -29,19 +29,20 @@ export async function runSetupChannel(name: string, opts: { option?: string[] } 
     return answer || fallback || '';
   };
   try {
-    const secrets: Record<string, string> = {};
-    for (const s of module.setup.secrets) {
-      const value = process.env[s.name] || await ask(s.prompt);
-      if (!value) throw new Error(`${s.name} is needed: set it in the environment or run this in a terminal to be asked.${s.hint ? ` ${s.hint}` : ''}`);
-      if (s.pattern && !s.pattern.test(value)) throw new Error(`that does not look like a ${s.name}.${s.hint ? ` ${s.hint}` : ''}`);
-      secrets[s.name] = value;
-    }
     const given = Object.fromEntries((opts.option ?? []).map((o) => { const i = o.indexOf('='); return [o.slice(0, i), o.slice(i + 1)]; }));
     // Every --option given (the schema checks it below), then the module's questions for the rest.
     const raw: Record<string, string> = { ...given };
     for (const o of module.setup.options ?? []) if (!(o.key in raw)) raw[o.key] = await ask(o.prompt, o.default);
     const options = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== '')
       .map(([k, v]) => [k, /^(true|false)$/.test(v) ? v === 'true' : /^\d+$/.test(v) ? Number(v) : v]));
+    const secrets: Record<string, string> = {};
+    for (const s of module.setup.secrets) {
+      if (s.when && !s.when(options)) continue;
+      const value = process.env[s.name] || await ask(s.prompt);
+      if (!value) throw new Error(`${s.name} is needed: set it in the environment or run this in a terminal to be asked.${s.hint ? ` ${s.hint}` : ''}`);
+      if (s.pattern && !s.pattern.test(value)) throw new Error(`that does not look like a ${s.name}.${s.hint ? ` ${s.hint}` : ''}`);
+      secrets[s.name] = value;
+    }
 
     // The config this would write, validated before anything is stored.
     const file = layout.config;

@@ -31,8 +31,10 @@ export const slack: ChatChannelModule<'slack'> = {
     ],
     secrets: [
       { name: 'SLACK_BOT_TOKEN', prompt: 'Bot User OAuth Token (xoxb-...)', pattern: /^xoxb-[A-Za-z0-9-]+$/, hint: 'It starts with xoxb- (OAuth & Permissions > Bot User OAuth Token).' },
-      { name: 'SLACK_APP_TOKEN', prompt: 'App-Level Token with connections:write (xapp-...)', pattern: /^xapp-[A-Za-z0-9-]+$/, hint: 'It starts with xapp- (Basic Information > App-Level Tokens).' },
+      { name: 'SLACK_APP_TOKEN', prompt: 'App-Level Token with connections:write (xapp-...)', pattern: /^xapp-[A-Za-z0-9-]+$/, hint: 'It starts with xapp- (Basic Information > App-Level Tokens).', when: (o) => o.mode !== 'http' },
+      { name: 'SLACK_SIGNING_SECRET', prompt: 'Signing Secret (Basic Information > App Credentials)', pattern: /^[0-9a-f]{32}$/, hint: 'It is 32 hexadecimal characters (Basic Information > App Credentials > Signing Secret).', when: (o) => o.mode === 'http' },
     ],
+    options: [{ key: 'mode', prompt: 'Transport: socket (no public address needed) or http (Events API to a public URL)', default: 'socket' }],
   },
 };
 

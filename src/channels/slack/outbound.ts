@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { WebClient } from '@slack/web-api';
-import type { OutboundPayload, SendResult } from '../channel.ts';
+import { DeliveryError, type OutboundPayload, type SendResult } from '../channel.ts';
 import { formatForChannel } from '../format/index.ts';
 import type { Conversation } from '../../store/store.ts';
 import { questionBlocks } from './blocks.ts';
@@ -30,29 +30,37 @@ export class SlackOutbound {
     const withButtons = payload.buttons.length > 0 && payload.questionId !== undefined;
     const parts = payload.text.trim() ? formatForChannel(payload.text, 'slack-mrkdwn', { maxLength: withButtons ? SECTION_MAX : SLACK_MAX_TEXT }) : [];
     if (withButtons && parts.length === 0) parts.push('');
+    // One id per part (text parts, then files), so an attempt after a failure
+    // skips what went out (`resumeAt`, kept by the core) and repeats nothing.
     const ids: string[] = [];
+    const skip = payload.resumeAt ?? 0;
+    const failed = (err: unknown, what: string) => {
+      const e = toDeliveryError(err, what);
+      return new DeliveryError(e.kind, e.message, { retryAfterMs: e.retryAfterMs, cause: e.cause, delivered: ids });
+    };
     for (const [i, part] of parts.entries()) {
+      if (i < skip) continue;
       const last = i === parts.length - 1;
       const blocks = withButtons && last ? questionBlocks(part, payload.buttons, payload.questionId!) : undefined;
       try {
         const res = await this.web.chat.postMessage({ ...where, text: part || payload.buttons.map((b) => b.label).join(' / '), ...(blocks ? { blocks } : {}) } as never);
-        if (typeof res.ts === 'string') ids.push(res.ts);
+        ids.push(typeof res.ts === 'string' ? res.ts : '');
       } catch (err) {
-        throw toDeliveryError(err, `chat.postMessage to ${conversation.chat}${ids.length ? ` (after ${ids.length} of ${parts.length} parts were sent)` : ''}`);
+        throw failed(err, `chat.postMessage to ${conversation.chat}${i ? ` (after ${i} of ${parts.length} parts were sent)` : ''}`);
       }
     }
-    for (const file of payload.files) {
+    for (const [j, file] of payload.files.entries()) {
+      if (parts.length + j < skip) continue;
       let data: Buffer;
       try { data = await readFile(file.path); } catch (err) {
-        throw toDeliveryError(new Error(`cannot read ${file.name} (${(err as Error).message})`), 'files.uploadV2');
+        throw failed(new Error(`cannot read ${file.name} (${(err as Error).message})`), 'files.uploadV2');
       }
       try {
         const res = await this.web.filesUploadV2({ channel_id: where.channel, ...(where.thread_ts ? { thread_ts: where.thread_ts } : {}), file: data, filename: file.name, title: file.name } as never);
-        for (const done of (res as { files?: Array<{ files?: Array<{ id?: string }> }> }).files ?? []) {
-          for (const f of done.files ?? []) if (f.id) ids.push(f.id);
-        }
+        const uploaded = ((res as { files?: Array<{ files?: Array<{ id?: string }> }> }).files ?? []).flatMap((d) => d.files ?? []).map((f) => f.id).filter(Boolean);
+        ids.push(uploaded[0] ?? '');
       } catch (err) {
-        throw toDeliveryError(err, `files.uploadV2 of ${file.name} to ${conversation.chat}`);
+        throw failed(err, `files.uploadV2 of ${file.name} to ${conversation.chat}`);
       }
     }
     return { platformIds: ids };
