@@ -13,7 +13,8 @@
  * BENCH_IDLE_SECONDS (gateway idle time before its RSS is read, 5),
  * BENCH_EGRESS_FOLLOW_UPS (12, each way, per audit writer), BENCH_EGRESS_RATE
  * (audited egress requests a second, 1000), BENCH_EGRESS_SECONDS (most the
- * egress-heavy turn may run, 120).
+ * egress-heavy turn may run, 120), BENCH_CHANNEL_FOLLOW_UPS (10, per way
+ * in: the HTTP API and each chat channel).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -27,6 +28,7 @@ import { Cleanup } from './cleanup.ts';
 import { containerMemory, docker, timeBareDockerRun, waitUntilQuiet, type ContainerMemory } from './docker-probe.ts';
 import { appendCostMs, besideEgressLoad, summarizeRun, type EgressLoadRun } from './egress-load.ts';
 import { measureGatewayRss, type GatewayRss } from './gateway-rss.ts';
+import { channelLatency, chatChannelsEnv, startChatStandIns, type ChannelLatency } from './channel-latency.ts';
 import { medianOf, summarize, type Summary } from './stats.ts';
 
 const IMAGE = 'nanoclaw-agent:latest';
@@ -68,6 +70,7 @@ async function main(): Promise<void> {
     egressFollowUps: intEnv('BENCH_EGRESS_FOLLOW_UPS', 12, 1),
     egressRate: intEnv('BENCH_EGRESS_RATE', 1000, 1),
     egressSeconds: intEnv('BENCH_EGRESS_SECONDS', 120, 10),
+    channelFollowUps: intEnv('BENCH_CHANNEL_FOLLOW_UPS', 10, 1),
   };
   const started = Date.now();
   const machine = await describeMachine();
@@ -87,32 +90,41 @@ async function main(): Promise<void> {
     const fake = await startFakeAnthropic();
     cleanup.defer(() => fake.close());
 
-    say(`1/6 baseline: docker run --rm --entrypoint true ${IMAGE}, ${n.baselineRuns} runs`);
+    say(`1/8 baseline: docker run --rm --entrypoint true ${IMAGE}, ${n.baselineRuns} runs`);
     const baseline = summarize(await timeBareDockerRun(IMAGE, n.baselineRuns));
 
-    say(`2/6 gateway RSS: nanoclaw start as a child process, idle ${n.idleSeconds} s, prestart=0 then prestart=${n.prestart}`);
+    say(`2/8 gateway RSS: nanoclaw start as a child process, idle ${n.idleSeconds} s, prestart=0 then prestart=${n.prestart}`);
     const rssCold = await measureGatewayRss({ root: ROOT, fakeUrl: fake.url, prestart: 0, settleMs: n.idleSeconds * 1000, cleanup });
     const rssPool = await measureGatewayRss({ root: ROOT, fakeUrl: fake.url, prestart: n.prestart, settleMs: n.idleSeconds * 1000, cleanup });
 
-    say(`3/6 new conversations, cold (prestart=0): 1 warm-up + ${n.newConversations}`);
+    say(`3/8 new conversations, cold (prestart=0): 1 warm-up + ${n.newConversations}`);
     const coldGw = await BenchGateway.start({ fake, prestart: 0, cleanup });
     const cold = await newConversations(coldGw, n.newConversations);
     await coldGw.stop();
 
-    say(`4/6 new conversations, pooled (prestart=${n.prestart}, pool refilled and quiet before each): 1 warm-up + ${n.newConversations}`);
+    say(`4/8 new conversations, pooled (prestart=${n.prestart}, pool refilled and quiet before each): 1 warm-up + ${n.newConversations}`);
     const pooledGw = await BenchGateway.start({ fake, prestart: n.prestart, cleanup });
     const pooled = await newConversations(pooledGw, n.newConversations);
 
-    say(`5/6 follow-ups in one live conversation: ${n.followUps}, ${FOLLOW_UP_PAUSE_MS} ms apart; then its container's idle memory`);
+    say(`5/8 follow-ups in one live conversation: ${n.followUps}, ${FOLLOW_UP_PAUSE_MS} ms apart; then its container's idle memory`);
     const { followUps, container } = await followUpsAndMemory(pooledGw, n.followUps);
 
     await pooledGw.stop();
 
-    say(`6/6 follow-ups beside an egress-heavy turn (${n.egressFollowUps} alone, ${n.egressFollowUps} under ${n.egressRate} audited requests/s): audit group commit, then the synchronous writer`);
+    say(`6/8 follow-ups beside an egress-heavy turn (${n.egressFollowUps} alone, ${n.egressFollowUps} under ${n.egressRate} audited requests/s): audit group commit, then the synchronous writer`);
     const egressRun = (audit?: { commit: 'each' }) => besideEgressLoad({ fake, cleanup, audit, followUps: n.egressFollowUps, rate: n.egressRate, loadSeconds: n.egressSeconds, say });
     const egress = { group: await egressRun(), each: await egressRun({ commit: 'each' }), appendMs: await appendCostMs(() => cleanup.tempHome()) };
 
-    const report = buildReport({ n, machine, started, baseline, rssCold, rssPool, cold, pooled, followUps, container, egress });
+    say(`7/8 gateway RSS with the Telegram, Slack and Discord channels connected to their stand-ins, idle ${n.idleSeconds} s`);
+    const standIns = await startChatStandIns();
+    cleanup.defer(async () => { for (const s of standIns) await s.close().catch(() => {}); });
+    const rssChannels = await measureGatewayRss({ root: ROOT, fakeUrl: fake.url, prestart: 0, settleMs: n.idleSeconds * 1000, cleanup, env: chatChannelsEnv(standIns) });
+    for (const s of standIns) await s.close();
+
+    say(`8/8 follow-ups by way in (the HTTP API, Telegram, Slack, Discord), ${n.channelFollowUps} rounds: message available -> model request`);
+    const channels = await channelLatency({ fake, cleanup, followUps: n.channelFollowUps, say });
+
+    const report = buildReport({ n, machine, started, baseline, rssCold, rssPool, cold, pooled, followUps, container, egress, rssChannels, channels });
     printReport(report);
     if (values.json) {
       writeFileSync(values.json, JSON.stringify(report, null, 2) + '\n');
@@ -214,7 +226,8 @@ function breakdown(samples: MessageSample[]) {
 type Report = ReturnType<typeof buildReport>;
 
 function buildReport(r: {
-  n: { newConversations: number; followUps: number; baselineRuns: number; prestart: number; idleSeconds: number; egressFollowUps: number; egressRate: number; egressSeconds: number }; machine: Awaited<ReturnType<typeof describeMachine>>; started: number;
+  n: { newConversations: number; followUps: number; baselineRuns: number; prestart: number; idleSeconds: number; egressFollowUps: number; egressRate: number; egressSeconds: number; channelFollowUps: number }; machine: Awaited<ReturnType<typeof describeMachine>>; started: number;
+  rssChannels: GatewayRss; channels: ChannelLatency;
   baseline: Summary; rssCold: GatewayRss; rssPool: GatewayRss; cold: NewConversationRun; pooled: NewConversationRun;
   followUps: MessageSample[]; container: ContainerMemory & { name: string }; egress: { group: EgressLoadRun; each: EgressLoadRun; appendMs: { groupCommit: number; syncWriter: number } };
 }) {
@@ -259,10 +272,16 @@ function buildReport(r: {
       },
       bareDockerRunMs: r.baseline,
       followUpBesideEgressLoad: { groupCommit: egressFigures(r.egress.group), syncWriter: egressFigures(r.egress.each), auditAppendMs: r.egress.appendMs },
+      gatewayIdleRssWithChatChannels: {
+        rssMiB: Math.round(r.rssChannels.rssKb / 102.4) / 10, anonMiB: Math.round(r.rssChannels.anonKb / 102.4) / 10,
+        addedMiB: Math.round((r.rssChannels.rssKb - r.rssCold.rssKb) / 102.4) / 10,
+      },
+      followUpByWayIn: Object.fromEntries(Object.entries(r.channels.byChannel).map(([name, xs]) => [name, summarize(xs)])),
     },
     samples: {
       pooled: r.pooled.samples, cold: r.cold.samples, followUps: r.followUps,
       besideEgressLoad: { groupCommit: { idle: r.egress.group.idle, loaded: r.egress.group.loaded }, syncWriter: { idle: r.egress.each.idle, loaded: r.egress.each.loaded } },
+      followUpByWayIn: r.channels.byChannel,
     },
   };
 }
@@ -285,6 +304,8 @@ function printReport(rep: Report): void {
     ['5. Baseline: bare docker run (entrypoint true)', pct(f.bareDockerRunMs), '-', 'info'],
     ['6. Follow-up beside an egress-heavy turn', `${pct(eg.followUpMs.loaded)} (alone: ${pct(eg.followUpMs.idle)})`, '-', 'info'],
     ['   same, synchronous audit writer (baseline)', `${pct(es.followUpMs.loaded)} (alone: ${pct(es.followUpMs.idle)})`, '-', 'info'],
+    ['7. Gateway RSS, idle, 3 chat channels connected', `${f.gatewayIdleRssWithChatChannels.rssMiB} MiB (+${f.gatewayIdleRssWithChatChannels.addedMiB} MiB over none)`, '-', 'info'],
+    ...Object.entries(f.followUpByWayIn).map(([name, s], i) => [i === 0 ? `8. Follow-up by way in: ${name} (baseline)` : `   ${name}`, pct(s), '-', 'info']),
   ];
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;

@@ -33,6 +33,8 @@ export interface GatewayRss {
  */
 export async function measureGatewayRss(opts: {
   root: string; fakeUrl: string; prestart: number; settleMs: number; cleanup: Cleanup;
+  /** More environment for the gateway (chat channels pointed at their stand-ins). */
+  env?: Record<string, string>;
 }): Promise<GatewayRss> {
   const home = opts.cleanup.tempHome();
   const port = await freePort();
@@ -49,6 +51,7 @@ export async function measureGatewayRss(opts: {
       NANOCLAW_CHANNELS_API_PORT: String(port),
       NANOCLAW_LOG: 'warn',
       NANOCLAW_CONTAINER_PRESTART: String(opts.prestart),
+      ...opts.env,
     },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
