@@ -38,6 +38,16 @@ export class AccessPolicy {
     return channel.trusted || this.config.owners.includes(`${channel.name}:${sender}`);
   }
 
+  /**
+   * The conversations where the owner reads what the gateway has to tell
+   * them (a reply to someone else that could not be delivered): the terminal
+   * chat, and the direct chats of the senders in access.owners (a chat with
+   * the owner's own id; threads are left out).
+   */
+  ownerConversations<C extends { channel: string; chat: string; thread: string }>(conversations: C[]): C[] {
+    return conversations.filter((c) => c.thread === '' && (c.channel === 'terminal' || this.config.owners.includes(`${c.channel}:${c.chat}`)));
+  }
+
   check(channel: { name: string; trusted: boolean }, chat: string, sender: string, text: string, ctx: MessageContext = {}): AccessDecision {
     const owner = this.isOwner(channel, sender);
     if (ctx.isGroup) {

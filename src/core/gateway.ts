@@ -1,6 +1,4 @@
 import { EventEmitter } from 'node:events';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/schema.ts';
 import type { HomeLayout } from '../config/home.ts';
@@ -20,6 +18,7 @@ import { Delivery } from './delivery.ts';
 import { Outbox } from '../store/outbox.ts';
 import { TurnRunner, type Reply } from './turn-runner.ts';
 import { HostTools } from './host-tools.ts';
+import { channelHost } from './channel-host.ts';
 import { TurnIndicators } from './turn-indicators.ts';
 
 /** What channels see of a turn as it runs (channels/channel.ts). */
@@ -69,8 +68,6 @@ export class Gateway extends EventEmitter {
   private readonly access: AccessPolicy;
   private readonly hostTools: HostTools;
   private readonly indicators: TurnIndicators;
-  /** Which channel each conversation is on, for the channels' own event streams. */
-  private readonly channelOf = new Map<string, string>();
 
   constructor(private readonly deps: GatewayDeps) {
     super();
@@ -98,6 +95,8 @@ export class Gateway extends EventEmitter {
       capabilities: (name) => this.channels.get(name)?.capabilities,
       deliver: (id) => void this.delivery.wake(id),
       emit: (ev) => this.emitEvent(ev),
+      channelOf: (id) => store.getConversation(id)?.channel,
+      audit: deps.audit,
       askTimeoutMs: config.tools.askTimeoutSec * 1000,
     });
     this.indicators = new TurnIndicators({
@@ -158,7 +157,6 @@ export class Gateway extends EventEmitter {
     // store with the message; never kept from a sender who is not approved.
     checkAttachmentSizes(msg.attachments ?? [], this.attachmentLimit(key.channel), key.channel);
     const conversation = store.conversation(key, this.deps.config.memory.enabledByDefault);
-    this.channelOf.set(conversation.id, key.channel);
     const { message, duplicate } = store.acceptInbound(conversation.id, decision.kind === 'pair' ? { ...msg, attachments: [] } : msg, { attachmentRoot: this.deps.layout.attachments });
     if (duplicate) {
       if (message.status === 'pending') this.kick(conversation.id);
@@ -172,9 +170,8 @@ export class Gateway extends EventEmitter {
     }
     const command = parseCommand(msg.text);
     const question = !command && this.hostTools.questions.openIn(conversation.id);
-    if (question && this.hostTools.answer(question.id, msg.text, `${key.channel}:${msg.sender}`)) {
+    if (question && this.hostTools.answer(question.id, msg.text, `${key.channel}:${msg.sender}`, message.id)) {
       store.completeTurn(message.id, []);
-      this.deps.audit?.({ type: 'question.answered', conversation: conversation.id, actor: `${key.channel}:${msg.sender}`, data: { question: question.id, inbound: message.id } });
       return { accepted: true, conversation, message, duplicate, answered: question.id };
     }
     // /stop and /end must not wait behind the turn they are about: while the
@@ -187,17 +184,9 @@ export class Gateway extends EventEmitter {
     return { accepted: true, conversation, message, duplicate };
   }
 
-  /**
-   * Answers a question of the agent's by its id (a tapped button, the HTTP
-   * API): only one of `channel`'s own conversations, and only while it is open.
-   */
+  /** Answers a question of the agent's by its id (a tapped button, the HTTP API): core/host-tools.ts. */
   answer(channel: string, questionId: number, answer: string, sender: string): AnswerResult {
-    const q = this.hostTools.questions.get(questionId);
-    const conv = q && this.deps.store.getConversation(q.conversationId);
-    if (!q || conv?.channel !== channel) return { ok: false, reason: `no question ${questionId} on ${channel}` };
-    if (!this.hostTools.answer(questionId, answer, `${channel}:${sender}`)) return { ok: false, reason: `question ${questionId} is no longer open (answered already, or its turn ended)` };
-    this.deps.audit?.({ type: 'question.answered', conversation: q.conversationId, actor: `${channel}:${sender}`, data: { question: questionId } });
-    return { ok: true };
+    return this.hostTools.answerOn(channel, questionId, answer, sender);
   }
 
   /** The open question of a conversation, if the agent is waiting for one. */
@@ -205,39 +194,20 @@ export class Gateway extends EventEmitter {
     return this.hostTools.questions.openIn(conversationId);
   }
 
-  /** What one channel may ask of the core: its own conversations only (channels/channel.ts). */
+  /** What one channel may ask of the core: its own conversations only (core/channel-host.ts). */
   private hostFor(channel: Channel): ChannelHost {
-    const name = channel.name;
-    const channelDir = () => {
-      const dir = join(this.deps.layout.channels, name);
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-      return dir;
-    };
-    const key = (where: { chat: string; thread: string }) => ({ channel: name, chat: where.chat, thread: where.thread });
-    return {
-      receive: (where, msg, ctx) => this.receive(key(where), msg, ctx),
-      answer: (questionId, answer, sender) => this.answer(name, questionId, answer, sender),
-      conversation: (where) => this.conversationFor(key(where)),
-      redeliver: () => this.redeliver(name),
-      attachmentLimit: this.attachmentLimit(name),
-      onTurn: (listener) => {
-        const mine = (ev: TurnEvent) => { if (this.channelFor(ev.conversationId) === name) listener(ev); };
-        this.on('event', mine);
-        return () => { this.off('event', mine); };
-      },
+    return channelHost(channel, {
+      receive: (key, msg, ctx) => this.receive(key, msg, ctx),
+      answer: (name, questionId, answer, sender) => this.answer(name, questionId, answer, sender),
+      conversation: (key) => this.conversationFor(key),
+      redeliver: (name) => this.redeliver(name),
+      attachmentLimit: (name) => this.attachmentLimit(name),
+      events: this,
+      channelOf: (id) => this.deps.store.getConversation(id)?.channel,
       audit: (event) => this.recordAudit(event),
       log: this.deps.log,
-      get dataDir() { return channelDir(); },
-    };
-  }
-
-  private channelFor(conversationId: string): string | undefined {
-    let name = this.channelOf.get(conversationId);
-    if (name === undefined) {
-      name = this.deps.store.getConversation(conversationId)?.channel;
-      if (name !== undefined) this.channelOf.set(conversationId, name);
-    }
-    return name;
+      channelsDir: this.deps.layout.channels,
+    });
   }
 
   /** Handles a control-lane command beside the conversation's drain; its row is marked done with the answer. */
@@ -385,17 +355,10 @@ export class Gateway extends EventEmitter {
     };
   }
 
-  /**
-   * Tells the owner that a message to someone could not be delivered: a
-   * notice in the owner's own conversations (the terminal chat, and direct
-   * chats of the senders in access.owners), never in the conversation that
-   * failed. Notices themselves never cause another (no loops).
-   */
+  /** A notice in each of the owner's own conversations but `about` (core/access.ts says which). */
   private notifyOwner(text: string, about: string): void {
-    const owners = new Set(this.deps.config.access.owners);
-    const targets = this.deps.store.listConversations().filter((c) => c.id !== about && c.thread === ''
-      && (c.channel === 'terminal' || owners.has(`${c.channel}:${c.chat}`)));
-    for (const c of targets) {
+    for (const c of this.access.ownerConversations(this.deps.store.listConversations())) {
+      if (c.id === about) continue;
       this.deps.store.addNotice(c.id, text);
       void this.delivery.wake(c.id);
     }

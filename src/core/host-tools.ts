@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
-import type { ChannelCapabilities, TurnEvent } from '../channels/channel.ts';
+import type { AnswerResult, ChannelCapabilities, TurnEvent } from '../channels/channel.ts';
+import type { AuditEvent } from '../audit/audit-log.ts';
 import { readAgentFile, UnsafePathError } from '../inbox/safe-fs.ts';
 import type { HostToolCall, HostToolResult } from '../protocol/messages.ts';
 import { HostCallLedger } from '../store/host-calls.ts';
@@ -16,6 +17,9 @@ export interface HostToolsDeps {
   /** Has the delivery worker send what was stored for a conversation. */
   deliver: (conversationId: string) => void;
   emit: (ev: TurnEvent) => void;
+  /** The channel a conversation is on (answers by question id are taken from that channel only). */
+  channelOf?: (conversationId: string) => string | undefined;
+  audit?: (event: AuditEvent) => void;
   /** How long `ask_user` waits for an answer. */
   askTimeoutMs: number;
 }
@@ -131,13 +135,22 @@ export class HostTools {
 
   /**
    * Answers a conversation's open question (a tapped button, the HTTP API, or
-   * the next message). False when there is no such open question.
+   * the next message: `inbound` is its id). False when there is no such open question.
    */
-  answer(questionId: number, text: string, by: string): boolean {
+  answer(questionId: number, text: string, by: string, inbound?: number): boolean {
     const q = this.questions.get(questionId);
     if (!q || !this.questions.answer(questionId, text, by)) return false;
+    this.deps.audit?.({ type: 'question.answered', conversation: q.conversationId, actor: by, data: { question: questionId, ...(inbound ? { inbound } : {}) } });
     this.waiting.get(questionId)?.(text);
     return true;
+  }
+
+  /** Answers by question id from `channel`: only a question of one of that channel's conversations. */
+  answerOn(channel: string, questionId: number, text: string, sender: string): AnswerResult {
+    const q = this.questions.get(questionId);
+    if (!q || this.deps.channelOf?.(q.conversationId) !== channel) return { ok: false, reason: `no question ${questionId} on ${channel}` };
+    if (!this.answer(questionId, text, `${channel}:${sender}`)) return { ok: false, reason: `question ${questionId} is no longer open (answered already, or its turn ended)` };
+    return { ok: true };
   }
 }
 
