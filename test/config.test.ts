@@ -260,7 +260,7 @@ describe('configuration', () => {
       assert.equal(line, `${path} = ${value}   (${env})`);
     }
     // Every option the command prints is one we know of: nothing undocumented slipped in or out.
-    assert.equal(lines.filter((l) => / = .*\(NANOCLAW_[A-Z_]+\)$/.test(l) && !/^channels\.(telegram|slack|discord)\./.test(l)).length, expected.length, stdout);
+    assert.equal(lines.filter((l) => / = .*\(NANOCLAW_[A-Z_]+\)$/.test(l) && !/^channels\.(telegram|slack|discord|whatsapp|email|gmail)\./.test(l)).length, expected.length, stdout);
     // Each option is followed by its description.
     const i = lines.findIndex((l) => l.startsWith('container.maxRunning = '));
     assert.match(lines[i + 1], /^\s+\S/, 'a description line follows');

@@ -24,7 +24,7 @@ program.command('config').description('list every option with its default, curre
 program.command('memory').description('persistent memory').command('log <conversation>')
   .description('show the recorded changes to a conversation\'s memory (an API id or a c-... id)').action(runMemoryLog);
 
-program.command('setup <channel>').description('connect a chat channel (telegram, slack, discord): explains the steps, checks the credentials, saves them')
+program.command('setup <channel>').description('connect a chat channel (telegram, slack, discord, whatsapp, email, gmail): explains the steps, checks the credentials, saves them')
   .option('--option <key=value...>', 'a channel option, e.g. mode=webhook (otherwise asked, or the default)')
   .action((channel: string, opts: { option?: string[] }) => runSetupChannel(channel, opts));
 const pair = program.command('pair').description('who may talk to the agent on chat channels');

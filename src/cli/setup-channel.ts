@@ -1,4 +1,5 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { ensureHome, resolveHome } from '../config/home.ts';
 import { ConfigSchema } from '../config/schema.ts';
@@ -52,7 +53,16 @@ export async function runSetupChannel(name: string, opts: { option?: string[] } 
     next.channels[channel] = { ...(next.channels[channel] ?? {}), ...options, enabled: true };
     const parsed = ConfigSchema.safeParse(next);
     if (!parsed.success) throw new Error(`the options do not fit: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}. Nothing was saved.`);
-    const check = await module.check({ config: parsed.data.channels[channel] as never, secrets: new Secrets('/nonexistent', secrets), signal: AbortSignal.timeout(15_000) });
+    if (module.setup.link) {
+      const dataDir = join(layout.channels, channel);
+      mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+      const linked = await module.setup.link({
+        config: parsed.data.channels[channel], secrets: new Secrets(layout.secrets, { ...process.env, ...secrets }), dataDir, ask, out,
+        signal: AbortSignal.timeout(10 * 60_000),
+      });
+      Object.assign(secrets, linked ?? {});
+    }
+    const check = await module.check({ config: parsed.data.channels[channel] as never, secrets: new Secrets(layout.secrets, { ...process.env, ...secrets }), signal: AbortSignal.timeout(15_000) });
     if (!check.ok) throw new Error(`${check.detail}${check.fix ? `\n  to fix: ${check.fix}` : ''}\nNothing was saved.`);
     out.write(`${check.detail}\n`);
     new Secrets(layout.secrets).set(secrets);

@@ -4,6 +4,9 @@ import { TerminalChannelConfig } from '../channels/terminal/config.ts';
 import { TelegramChannelConfig } from '../channels/telegram/config.ts';
 import { SlackChannelConfig } from '../channels/slack/config.ts';
 import { DiscordChannelConfig } from '../channels/discord/config.ts';
+import { WhatsappChannelConfig } from '../channels/whatsapp/config.ts';
+import { EmailChannelConfig } from '../channels/email/config.ts';
+import { GmailChannelConfig } from '../channels/gmail/config.ts';
 
 /**
  * The one place NanoClaw's options are defined. Every field has a default and
@@ -48,6 +51,9 @@ export const ConfigSchema = z.strictObject({
     telegram: TelegramChannelConfig,
     slack: SlackChannelConfig,
     discord: DiscordChannelConfig,
+    whatsapp: WhatsappChannelConfig,
+    email: EmailChannelConfig,
+    gmail: GmailChannelConfig,
   }).prefault({}),
   attachments: z.strictObject({
     maxBytes: z.number().int().min(1024).default(25 * 1024 * 1024)
