@@ -7,6 +7,12 @@ export interface MessageContext {
   isGroup?: boolean;
   /** The channel saw an explicit mention of the agent (for example @bot). */
   mentioned?: boolean;
+  /**
+   * The channel never answers a stranger (email: a reply to an unknown
+   * address is a spam and phishing vector): a direct message from a sender
+   * who is neither an owner nor approved is ignored, not sent a pairing code.
+   */
+  ignoreStrangers?: boolean;
 }
 
 export type AccessDecision =
@@ -19,7 +25,8 @@ export type AccessDecision =
  * themselves (the terminal socket, the HTTP API's token) are trusted: their
  * sender is the owner. On other channels:
  * - a direct chat from an approved sender is allowed; an unknown sender gets
- *   a pairing code and nothing reaches a container;
+ *   a pairing code and nothing reaches a container (on a channel that never
+ *   answers strangers, `ignoreStrangers`, the message is only ignored);
  * - a group chat is answered only if the group is allowed in the config and
  *   the message mentions the agent or starts with its trigger word.
  * Owner rights come from `access.owners` (channel:sender), never from the chat.
@@ -56,6 +63,7 @@ export class AccessPolicy {
       return { kind: 'allow', owner };
     }
     if (owner || this.senders.isApproved(channel.name, sender)) return { kind: 'allow', owner };
+    if (ctx.ignoreStrangers) return { kind: 'ignore', reason: 'sender not approved' };
     const pairing = this.senders.requestPairing(channel.name, sender);
     return { kind: 'pair', code: pairing.code!, fresh: pairing.fresh };
   }
