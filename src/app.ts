@@ -5,6 +5,8 @@ import { loadConfig } from './config/load.ts';
 import { HttpChannel, ensureApiToken } from './channels/http/index.ts';
 import { TerminalChannel } from './channels/terminal/index.ts';
 import { CHAT_CHANNEL_NAMES, loadChatChannel } from './channels/registry.ts';
+import { ChannelPluginError, loadChannelPlugins } from './channels/plugins.ts';
+import { OpenAiTranscriber } from './transcription/client.ts';
 import { Secrets } from './config/secrets.ts';
 import { AuditLog, auditLogPath, type AuditEvent, type AuditLogOptions } from './audit/audit-log.ts';
 import { Gateway } from './core/gateway.ts';
@@ -68,6 +70,11 @@ export async function startApp(opts: {
   const apiKey = env.ANTHROPIC_API_KEY;
   if (!apiKey) throw new StartError('ANTHROPIC_API_KEY is not set. Export your Anthropic API key (it stays in the gateway; containers never see it), or run `npm run demo` for an offline demo.');
   const log = opts.log ?? createLogger(env.NANOCLAW_LOG);
+  const secrets = new Secrets(layout.secrets, env);
+  // Channel plugins are loaded before anything is opened: a broken one stops the start with its name.
+  const plugins = await loadChannelPlugins(config.channels.plugins, { home: layout.home, secrets, log }).catch((err) => {
+    throw err instanceof ChannelPluginError ? new StartError(err.message, { cause: err }) : err;
+  });
   const runtime = opts.runtime ?? createRuntime(config);
   try {
     await runtime.version();
@@ -85,7 +92,9 @@ export async function startApp(opts: {
   const audit = (e: AuditEvent) => {
     try { auditLog.append(e); } catch (err) { log.error(`audit log: ${(err as Error).message}`); }
   };
-  const gateway = new Gateway({ config, layout, store, runtime, apiKey, log, audit, onModelRequest: opts.onModelRequest });
+  const stt = config.transcription;
+  const transcriber = stt.baseUrl ? new OpenAiTranscriber({ baseUrl: stt.baseUrl, model: stt.model, apiKey: secrets.get(stt.apiKeySecret), timeoutMs: stt.timeoutSec * 1000 }) : undefined;
+  const gateway = new Gateway({ config, layout, store, runtime, apiKey, log, audit, onModelRequest: opts.onModelRequest, transcriber });
   // The one place that wires config to channel implementations.
   const api = config.channels.api;
   const http = new HttpChannel({
@@ -100,20 +109,20 @@ export async function startApp(opts: {
   if (api.enabled) gateway.addChannel(http);
   if (config.channels.terminal.enabled) gateway.addChannel(new TerminalChannel(layout.chatSocket));
   // Chat channels: each library is imported only when its channel is enabled.
-  const secrets = new Secrets(layout.secrets, env);
   for (const name of CHAT_CHANNEL_NAMES) {
     const options = config.channels[name];
     if (!options.enabled) continue;
     const module = await loadChatChannel(name);
     gateway.addChannel(module.createChannel({ config: options as never, secrets, log }));
   }
+  for (const plugin of plugins) gateway.addChannel(plugin);
   try {
     await gateway.start();
   } catch (err) {
     await gateway.stop().catch(() => {});
     auditLog.close();
     db.close();
-    throw err;
+    throw err instanceof ChannelPluginError ? new StartError(err.message, { cause: err }) : err;
   }
   writeFileSync(layout.gatewayLock, JSON.stringify({ pid: process.pid, url: http.url }) + '\n', { mode: 0o600 });
   log.info(`gateway up: ${api.enabled ? `HTTP API on ${http.url}` : 'HTTP API off'}, ${config.channels.terminal.enabled ? `terminal chat on ${layout.chatSocket}` : 'terminal chat off'}, store ${layout.db}`);

@@ -65,7 +65,8 @@ describe('configuration', () => {
     assert.deepEqual(config, {
       security: { profile: 'strict' },
       model: { baseUrl: 'https://api.anthropic.com', maxCallsInFlight: 2, maxRequestBytes: 32 * 1024 * 1024, timeoutSec: 600 },
-      channels: { api: { enabled: true, host: '127.0.0.1', port: 7878, maxBodyBytes: 256 * 1024 }, terminal: { enabled: true } },
+      channels: { api: { enabled: true, host: '127.0.0.1', port: 7878, maxBodyBytes: 256 * 1024 }, terminal: { enabled: true }, plugins: [] },
+      transcription: { baseUrl: '', model: 'whisper-1', apiKeySecret: 'TRANSCRIPTION_API_KEY', maxBytes: 25 * 1024 * 1024, timeoutSec: 60, pricePerMinuteUsd: 0 },
       attachments: { maxBytes: 25 * 1024 * 1024, maxBytesByChannel: {}, retentionDays: 30 },
       container: {
         engine: 'docker', podmanSocket: '', image: 'nanoclaw-agent:latest', runtime: 'runc', memoryMb: 1024, cpus: 1, pidsLimit: 256, tmpfsMb: 256,
@@ -214,6 +215,13 @@ describe('configuration', () => {
       ['channels.api.port', '9001', 'NANOCLAW_CHANNELS_API_PORT'],
       ['channels.api.maxBodyBytes', '262144', 'NANOCLAW_CHANNELS_API_MAX_BODY_BYTES'],
       ['channels.terminal.enabled', 'true', 'NANOCLAW_CHANNELS_TERMINAL_ENABLED'],
+      ['channels.plugins', '[]', 'NANOCLAW_CHANNELS_PLUGINS'],
+      ['transcription.baseUrl', '""', 'NANOCLAW_TRANSCRIPTION_BASE_URL'],
+      ['transcription.model', '"whisper-1"', 'NANOCLAW_TRANSCRIPTION_MODEL'],
+      ['transcription.apiKeySecret', '"TRANSCRIPTION_API_KEY"', 'NANOCLAW_TRANSCRIPTION_API_KEY_SECRET'],
+      ['transcription.maxBytes', '26214400', 'NANOCLAW_TRANSCRIPTION_MAX_BYTES'],
+      ['transcription.timeoutSec', '60', 'NANOCLAW_TRANSCRIPTION_TIMEOUT_SEC'],
+      ['transcription.pricePerMinuteUsd', '0', 'NANOCLAW_TRANSCRIPTION_PRICE_PER_MINUTE_USD'],
       ['attachments.maxBytes', '26214400', 'NANOCLAW_ATTACHMENTS_MAX_BYTES'],
       ['attachments.maxBytesByChannel', '{}', 'NANOCLAW_ATTACHMENTS_MAX_BYTES_BY_CHANNEL'],
       ['attachments.retentionDays', '30', 'NANOCLAW_ATTACHMENTS_RETENTION_DAYS'],

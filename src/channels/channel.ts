@@ -129,7 +129,12 @@ export interface InboundMessage {
   sender: string;
   senderName?: string;
   text: string;
-  attachments?: Array<{ name: string; data: Buffer }>;
+  /**
+   * Files the message carries. `voice: true` marks a voice note (recorded
+   * speech, not a music file): when the turn starts the gateway has it
+   * transcribed (transcription.*) and the agent reads the transcript.
+   */
+  attachments?: Array<{ name: string; data: Buffer; voice?: true }>;
 }
 
 export type ReceiveResult =

@@ -7,6 +7,8 @@ import { DiscordChannelConfig } from '../channels/discord/config.ts';
 import { WhatsappChannelConfig } from '../channels/whatsapp/config.ts';
 import { EmailChannelConfig } from '../channels/email/config.ts';
 import { GmailChannelConfig } from '../channels/gmail/config.ts';
+import { ChannelPluginsConfig } from '../channels/plugins-config.ts';
+import { TranscriptionConfig } from '../transcription/config.ts';
 
 /**
  * The one place NanoClaw's options are defined. Every field has a default and
@@ -54,7 +56,9 @@ export const ConfigSchema = z.strictObject({
     whatsapp: WhatsappChannelConfig,
     email: EmailChannelConfig,
     gmail: GmailChannelConfig,
+    plugins: ChannelPluginsConfig,
   }).prefault({}),
+  transcription: TranscriptionConfig,
   attachments: z.strictObject({
     maxBytes: z.number().int().min(1024).default(25 * 1024 * 1024)
       .describe('Largest file one inbound message may carry, in bytes; a larger one is refused before anything is stored, with a message that says so. The HTTP API accepts a message body big enough for one such file (base64).'),

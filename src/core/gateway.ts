@@ -6,6 +6,7 @@ import type { AnswerResult, Channel, ChannelHost, ReceiveResult, TurnEvent } fro
 import type { AuditEvent } from '../sandbox/agent-container.ts';
 import { Budget } from '../sandbox/budget.ts';
 import type { ContainerRuntime } from '../sandbox/runtime.ts';
+import type { Transcriber } from '../transcription/client.ts';
 import type { Conversation, ConversationKey, Inbound, Outbound, Store } from '../store/store.ts';
 import { EgressAllowlistStore } from '../store/egress-allowlist.ts';
 import { SenderStore } from '../store/senders.ts';
@@ -36,6 +37,8 @@ export interface GatewayDeps {
   onModelRequest?: (container: string) => void;
   /** Security-relevant events go here (the audit log). */
   audit?: (event: AuditEvent) => void;
+  /** Transcribes voice notes as their turn starts (transcription.*); absent: the agent gets the audio with a note. */
+  transcriber?: Transcriber;
 }
 
 /**
@@ -105,7 +108,7 @@ export class Gateway extends EventEmitter {
       log: deps.log,
     });
     this.turns = new TurnRunner({
-      config, layout, store, log: deps.log, audit: deps.audit, containers: this.containers, hostTools: this.hostTools,
+      config, layout, store, log: deps.log, audit: deps.audit, containers: this.containers, hostTools: this.hostTools, transcriber: deps.transcriber,
       capabilities: (name) => this.channels.get(name)?.capabilities,
       noteForAgent: (id) => this.delivery.noteForAgent(id),
       attachmentLimit: (channel) => this.attachmentLimit(channel),

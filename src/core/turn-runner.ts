@@ -9,6 +9,8 @@ import type { AgentContainer, AuditEvent, TurnResult } from '../sandbox/agent-co
 import { LIMITS } from '../protocol/messages.ts';
 import { inboxFiles } from '../store/attachments.ts';
 import type { Conversation, Inbound, NewOutbound, Store } from '../store/store.ts';
+import type { Transcriber } from '../transcription/client.ts';
+import { voiceNotes } from '../transcription/voice-notes.ts';
 import type { ConversationContainers } from './conversation-containers.ts';
 import type { GatewayEvent } from './gateway.ts';
 import type { HostTools } from './host-tools.ts';
@@ -26,6 +28,8 @@ export interface TurnRunnerDeps {
   containers: ConversationContainers;
   /** What the agent may call on the host during the turn (send a message or file, ask the user). */
   hostTools: HostTools;
+  /** Turns voice notes into text when the turn starts; absent when transcription is off (transcription.baseUrl). */
+  transcriber?: Transcriber;
   capabilities: (channel: string) => ChannelCapabilities | undefined;
   /** What the agent should know before this message (replies that could not be delivered: core/delivery.ts). */
   noteForAgent: (conversationId: string) => string;
@@ -83,16 +87,25 @@ export class TurnRunner {
     }
     this.deps.containers.turnStarted(conv.id);
     this.deps.emit({ type: 'turn_start', conversationId: conv.id, inboundId: msg.id, container: container.name });
-    const inbox = writeInbox(inboxFiles(this.deps.store.attachmentsOf(msg.id), this.deps.layout.attachments), container.dirs.workspace, {
+    const rows = this.deps.store.attachmentsOf(msg.id);
+    const inboxOpts = {
       maxBytes: this.deps.attachmentLimit(conv.channel),
-      audit: (type, data) => this.deps.audit?.({ type, conversation: conv.id, data }),
+      audit: (type: string, data: Record<string, unknown>) => this.deps.audit?.({ type, conversation: conv.id, data }),
+    };
+    const inbox = writeInbox(inboxFiles(rows.filter((r) => !r.voice), this.deps.layout.attachments), container.dirs.workspace, inboxOpts);
+    // Voice notes are transcribed here, as the turn starts, never in receive (which must stay fast).
+    const voice = await voiceNotes(rows.filter((r) => r.voice), {
+      transcriber: this.deps.transcriber, settings: this.deps.config.transcription, attachmentRoot: this.deps.layout.attachments,
+      workspace: container.dirs.workspace, inbox: inboxOpts, audit: inboxOpts.audit, log: this.deps.log,
+      charge: (costUsd) => this.deps.store.addUsage(conv.id, { inputTokens: 0, outputTokens: 0, cacheWriteTokens: 0, cacheReadTokens: 0 }, costUsd),
     });
-    const text = this.deps.noteForAgent(conv.id) + msg.text + inbox.notes;
+    const saved = [...inbox.saved, ...voice.saved];
+    const text = this.deps.noteForAgent(conv.id) + (msg.text ? msg.text + voice.text : voice.text.trimStart()) + inbox.notes;
     const callContext = { conversation: conv, message: msg, workspace: container.dirs.workspace };
     const result: TurnResult = await container.runTurn(
       {
         type: 'message', id: String(msg.id), text, sender: { id: msg.sender, ...(msg.senderName ? { name: msg.senderName } : {}) },
-        ...(inbox.saved.length ? { attachments: inbox.saved.slice(0, LIMITS.attachments) } : {}),
+        ...(saved.length ? { attachments: saved.slice(0, LIMITS.attachments) } : {}),
       },
       this.deps.config.container.turnTimeoutSec * 1000,
       (p) => {

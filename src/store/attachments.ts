@@ -32,6 +32,8 @@ export interface StoredAttachment {
   data: Buffer | null;
   removedAt: number | null;
   removedReason: string | null;
+  /** A voice note, as its channel marked it (InboundMessage.attachments[].voice). */
+  voice: boolean;
 }
 
 /** The per-attachment limit of a channel: its override, else attachments.maxBytes. */
@@ -97,7 +99,7 @@ function syncDir(path: string): void {
 export function attachmentRows(db: Database.Database, inboundId: number): StoredAttachment[] {
   return db.prepare('SELECT * FROM attachments WHERE inbound_id = ? ORDER BY id').all(inboundId).map((r: any) => ({
     id: r.id, inboundId: r.inbound_id, name: r.name, size: r.size ?? r.data?.length ?? 0, sha256: r.sha256, path: r.path,
-    data: r.data, removedAt: r.removed_at, removedReason: r.removed_reason,
+    data: r.data, removedAt: r.removed_at, removedReason: r.removed_reason, voice: r.voice === 1,
   }));
 }
 

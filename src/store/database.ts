@@ -194,6 +194,9 @@ export const MIGRATIONS: string[] = [
      UNIQUE (inbound_id, call)
    );
    CREATE INDEX questions_open ON questions (conversation_id) WHERE state = 'open';`,
+  // A voice note (recorded speech) among a message's attachments, marked by
+  // its channel: the turn has it transcribed before the agent reads the message.
+  `ALTER TABLE attachments ADD COLUMN voice INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 function migrate(db: Database.Database): void {

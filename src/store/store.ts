@@ -110,7 +110,7 @@ export class Store {
    * Stores an inbound message. A repeated `clientId` in the same conversation
    * (a client retrying after a lost answer) returns the first message instead.
    */
-  acceptInbound(conversationId: string, msg: { clientId?: string; sender: string; senderName?: string; text: string; attachments?: Array<{ name: string; data: Buffer }> }, opts: { attachmentRoot?: string } = {}): { message: Inbound; duplicate: boolean } {
+  acceptInbound(conversationId: string, msg: { clientId?: string; sender: string; senderName?: string; text: string; attachments?: Array<{ name: string; data: Buffer; voice?: true }> }, opts: { attachmentRoot?: string } = {}): { message: Inbound; duplicate: boolean } {
     return this.db.transaction(() => {
       if (msg.clientId) {
         const existing = this.db.prepare('SELECT * FROM inbound WHERE conversation_id = ? AND client_id = ?').get(conversationId, msg.clientId);
@@ -125,12 +125,12 @@ export class Store {
       const files = msg.attachments ?? [];
       if (files.length && opts.attachmentRoot) {
         // Written and fsynced before this transaction commits: see store/attachments.ts.
-        for (const a of writeAttachmentFiles(opts.attachmentRoot, conversationId, Number(info.lastInsertRowid), files)) {
-          this.db.prepare('INSERT INTO attachments (inbound_id, name, size, sha256, path) VALUES (?, ?, ?, ?, ?)').run(info.lastInsertRowid, a.name, a.size, a.sha256, a.path);
-        }
+        writeAttachmentFiles(opts.attachmentRoot, conversationId, Number(info.lastInsertRowid), files).forEach((a, i) => {
+          this.db.prepare('INSERT INTO attachments (inbound_id, name, size, sha256, path, voice) VALUES (?, ?, ?, ?, ?, ?)').run(info.lastInsertRowid, a.name, a.size, a.sha256, a.path, files[i].voice ? 1 : 0);
+        });
       } else {
         for (const a of files) {
-          this.db.prepare('INSERT INTO attachments (inbound_id, name, data, size) VALUES (?, ?, ?, ?)').run(info.lastInsertRowid, a.name, a.data, a.data.length);
+          this.db.prepare('INSERT INTO attachments (inbound_id, name, data, size, voice) VALUES (?, ?, ?, ?, ?)').run(info.lastInsertRowid, a.name, a.data, a.data.length, a.voice ? 1 : 0);
         }
       }
       return { message: this.getInbound(Number(info.lastInsertRowid))!, duplicate: false };

@@ -25,7 +25,7 @@ export interface InboundDeps {
 }
 
 /** A file a message carries, before it is downloaded. */
-interface IncomingFile { fileId: string; size?: number; name: string }
+interface IncomingFile { fileId: string; size?: number; name: string; voice?: true }
 
 /**
  * Turns Telegram updates into messages for the core: one chat (or forum topic)
@@ -80,7 +80,7 @@ export class TelegramInbound {
     const fetch = files.length > 0 && (addressed || text.trim() !== '');
     if (!text && !files.length) return; // stickers, joins, polls, ...
     if (!fetch && !text) return;
-    const attachments: Array<{ name: string; data: Buffer }> = [];
+    const attachments: Array<{ name: string; data: Buffer; voice?: true }> = [];
     if (fetch) {
       const limit = Math.min(host.attachmentLimit, this.deps.downloadLimit);
       const big = files.find((f) => f.size !== undefined && f.size > limit);
@@ -95,7 +95,7 @@ export class TelegramInbound {
           if (addressed) await this.tell(where, m.message_id, `"${f.name}" is over the ${mb(limit)} I can take here. Your message was not passed on.`);
           return;
         }
-        attachments.push({ name: f.name, data });
+        attachments.push({ name: f.name, data, ...(f.voice ? { voice: true as const } : {}) });
       }
     }
     const senderName = [m.from.first_name, m.from.last_name].filter(Boolean).join(' ') || m.from.username || undefined;
@@ -204,7 +204,7 @@ function filesOf(m: Message): IncomingFile[] {
     if (typeof largest.file_id === 'string') files.push({ fileId: largest.file_id, size: largest.file_size, name: `photo-${id}.jpg` });
   }
   if (typeof m.document?.file_id === 'string') files.push({ fileId: m.document.file_id, size: m.document.file_size, name: safeFileName(m.document.file_name ?? '', `document-${id}`) });
-  if (typeof m.voice?.file_id === 'string') files.push({ fileId: m.voice.file_id, size: m.voice.file_size, name: `voice-${id}.ogg` });
+  if (typeof m.voice?.file_id === 'string') files.push({ fileId: m.voice.file_id, size: m.voice.file_size, name: `voice-${id}.ogg`, voice: true });
   if (typeof m.audio?.file_id === 'string') files.push({ fileId: m.audio.file_id, size: m.audio.file_size, name: safeFileName(m.audio.file_name ?? '', `audio-${id}.${audioExtension(m.audio.mime_type)}`) });
   return files;
 }
