@@ -1,0 +1,29 @@
+import { readFile } from 'node:fs/promises';
+import MailComposer from 'nodemailer/lib/mail-composer/index.js';
+import { toDialect } from '../format/index.ts';
+import type { OutboundFile } from '../channel.ts';
+import type { ReplyContext } from './mailbox-state.ts';
+
+/**
+ * The agent's answer as a reply in its thread (RFC 822, ready for
+ * `messages.send` as base64url `raw`): "Re:" subject, In-Reply-To the
+ * message answered and References the thread's chain, so every mail program
+ * (not only Gmail, which also gets the threadId) files it in the thread.
+ *
+ *   const raw = await buildReply({ from: 'me@gmail.com', reply: state.thread(id)!, markdown: 'Done.', files: [] });
+ *   await api.users.messages.send({ userId: 'me', requestBody: { raw: raw.toString('base64url'), threadId: id } });
+ */
+export async function buildReply(opts: { from: string; reply: ReplyContext; markdown: string; files: OutboundFile[] }): Promise<Buffer> {
+  const { reply } = opts;
+  const attachments = await Promise.all(opts.files.map(async (f) => ({ filename: f.name, content: await readFile(f.path) })));
+  const mail = new MailComposer({
+    from: opts.from,
+    to: reply.to,
+    subject: /^re:/i.test(reply.subject.trim()) ? reply.subject.trim() : `Re: ${reply.subject.trim()}`.trim(),
+    inReplyTo: reply.messageId,
+    references: reply.references.length ? reply.references : undefined,
+    text: toDialect(opts.markdown, 'plain'),
+    attachments,
+  });
+  return mail.compile().build();
+}
