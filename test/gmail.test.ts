@@ -116,6 +116,23 @@ describe('Gmail channel (the Google client against a Gmail API stand-in, real co
     assert.equal(audited('pairing.requested').length, 0);
   });
 
+  it('skips a mail it cannot read and goes on with the next one', async () => {
+    await g.deliver({ from: '"broken', subject: 'x', text: 'no address to check' });
+    await g.deliver({ from: OWNER, subject: 'Fine', text: 'a normal mail' });
+    assert.match((await g.nextSent()).mail.text ?? '', /a normal mail/);
+    assert.ok(!modelSaw('no address to check'));
+  });
+
+  it('rides out Gmail being unavailable (503s on the history, a 429 on send): the mail is answered once, the channel stays connected', async () => {
+    g.fail('history', 503, 3);
+    g.fail('messages/send', 429, 1);
+    await g.deliver({ from: OWNER, subject: 'Outage', text: 'during the outage' });
+    const reply = await g.nextSent();
+    assert.match(reply.mail.text ?? '', /during the outage/);
+    assert.equal(g.sent.filter((s) => /during the outage/.test(s.mail.text ?? '')).length, 1, 'sent once, after the refused attempt');
+    assert.equal(h.app.gateway.status().channels.find((c) => c.name === 'gmail')?.health?.state, 'connected');
+  });
+
   it('refreshes the access token when Gmail refuses the old one, and goes on with the new bearer', async () => {
     const refreshes = () => g.tokenRequests.filter((t) => t.grant_type === 'refresh_token');
     const before = refreshes().length;

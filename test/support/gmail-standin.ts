@@ -39,7 +39,7 @@ type Json = Record<string, any>;
  *
  *   const g = await GmailStandIn.start();
  *   // config: { channels: { gmail: { enabled: true, apiBaseUrl: g.url, oauthTokenUrl: g.tokenUrl, pollIntervalSec: 1 } } }, env: g.env
- *   const { threadId } = g.deliver({ from: 'owner@example.com', subject: 'Hi', text: 'hello' });
+ *   const { threadId } = await g.deliver({ from: 'owner@example.com', subject: 'Hi', text: 'hello' });
  *   const reply = await g.nextSent();   // reply.threadId === threadId
  */
 export class GmailStandIn {
@@ -60,6 +60,7 @@ export class GmailStandIn {
   private oldestHistory = 1;
   private readonly accessTokens = new Set<string>();
   private readonly codes = new Map<string, { challenge: string; redirectUri?: string }>();
+  private readonly failures = new Map<string, number[]>();
   private nextId = 1;
   private read = 0;
   private waiters: Array<() => void> = [];
@@ -115,6 +116,11 @@ export class GmailStandIn {
 
   count(path: string): number { return this.calls.filter((c) => c.path.endsWith(path)).length; }
 
+  /** The next `times` calls of `route` ('history', 'messages/send', ...) are answered with `status` (503: Gmail down). */
+  fail(route: string, status: number, times = 1): void {
+    this.failures.set(route, [...(this.failures.get(route) ?? []), ...Array(times).fill(status)]);
+  }
+
   /** Every access token stops working: the next call gets 401 and the client must refresh. */
   expireAccessTokens(): void { this.accessTokens.clear(); }
 
@@ -155,6 +161,8 @@ export class GmailStandIn {
       if (!m) return apiError(res, 404, 'Not Found', 'NOT_FOUND');
       if (!bearer || !this.accessTokens.has(bearer)) return apiError(res, 401, 'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.', 'UNAUTHENTICATED');
       const route = m[1];
+      const failure = this.failures.get(route)?.shift();
+      if (failure) return apiError(res, failure, failure === 429 ? 'Too many concurrent requests for user.' : 'The service is currently unavailable.', failure === 429 ? 'RESOURCE_EXHAUSTED' : 'UNAVAILABLE');
       if (route === 'profile' && req.method === 'GET') {
         return json(res, 200, { emailAddress: this.account, messagesTotal: this.messages.length, threadsTotal: new Set(this.messages.map((x) => x.threadId)).size, historyId: String(this.historyId) });
       }
