@@ -85,6 +85,17 @@ describe('Gmail channel (the Google client against a Gmail API stand-in, real co
     assert.doesNotMatch(reply.mail.text ?? '', /<b>|<p>/);
   });
 
+  it('writes a question\'s choices out in the mail; the next mail in the thread answers it', async () => {
+    const ask = await g.deliver({ from: OWNER, subject: 'Choose', text: 'tool: ask_user {"question":"Pick","choices":["A","B"]}' });
+    const question = await g.nextSent();
+    assert.equal(question.threadId, ask.threadId);
+    assert.match(question.mail.text ?? '', /Pick\s+1\. A\s+2\. B/);
+    await g.deliver({ from: OWNER, subject: 'Re: Choose', text: 'B\n\nOn Tue, 2 Dec 2026, Agent wrote:\n> Pick', threadId: ask.threadId, inReplyTo: question.mail.messageId, references: [ask.messageId, question.mail.messageId!] });
+    const after = await g.nextSent();
+    assert.equal(after.threadId, ask.threadId);
+    assert.match(after.mail.text ?? '', /The user (chose|answered): B/);
+  });
+
   it('puts attachments in the agent\'s inbox and mails the agent\'s files back as attachments', async () => {
     const data = Buffer.from('col1,col2\n1,2\n');
     await g.deliver({ from: OWNER, subject: 'Data', text: 'run: cd /workspace/inbox && sha256sum *', attachments: [{ filename: '../../evil/data.csv', content: data }] });
