@@ -57,9 +57,11 @@ bash image/build.sh
 
 # --- test extras ------------------------------------------------------------------
 # `--for-tests` (npm test): Podman, so its runtime is tested against a real
-# engine too (catatonit is its init). Where it cannot be installed, its tests
-# skip, saying why.
+# engine too (catatonit is its init), and Dovecot, the IMAP server the email
+# channel is tested against (run from the test's own config, never the
+# system's). Where one cannot be installed, its tests skip, saying why.
 if [ "${1:-}" = "--for-tests" ]; then
   need_command podman podman catatonit || say "continuing without Podman; its end-to-end tests will be skipped"
+  need_command dovecot dovecot-imapd || say "continuing without Dovecot; the email channel's tests will be skipped"
 fi
 say "ready"
