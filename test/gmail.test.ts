@@ -15,9 +15,11 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { auditLogPath, readAuditLog } from '../src/audit/audit-log.ts';
+import type { ChannelHost, InboundMessage, ReceiveResult } from '../src/channels/channel.ts';
 import { gmail } from '../src/channels/gmail/index.ts';
 import { GmailChannelConfig } from '../src/channels/gmail/config.ts';
 import { Secrets } from '../src/config/secrets.ts';
+import type { Conversation, Outbound } from '../src/store/store.ts';
 import { startHarness, type Harness } from './support/harness.ts';
 import { GmailStandIn } from './support/gmail-standin.ts';
 
@@ -258,5 +260,51 @@ describe('nanoclaw setup gmail: the OAuth loopback flow', () => {
     const page = await fetch(`${consent.searchParams.get('redirect_uri')}?error=access_denied&state=${consent.searchParams.get('state')}`);
     assert.equal(page.status, 400);
     await refused;
+  });
+});
+
+describe('Gmail channel on its own (a bare host): restarts and crashes', () => {
+  let g: GmailStandIn;
+  let dir: string;
+  before(async () => { g = await GmailStandIn.start(); dir = mkdtempSync(join(tmpdir(), 'nct-gmail-')); });
+  after(async () => { await g.close(); rmSync(dir, { recursive: true, force: true }); });
+
+  const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+  function startChannel(received: InboundMessage[]) {
+    const channel = gmail.createChannel({
+      config: GmailChannelConfig.parse({ enabled: true, apiBaseUrl: g.url, oauthTokenUrl: g.tokenUrl, pollIntervalSec: 1 }),
+      secrets: new Secrets(join(dir, 'secrets.json'), g.env), log: quiet,
+    });
+    const host = {
+      receive: (_where: unknown, msg: InboundMessage) => { received.push(msg); return { accepted: true } as ReceiveResult; },
+      audit() {}, attachmentLimit: 1_000_000, dataDir: dir, log: quiet,
+    } as unknown as ChannelHost;
+    return { channel, started: channel.start(host) };
+  }
+
+  it('after a restart: goes on from the stored history id (no mail handled twice) and still replies in the thread; a reply sent before a crash is recognised', async () => {
+    const received: InboundMessage[] = [];
+    const first = startChannel(received);
+    await first.started;
+    await g.until(() => g.count('/history') >= 1, 10_000, 'no poll');
+    const mail = await g.deliver({ from: OWNER, subject: 'Persist', text: 'remember me' });
+    await g.until(() => received.length === 1, 10_000, 'the mail was not received');
+    await first.channel.stop();
+
+    const again: InboundMessage[] = [];
+    const second = startChannel(again);
+    await second.started;
+    const polls = g.count('/history');
+    await g.until(() => g.count('/history') >= polls + 2, 10_000, 'no poll after the restart');
+    assert.deepEqual(again, [], 'the mail handled before the restart is not handed on again');
+
+    const conv = { id: 'conv-1', channel: 'gmail', chat: g.account, thread: mail.threadId } as Conversation;
+    await second.channel.send(conv, { kind: 'reply', text: 'still here', files: [], buttons: [], outboundId: 7 });
+    const reply = await g.nextSent();
+    assert.equal(reply.threadId, mail.threadId);
+    assert.equal(reply.mail.inReplyTo, mail.messageId, 'the thread\'s headers survived the restart');
+    assert.equal(await second.channel.wasDelivered!(conv, { id: 7 } as Outbound), true);
+    assert.equal(await second.channel.wasDelivered!(conv, { id: 8 } as Outbound), false);
+    await second.channel.stop();
   });
 });

@@ -183,6 +183,19 @@ export class GmailStandIn {
         this.sent.push({ id, threadId: sent.threadId, raw, mail: await simpleParser(raw), bearer });
         return json(res, 200, { id, threadId, labelIds: ['SENT'] });
       }
+      const thread = /^threads\/([0-9a-f]+)$/.exec(route);
+      if (thread && req.method === 'GET') {
+        const found = this.messages.filter((x) => x.threadId === thread[1]);
+        if (!found.length) return apiError(res, 404, 'Requested entity was not found.', 'NOT_FOUND');
+        const wanted = url.searchParams.getAll('metadataHeaders').map((n) => n.toLowerCase());
+        return json(res, 200, {
+          id: thread[1], historyId: String(this.historyId),
+          messages: found.map((x) => {
+            const full = this.resource(x, 'full');
+            return { ...full, payload: { ...full.payload, body: undefined, headers: full.payload.headers.filter((hd: { name: string }) => wanted.includes(hd.name.toLowerCase())) } };
+          }),
+        });
+      }
       const get = /^messages\/([0-9a-f]+)$/.exec(route);
       if (get && req.method === 'GET') {
         const msg = this.messages.find((x) => x.id === get[1]);

@@ -2,13 +2,13 @@ import { gmail, type gmail_v1 } from '@googleapis/gmail';
 import type { Channel, ChannelCapabilities, ChannelHealth, ChannelHost, OutboundPayload, SendResult } from '../channel.ts';
 import type { Config } from '../../config/schema.ts';
 import type { Logger } from '../../core/logger.ts';
-import type { Conversation } from '../../store/store.ts';
+import type { Conversation, Outbound } from '../../store/store.ts';
 import { DeliveryError } from '../channel.ts';
 import { deliveryError, isAuthFailure, RELINK_ACTION, statusOf } from './errors.ts';
 import { parseMessage } from './inbound.ts';
 import { MailboxState } from './mailbox-state.ts';
 import { oauthClient } from './oauth.ts';
-import { buildReply } from './outbound.ts';
+import { buildReply, OUTBOUND_HEADER } from './outbound.ts';
 
 export interface GmailCredentials { clientId: string; clientSecret: string; refreshToken: string }
 
@@ -214,13 +214,25 @@ export class GmailChannel implements Channel {
       throw new DeliveryError('permanent', `no mail to reply to in Gmail thread ${conversation.thread || '(none)'}: this channel only answers mail it received`);
     }
     if ((payload.resumeAt ?? 0) > 0) return { platformIds: [] };
-    const raw = await buildReply({ from: this.account, reply, markdown: payload.text, files: payload.files });
+    const mark = payload.outboundId === undefined ? undefined : outboundMark(conversation, payload.outboundId);
+    const raw = await buildReply({ from: this.account, reply, markdown: payload.text, files: payload.files, mark });
     try {
       const sent = (await this.api.users.messages.send({ userId: 'me', requestBody: { raw: raw.toString('base64url'), threadId: conversation.thread } })).data;
       return { platformIds: sent.id ? [sent.id] : [] };
     } catch (err) {
       throw deliveryError(err);
     }
+  }
+
+  /**
+   * After a crash between sending and recording it: is a reply carrying this
+   * row's mark among the thread's sent messages? Then it is not sent twice.
+   */
+  async wasDelivered(conversation: Conversation, message: Outbound): Promise<boolean> {
+    const thread = (await this.api.users.threads.get({ userId: 'me', id: conversation.thread, format: 'metadata', metadataHeaders: [OUTBOUND_HEADER] })).data;
+    const mark = outboundMark(conversation, message.id);
+    return (thread.messages ?? []).some((m) => (m.labelIds ?? []).includes('SENT')
+      && (m.payload?.headers ?? []).some((h) => h.name?.toLowerCase() === OUTBOUND_HEADER.toLowerCase() && h.value === mark));
   }
 
   async stop(): Promise<void> {
@@ -233,6 +245,11 @@ export class GmailChannel implements Channel {
     this.status = { ...s, since: Date.now() };
     if (s.state !== 'failed') this.log.info(`gmail: ${s.state}${s.detail ? ` (${s.detail})` : ''}`);
   }
+}
+
+/** The value of the outbound header: the conversation and the stored row. */
+function outboundMark(conversation: Conversation, outboundId: number): string {
+  return `${conversation.id}/${outboundId}`;
 }
 
 function describe(err: unknown): string {

@@ -4,6 +4,9 @@ import { toDialect } from '../format/index.ts';
 import type { OutboundFile } from '../channel.ts';
 import type { ReplyContext } from './mailbox-state.ts';
 
+/** Carries the stored outbound row's key on every reply. */
+export const OUTBOUND_HEADER = 'X-NanoClaw-Outbound';
+
 /**
  * The agent's answer as a reply in its thread (RFC 822, ready for
  * `messages.send` as base64url `raw`): "Re:" subject, In-Reply-To the
@@ -13,7 +16,7 @@ import type { ReplyContext } from './mailbox-state.ts';
  *   const raw = await buildReply({ from: 'me@gmail.com', reply: state.thread(id)!, markdown: 'Done.', files: [] });
  *   await api.users.messages.send({ userId: 'me', requestBody: { raw: raw.toString('base64url'), threadId: id } });
  */
-export async function buildReply(opts: { from: string; reply: ReplyContext; markdown: string; files: OutboundFile[] }): Promise<Buffer> {
+export async function buildReply(opts: { from: string; reply: ReplyContext; markdown: string; files: OutboundFile[]; mark?: string }): Promise<Buffer> {
   const { reply } = opts;
   const attachments = await Promise.all(opts.files.map(async (f) => ({ filename: f.name, content: await readFile(f.path) })));
   const mail = new MailComposer({
@@ -24,6 +27,8 @@ export async function buildReply(opts: { from: string; reply: ReplyContext; mark
     references: reply.references.length ? reply.references : undefined,
     text: toDialect(opts.markdown, 'plain'),
     attachments,
+    // Which stored reply this is: after a crash mid-send, `wasDelivered` looks for it in the thread.
+    headers: opts.mark ? { [OUTBOUND_HEADER]: opts.mark } : undefined,
   });
   return mail.compile().build();
 }
