@@ -38,7 +38,7 @@ describe('Gmail channel (the Google client against a Gmail API stand-in, real co
     h = await startHarness({
       env: g.env,
       config: {
-        channels: { gmail: { enabled: true, apiBaseUrl: g.url, oauthTokenUrl: g.tokenUrl, pollIntervalSec: 1 } },
+        channels: { gmail: { enabled: true, apiBaseUrl: g.url, oauthTokenUrl: g.tokenUrl, pollIntervalSec: 1, requestTimeoutSec: 2 } },
         access: { owners: [`gmail:${OWNER}`] },
       },
     });
@@ -144,6 +144,14 @@ describe('Gmail channel (the Google client against a Gmail API stand-in, real co
     assert.match(reply.mail.text ?? '', /during the outage/);
     assert.equal(g.sent.filter((s) => /during the outage/.test(s.mail.text ?? '')).length, 1, 'sent once, after the refused attempt');
     assert.equal(h.app.gateway.status().channels.find((c) => c.name === 'gmail')?.health?.state, 'connected');
+  });
+
+  it('gives up a poll that Gmail never answers (the watchdog) and polls again', async () => {
+    g.stall('history');
+    const stalledAt = g.count('/history');
+    await g.deliver({ from: OWNER, subject: 'Stall', text: 'after the stall' });
+    assert.match((await g.nextSent()).mail.text ?? '', /after the stall/);
+    assert.ok(g.count('/history') > stalledAt + 1, 'a new poll followed the one left hanging');
   });
 
   it('refreshes the access token when Gmail refuses the old one, and goes on with the new bearer', async () => {

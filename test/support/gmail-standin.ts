@@ -61,6 +61,7 @@ export class GmailStandIn {
   private readonly accessTokens = new Set<string>();
   private readonly codes = new Map<string, { challenge: string; redirectUri?: string }>();
   private readonly failures = new Map<string, number[]>();
+  private readonly stalls = new Map<string, number>();
   private nextId = 1;
   private read = 0;
   private waiters: Array<() => void> = [];
@@ -121,6 +122,11 @@ export class GmailStandIn {
     this.failures.set(route, [...(this.failures.get(route) ?? []), ...Array(times).fill(status)]);
   }
 
+  /** The next `times` calls of `route` get no answer at all (a stalled connection): the client must give up and poll again. */
+  stall(route: string, times = 1): void {
+    this.stalls.set(route, (this.stalls.get(route) ?? 0) + times);
+  }
+
   /** Every access token stops working: the next call gets 401 and the client must refresh. */
   expireAccessTokens(): void { this.accessTokens.clear(); }
 
@@ -161,6 +167,8 @@ export class GmailStandIn {
       if (!m) return apiError(res, 404, 'Not Found', 'NOT_FOUND');
       if (!bearer || !this.accessTokens.has(bearer)) return apiError(res, 401, 'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.', 'UNAUTHENTICATED');
       const route = m[1];
+      const stalled = this.stalls.get(route) ?? 0;
+      if (stalled > 0) { this.stalls.set(route, stalled - 1); return; }
       const failure = this.failures.get(route)?.shift();
       if (failure) return apiError(res, failure, failure === 429 ? 'Too many concurrent requests for user.' : 'The service is currently unavailable.', failure === 429 ? 'RESOURCE_EXHAUSTED' : 'UNAVAILABLE');
       if (route === 'profile' && req.method === 'GET') {

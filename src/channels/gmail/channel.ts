@@ -58,8 +58,10 @@ export class GmailChannel implements Channel {
   private failures = 0;
 
   constructor(private readonly config: Config['channels']['gmail'], credentials: GmailCredentials, private readonly log: Logger) {
-    const auth = oauthClient({ ...credentials, tokenUrl: config.oauthTokenUrl });
-    this.api = gmail({ version: 'v1', auth, rootUrl: config.apiBaseUrl });
+    const timeoutMs = config.requestTimeoutSec * 1000;
+    const auth = oauthClient({ ...credentials, tokenUrl: config.oauthTokenUrl, timeoutMs });
+    // The timeout is the poller's watchdog: a call that hangs fails, and the next poll starts over.
+    this.api = gmail({ version: 'v1', auth, rootUrl: config.apiBaseUrl, timeout: timeoutMs });
   }
 
   async start(host: ChannelHost): Promise<void> {
@@ -87,7 +89,7 @@ export class GmailChannel implements Channel {
           return;
         }
         this.failures++;
-        waitMs = Math.min(MAX_BACKOFF_MS, waitMs, 1000 * 2 ** Math.min(this.failures, 10));
+        waitMs = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(this.failures, 10));
         this.setStatus({ state: 'reconnecting', detail: `Gmail did not answer: ${describe(err)}` });
         this.host?.log.warn(`gmail: polling failed (${describe(err)}); trying again in ${Math.round(waitMs / 1000)} s`);
       }

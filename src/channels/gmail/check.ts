@@ -26,7 +26,8 @@ export function gmailCredentials(secrets: Secrets): { clientId: string; clientSe
 export async function checkGmail(opts: { config: Config['channels']['gmail']; secrets: Secrets; signal?: AbortSignal }): Promise<CheckResult> {
   const creds = gmailCredentials(opts.secrets);
   if ('missing' in creds) return { ok: false, detail: `${creds.missing} is not set`, fix: 'run `nanoclaw setup gmail`' };
-  const api = gmail({ version: 'v1', auth: oauthClient({ ...creds, tokenUrl: opts.config.oauthTokenUrl }), rootUrl: opts.config.apiBaseUrl });
+  const timeoutMs = opts.config.requestTimeoutSec * 1000;
+  const api = gmail({ version: 'v1', auth: oauthClient({ ...creds, tokenUrl: opts.config.oauthTokenUrl, timeoutMs }), rootUrl: opts.config.apiBaseUrl, timeout: timeoutMs });
   try {
     const profile = (await api.users.getProfile({ userId: 'me' }, { signal: opts.signal, retry: false })).data;
     return { ok: true, detail: `reads and answers ${profile.emailAddress}` };

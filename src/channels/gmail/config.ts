@@ -9,4 +9,6 @@ export const GmailChannelConfig = z.strictObject({
     .describe('Seconds between two looks at the mailbox history; Gmail needs no public URL this way. Each look is one cheap API call.'),
   resyncMessages: z.number().int().min(1).max(500).default(25)
     .describe('After a gap too long for the mailbox history (Gmail forgot the position), how many of the newest inbox messages are looked at again.'),
+  requestTimeoutSec: z.number().int().min(1).max(600).default(60)
+    .describe('Seconds one call to Google may take; a call that hangs longer is given up and the next poll starts over (the poller\'s watchdog).'),
 }).prefault({});

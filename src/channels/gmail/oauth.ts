@@ -24,13 +24,15 @@ const LINK_TIMEOUT_MS = 10 * 60_000;
  *   const auth = oauthClient({ clientId, clientSecret, tokenUrl: config.oauthTokenUrl, refreshToken });
  *   const { token } = await auth.getAccessToken();
  */
-export function oauthClient(opts: { clientId: string; clientSecret: string; tokenUrl: string; refreshToken?: string; redirectUri?: string }): OAuth2Client {
+export function oauthClient(opts: { clientId: string; clientSecret: string; tokenUrl: string; refreshToken?: string; redirectUri?: string; timeoutMs?: number }): OAuth2Client {
   const client = new OAuth2Client({
     clientId: opts.clientId,
     clientSecret: opts.clientSecret,
     redirectUri: opts.redirectUri,
     // A 401 before the token's own expiry (revoked early, or a clock off) gets one refresh and retry.
     forceRefreshOnFailure: true,
+    // A token endpoint that never answers must not stall the poller (gaxios has no limit of its own).
+    transporterOptions: { timeout: opts.timeoutMs ?? 60_000 },
     endpoints: { oauth2TokenUrl: opts.tokenUrl },
   });
   if (opts.refreshToken) client.setCredentials({ refresh_token: opts.refreshToken });
