@@ -6,7 +6,7 @@ import type { Conversation } from '../../store/store.ts';
 import { mailAuth } from './credentials.ts';
 import { MailboxWatcher, type MailOutcome, type NewMail } from './mailbox.ts';
 import { EmailOutbound, OWN_ID_PREFIX } from './outbound.ts';
-import { MalformedMailError, parseMail, type InboundMail } from './parse.ts';
+import { parseMail, type InboundMail } from './parse.ts';
 import { ThreadStore } from './threads.ts';
 
 /** Longest text handed to the agent from one mail; the rest is cut with a note. */
@@ -69,7 +69,11 @@ export class EmailChannel implements Channel {
     this.outbound.close();
   }
 
-  /** One new mail: to the agent, ignored, or skipped; never throws (a bad mail must not stop the ones after it). */
+  /**
+   * One new mail: to the agent, ignored, or skipped. Only a dropped
+   * connection throws (the mail is read again after the reconnect): a bad
+   * mail must not hold up the ones after it.
+   */
   private async take(newMail: NewMail): Promise<MailOutcome> {
     const host = this.host!;
     const log = this.opts.log;
@@ -79,13 +83,16 @@ export class EmailChannel implements Channel {
       host.audit({ type: 'email.skipped', data: { uid: newMail.uid, size: newMail.size, reason: 'too large' } });
       return 'leave';
     }
+    const source = await newMail.read();
+    if (!source) return 'leave'; // deleted before it could be read
     let mail: InboundMail;
     try {
-      mail = await parseMail(await newMail.read());
+      mail = await parseMail(source);
     } catch (err) {
-      if (!(err instanceof MalformedMailError)) throw err;
-      log.warn(`email: skipped mail UID ${newMail.uid}: ${err.message}`);
-      host.audit({ type: 'email.skipped', data: { uid: newMail.uid, reason: err.message } });
+      // MalformedMailError, or anything else a hostile mail can make the parser do.
+      const reason = (err as Error).message;
+      log.warn(`email: skipped mail UID ${newMail.uid}: ${reason}`);
+      host.audit({ type: 'email.skipped', data: { uid: newMail.uid, reason } });
       return 'leave';
     }
     if (mail.messageId.startsWith(OWN_ID_PREFIX)) return 'leave';

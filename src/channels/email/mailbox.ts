@@ -7,8 +7,12 @@ import type { Logger } from '../../core/logger.ts';
 import { tlsMode } from './config.ts';
 import type { MailAuth } from './credentials.ts';
 
-/** One new mail in the watched folder; `read` fetches its source. */
-export interface NewMail { uid: number; size: number; read(): Promise<Buffer> }
+/**
+ * One new mail in the watched folder; `read` fetches its source (undefined
+ * when it was deleted meanwhile; a dropped connection throws, and the mail is
+ * tried again after the reconnect).
+ */
+export interface NewMail { uid: number; size: number; read(): Promise<Buffer | undefined> }
 
 /** What the handler decides: mark the mail seen (it was taken), or leave it as it is for the person reading the mailbox. */
 export type MailOutcome = 'seen' | 'leave';
@@ -178,8 +182,7 @@ export class MailboxWatcher {
           uid, size: meta.size ?? 0,
           read: async () => {
             const full = await client.fetchOne(String(uid), { source: true }, { uid: true });
-            if (!full || !full.source) throw new Error(`mail UID ${uid} is gone from ${this.opts.config.mailbox}`);
-            return full.source;
+            return full ? full.source : undefined;
           },
         });
         if (outcome === 'seen') await client.messageFlagsAdd(String(uid), ['\\Seen'], { uid: true });
