@@ -5,11 +5,12 @@
  * from config.json, and the channel is enabled; a bad token saves nothing.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Secrets, SecretsError } from '../src/config/secrets.ts';
+import { openDatabase } from '../src/store/database.ts';
 import { cli } from './support/cli.ts';
 import { TelegramStandIn } from './support/telegram-standin.ts';
 
@@ -71,5 +72,17 @@ describe('nanoclaw setup <channel> and secrets.json', () => {
     writeFileSync(file, '{"A": 1}', { mode: 0o600 });
     chmodSync(file, 0o600);
     assert.throws(() => new Secrets(file).get('A'), /JSON object of strings/);
+  });
+  it('pair add approves a sender who has not written yet (mail never answers strangers with a code)', async () => {
+    const dir = home();
+    mkdirSync(dir, { recursive: true });
+    openDatabase(join(dir, 'nanoclaw.db')).close();
+    const added = await cli(['pair', 'add', 'email:bob@example.com'], { NANOCLAW_HOME: dir });
+    assert.equal(added.code, 0, added.stderr);
+    assert.match(added.stdout, /approved email:bob@example\.com/);
+    const list = await cli(['pair', 'list'], { NANOCLAW_HOME: dir });
+    assert.match(list.stdout, /^email:bob@example\.com {2}approved$/m);
+    assert.match((await cli(['pair', 'add', 'email:bob@example.com'], { NANOCLAW_HOME: dir })).stdout, /already approved/);
+    assert.match((await cli(['pair', 'add', 'bob'], { NANOCLAW_HOME: dir })).stderr, /expected channel:sender/);
   });
 });

@@ -5,7 +5,7 @@ import { runConfig } from './config.ts';
 import { runDemo } from './demo.ts';
 import { runDoctor } from './doctor.ts';
 import { runMemoryLog } from './memory.ts';
-import { runPairApprove, runPairList, runPairRevoke } from './pair.ts';
+import { runPairAdd, runPairApprove, runPairList, runPairRevoke } from './pair.ts';
 import { runStart } from './start.ts';
 import { runStatus } from './status.ts';
 import { runSetupChannel } from './setup-channel.ts';
@@ -29,6 +29,7 @@ program.command('setup <channel>').description('connect a chat channel (telegram
   .action((channel: string, opts: { option?: string[] }) => runSetupChannel(channel, opts));
 const pair = program.command('pair').description('who may talk to the agent on chat channels');
 pair.command('approve <code>').description('approve the sender who received this pairing code').action(runPairApprove);
+pair.command('add <sender>').description('approve a sender who has not written yet (channel:sender, e.g. email:bob@example.com)').action(runPairAdd);
 pair.command('list').description('approved senders and pending codes').action(runPairList);
 pair.command('revoke <sender>').description('forget an approved sender (channel:sender)').action(runPairRevoke);
 

@@ -56,6 +56,19 @@ export async function runPairList(): Promise<void> {
   }
 }
 
+/**
+ * `nanoclaw pair add <channel:sender>`: approves a sender who has not written
+ * yet (an email address, say, on a channel that never answers strangers with
+ * a code): a code is made for them and approved at once, as `approve` does.
+ */
+export async function runPairAdd(who: string): Promise<void> {
+  const i = who.indexOf(':');
+  if (i < 1 || i === who.length - 1) throw new Error('expected channel:sender, e.g. email:bob@example.com or telegram:12345');
+  const request = senders().requestPairing(who.slice(0, i), who.slice(i + 1));
+  if (!request.code) return void process.stdout.write(`${who} is already approved\n`);
+  await runPairApprove(request.code);
+}
+
 /** `nanoclaw pair revoke <channel:sender>`. */
 export async function runPairRevoke(who: string): Promise<void> {
   const i = who.indexOf(':');
