@@ -8,8 +8,11 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { auditLogPath, readAuditLog } from '../src/audit/audit-log.ts';
+import { OpenAiTranscriber } from '../src/transcription/client.ts';
 import { startHarness, type Harness } from './support/harness.ts';
 import { TelegramStandIn } from './support/telegram-standin.ts';
 import { TranscriptionStandIn } from './support/transcription-standin.ts';
@@ -118,5 +121,50 @@ describe('voice notes without a transcription service', () => {
     tg.sendText({ from: OWNER, text: `run: sha256sum /workspace/inbox/voice-${id}.ogg` });
     assert.match((await tg.nextSent(OWNER)).text, new RegExp(sha(voice)));
     assert.equal(readAuditLog(auditLogPath(h.home), { type: 'transcription' }).length, 0, 'no service was called');
+  });
+});
+
+describe('the transcription client (OpenAiTranscriber) against services that misbehave', () => {
+  /** A local service answering each request with `handler`; returns its /v1 URL and a close. */
+  async function service(handler: Parameters<typeof createServer>[1]) {
+    const server = createServer(handler);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`, close: () => { server.closeAllConnections(); server.close(); } };
+  }
+  const audio = { name: 'voice-1.ogg', data: Buffer.from('OggS') };
+
+  it('gives up on a service that does not answer within the timeout', async () => {
+    const s = await service(() => { /* never answers */ });
+    try {
+      const t = new OpenAiTranscriber({ baseUrl: s.url, model: 'm', apiKey: 'k', timeoutMs: 300 });
+      await assert.rejects(t.transcribe(audio), { name: 'TranscriptionError', message: /did not answer within/ });
+    } finally { s.close(); }
+  });
+
+  it('stops reading an answer over 1 MiB', async () => {
+    const s = await service((_req, res) => { res.writeHead(200, { 'content-type': 'application/json' }); res.end(JSON.stringify({ text: 'x'.repeat(2 * 1024 * 1024) })); });
+    try {
+      const t = new OpenAiTranscriber({ baseUrl: s.url, model: 'm', timeoutMs: 10_000 });
+      await assert.rejects(t.transcribe(audio), { name: 'TranscriptionError', message: /over 1048576 bytes/ });
+    } finally { s.close(); }
+  });
+
+  it('does not follow a redirect, so the key goes nowhere but baseUrl', async () => {
+    let followed = false;
+    const elsewhere = await service((_req, res) => { followed = true; res.end('{"text":"x"}'); });
+    const s = await service((_req, res) => { res.writeHead(307, { location: `${elsewhere.url}/audio/transcriptions` }).end(); });
+    try {
+      const t = new OpenAiTranscriber({ baseUrl: s.url, model: 'm', apiKey: 'sk-secret', timeoutMs: 10_000 });
+      await assert.rejects(t.transcribe(audio), { name: 'TranscriptionError' });
+      assert.equal(followed, false);
+    } finally { s.close(); elsewhere.close(); }
+  });
+
+  it('says what a refused key means, without repeating what the service said', async () => {
+    const s = await service((_req, res) => { res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":{"message":"Incorrect API key provided: sk-se***et"}}'); });
+    try {
+      const t = new OpenAiTranscriber({ baseUrl: s.url, model: 'm', apiKey: 'sk-secret', timeoutMs: 10_000 });
+      await assert.rejects(t.transcribe(audio), (err: Error) => err.message === 'the transcription service answered 401 (check the API key)');
+    } finally { s.close(); }
   });
 });
