@@ -159,6 +159,20 @@ describe('WhatsApp channel (real Baileys socket, local websocket server, real co
     assert.ok(wa.presences.slice(before).some((p) => p.jid === jid(FRIEND) && p.presence === 'composing'), JSON.stringify(wa.presences));
   });
 
+  it('skips malformed and oversized messages without a crash, and goes on answering', async () => {
+    wa.socket.ev.emit('messages.upsert', { type: 'notify', messages: [
+      null as never,
+      { key: {} } as never,
+      { key: { remoteJid: jid(FRIEND), id: 'NOMESSAGE1' } } as never,
+      { key: { remoteJid: 'not a jid', id: 'BADJID1' }, message: { conversation: 'bad jid' } } as never,
+      { key: { remoteJid: jid(FRIEND), id: 'HUGE1' }, message: { conversation: `huge ${'x'.repeat(200_000)}` } } as never,
+      { key: { remoteJid: jid(FRIEND), id: 'NOMEDIA1' }, message: { imageMessage: { mimetype: 'image/jpeg', fileLength: 10 } } } as never,
+    ] });
+    wa.sendText({ from: FRIEND, text: 'still answering' });
+    assert.equal((await wa.nextSent(jid(FRIEND))).content.text, 'Echo: still answering');
+    assert.ok(!modelSaw('huge xxx'));
+  });
+
   it('reconnects after the connection drops, and answers again once open', async () => {
     const seen = wa.connections;
     wa.dropAll();

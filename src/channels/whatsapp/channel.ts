@@ -10,7 +10,7 @@ import type { WhatsappChannelConfig } from './config.ts';
 import { WhatsappConnection, type SocketFactory } from './connection.ts';
 import { WhatsappInbound } from './inbound.ts';
 import { socketLink, type WhatsappLink } from './link.ts';
-import { deliveryError, MAX_MESSAGE, MAX_UPLOAD_BYTES, sendPayload } from './outbound.ts';
+import { MAX_MESSAGE, MAX_UPLOAD_BYTES, sendPayload } from './outbound.ts';
 
 export type WhatsappConfig = z.output<typeof WhatsappChannelConfig>;
 
@@ -53,6 +53,8 @@ export class WhatsappChannel implements Channel {
   private store?: AuthStore;
   private readonly sentIds = new Set<string>();
   private readonly baileysLog: ILogger;
+  /** Inbound messages, handled one at a time in the order WhatsApp gave them. */
+  private queue: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: {
     config: WhatsappConfig;
@@ -86,7 +88,7 @@ export class WhatsappChannel implements Channel {
     const store = this.store;
     const inbound = new WhatsappInbound({
       host,
-      link: { sendMessage: (jid, content) => this.linkOrThrow().sendMessage(jid, content), sendPresence: async () => {}, download: (m) => this.linkOrThrow().download(m) },
+      link: () => this.link,
       me: () => store.state.creds.me ? { pn: store.state.creds.me.id, lid: store.state.creds.me.lid ?? undefined } : undefined,
       sentByUs: (id) => this.sentIds.has(id),
     });
@@ -106,8 +108,6 @@ export class WhatsappChannel implements Channel {
     this.connection.start();
   }
 
-  private queue: Promise<void> = Promise.resolve();
-
   async stop(): Promise<void> {
     await this.connection?.stop();
     await this.queue;
@@ -125,15 +125,15 @@ export class WhatsappChannel implements Channel {
     }
   }
 
-  /** The link while connected; otherwise a transient failure the delivery worker retries. */
+  /**
+   * The link while connected. Otherwise the message waits ('offline', no
+   * attempt used up) until the connection opens again and asks for
+   * redelivery: a long outage or a re-link must not use up its retries.
+   */
   private connectedLink(): WhatsappLink {
-    if (this.state.state === 'failed') throw new DeliveryError('transient', `WhatsApp is not connected: ${this.state.detail}`);
-    if (!this.connection?.connected || !this.link) throw deliveryError(new Error('WhatsApp is not connected yet'));
-    return this.link;
-  }
-
-  private linkOrThrow(): WhatsappLink {
-    if (!this.link) throw new Error('no WhatsApp socket');
+    if (!this.connection?.connected || !this.link) {
+      throw new DeliveryError('offline', `WhatsApp is not connected (${this.state.state}${this.state.detail ? `: ${this.state.detail}` : ''})`);
+    }
     return this.link;
   }
 

@@ -21,13 +21,14 @@ export interface OwnIdentity { pn: string; lid?: string }
  * the owner talking to a friend). The channel's own replies are recognised by
  * their ids and skipped. Nothing is marked read: the account is a person's.
  *
- *   const inbound = new WhatsappInbound({ host, link, me: { pn: '15551234567@s.whatsapp.net' }, sentByUs, log });
+ *   const inbound = new WhatsappInbound({ host, link: () => link, me: () => ({ pn: '15551234567@s.whatsapp.net' }), sentByUs });
  *   sock.ev.on('messages.upsert', ({ messages, type }) => type === 'notify' && messages.forEach((m) => inbound.handle(m)));
  */
 export class WhatsappInbound {
   constructor(private readonly opts: {
     host: ChannelHost;
-    link: WhatsappLink;
+    /** The current socket's link (a new one after each reconnect). */
+    link: () => WhatsappLink | undefined;
     me: () => OwnIdentity | undefined;
     sentByUs: (id: string) => boolean;
   }) {}
@@ -43,12 +44,13 @@ export class WhatsappInbound {
   }
 
   private async receive(msg: WAMessage): Promise<void> {
-    const { host, link } = this.opts;
+    const { host } = this.opts;
+    const link = this.opts.link();
     const me = this.opts.me();
     const key = msg.key;
     const id = key?.id;
     const chatJid = key?.remoteJid ? jidNormalizedUser(key.remoteJid) : '';
-    if (!me || !id || !chatJid || !msg.message) return;
+    if (!link || !me || !id || !chatJid || !msg.message) return;
     if (chatJid === 'status@broadcast' || chatJid.endsWith('@newsletter') || chatJid.endsWith('@broadcast')) return;
     if (this.opts.sentByUs(id)) return;
     const isGroup = !!isJidGroup(chatJid);
