@@ -91,6 +91,7 @@ export class WhatsappChannel implements Channel {
       link: () => this.link,
       me: () => store.state.creds.me ? { pn: store.state.creds.me.id, lid: store.state.creds.me.lid ?? undefined } : undefined,
       sentByUs: (id) => this.sentIds.has(id),
+      pairStrangers: config.pairStrangers,
     });
     this.connection = new WhatsappConnection({
       url: config.apiBaseUrl,

@@ -20,8 +20,10 @@ export interface OwnIdentity { pn: string; lid?: string }
  * groups, never in the owner's direct chats with other people (those are
  * the owner talking to a friend). The channel's own replies are recognised by
  * their ids and skipped. Nothing is marked read: the account is a person's.
+ * For the same reason a stranger's direct message is only ignored, unless
+ * `pairStrangers` asks for pairing codes.
  *
- *   const inbound = new WhatsappInbound({ host, link: () => link, me: () => ({ pn: '15551234567@s.whatsapp.net' }), sentByUs });
+ *   const inbound = new WhatsappInbound({ host, link: () => link, me: () => ({ pn: '15551234567@s.whatsapp.net' }), sentByUs, pairStrangers: false });
  *   sock.ev.on('messages.upsert', ({ messages, type }) => type === 'notify' && messages.forEach((m) => inbound.handle(m)));
  */
 export class WhatsappInbound {
@@ -31,6 +33,8 @@ export class WhatsappInbound {
     link: () => WhatsappLink | undefined;
     me: () => OwnIdentity | undefined;
     sentByUs: (id: string) => boolean;
+    /** Answer unknown senders with a pairing code (channels.whatsapp.pairStrangers); otherwise only ignore them. */
+    pairStrangers: boolean;
   }) {}
 
   /** Never throws: a message it cannot read is logged and skipped. */
@@ -73,7 +77,7 @@ export class WhatsappInbound {
     const media = mediaOf(content, id);
     if (!text && !media) return; // reactions, receipts, protocol messages
     const where = { chat: chatJid, thread: '' };
-    const ctx = { isGroup, mentioned };
+    const ctx = { isGroup, mentioned, ignoreStrangers: !this.opts.pairStrangers };
     const attachments: Array<{ name: string; data: Buffer }> = [];
     if (media) {
       if (media.size > host.attachmentLimit) {
