@@ -121,6 +121,7 @@ describe('WhatsApp channel (real Baileys socket, local websocket server, real co
     assert.match(listing, new RegExp(`${sha(image)}  image-${img.key.id}\\.jpg`), listing);
     assert.match(listing, new RegExp(`${sha(voice)}  voice-${note.key.id}\\.ogg`), listing);
     assert.match(listing, new RegExp(`${sha(doc)}  report\\.pdf`), listing);
+    assert.ok(modelSaw(`Voice note /workspace/inbox/voice-${note.key.id}.ogg`), 'the push-to-talk audio was marked as a voice note');
   });
 
   it('refuses a file over the attachment limit before downloading it, and tells the sender', async () => {

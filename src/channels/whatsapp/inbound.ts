@@ -78,7 +78,7 @@ export class WhatsappInbound {
     if (!text && !media) return; // reactions, receipts, protocol messages
     const where = { chat: chatJid, thread: '' };
     const ctx = { isGroup, mentioned, ignoreStrangers: !this.opts.pairStrangers };
-    const attachments: Array<{ name: string; data: Buffer }> = [];
+    const attachments: Array<{ name: string; data: Buffer; voice?: true }> = [];
     if (media) {
       if (media.size > host.attachmentLimit) {
         host.log.warn(`whatsapp: refused ${media.name} (${media.size} bytes, over ${host.attachmentLimit}) from ${senderId(senderJid)}`);
@@ -87,7 +87,8 @@ export class WhatsappInbound {
         }
         return;
       }
-      attachments.push({ name: media.name, data: await link.download(msg) });
+      // A voice note (push-to-talk audio) is marked so the gateway transcribes it; music and other audio stay files.
+      attachments.push({ name: media.name, data: await link.download(msg), ...(media.voice ? { voice: true as const } : {}) });
     }
     const result = host.receive(where, {
       clientId: id,
@@ -122,7 +123,7 @@ function stripLeadingMention(text: string, me: OwnIdentity): string {
   return text;
 }
 
-interface Media { name: string; size: number }
+interface Media { name: string; size: number; voice?: boolean }
 
 /** The file a message carries, its name made safe (no directories, no control characters) and its size as WhatsApp states it. */
 function mediaOf(content: proto.IMessage, id: string): Media | undefined {
@@ -132,7 +133,7 @@ function mediaOf(content: proto.IMessage, id: string): Media | undefined {
   if (content.videoMessage) return { name: `video-${safeId}.${extension(content.videoMessage.mimetype, 'mp4')}`, size: size(content.videoMessage.fileLength) };
   if (content.audioMessage) {
     const a = content.audioMessage;
-    return { name: `${a.ptt ? 'voice' : 'audio'}-${safeId}.${extension(a.mimetype, 'ogg')}`, size: size(a.fileLength) };
+    return { name: `${a.ptt ? 'voice' : 'audio'}-${safeId}.${extension(a.mimetype, 'ogg')}`, size: size(a.fileLength), voice: !!a.ptt };
   }
   if (content.documentMessage) {
     const d = content.documentMessage;
