@@ -9,7 +9,8 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -20,6 +21,7 @@ import { gmail } from '../src/channels/gmail/index.ts';
 import { GmailChannelConfig } from '../src/channels/gmail/config.ts';
 import { Secrets } from '../src/config/secrets.ts';
 import type { Conversation, Outbound } from '../src/store/store.ts';
+import { CLI } from './support/cli.ts';
 import { startHarness, type Harness } from './support/harness.ts';
 import { GmailStandIn } from './support/gmail-standin.ts';
 
@@ -259,6 +261,36 @@ describe('nanoclaw setup gmail: the OAuth loopback flow', () => {
     assert.equal(exchange.redirect_uri, redirect);
     assert.ok(exchange.code_verifier, 'the PKCE verifier was sent (the stand-in checked it against the challenge)');
     await assert.rejects(fetch(redirect), 'the one-shot server is closed');
+  });
+
+  it('the real `nanoclaw setup gmail`: asks for the client, runs the consent through the loopback, checks the mailbox, stores the refresh token (0600)', async (t) => {
+    const home = join(dir, 'home');
+    const child = spawn(process.execPath, [CLI, 'setup', 'gmail', '--option', `apiBaseUrl=${g.url}`, '--option', `oauthTokenUrl=${g.tokenUrl}`], {
+      env: { PATH: process.env.PATH!, NANOCLAW_HOME: home, GMAIL_CLIENT_ID: g.clientId, GMAIL_CLIENT_SECRET: g.clientSecret },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
+    t.after(() => { child.kill(); });
+    const consentUrl = /https:\/\/\S*redirect_uri\S*/;
+    await g.until(() => consentUrl.test(stdout) || child.exitCode !== null, 20_000, `no consent address printed (${stderr})`);
+    assert.ok(consentUrl.test(stdout), `no consent address printed: ${stdout} ${stderr}`);
+    const consent = new URL(consentUrl.exec(stdout)![0]);
+    const redirect = consent.searchParams.get('redirect_uri')!;
+    const code = g.issueCode(consent.searchParams.get('code_challenge')!, redirect);
+    assert.equal((await fetch(`${redirect}?code=${encodeURIComponent(code)}&state=${consent.searchParams.get('state')}`)).status, 200);
+    assert.equal(await exited, 0, stderr);
+    assert.match(stdout, /7 days/, 'the steps explain the testing-mode expiry');
+    assert.match(stdout, new RegExp(`reads and answers ${g.account}`));
+    const secrets = join(home, 'secrets.json');
+    assert.equal(statSync(secrets).mode & 0o777, 0o600);
+    assert.equal(JSON.parse(readFileSync(secrets, 'utf8')).GMAIL_REFRESH_TOKEN, g.refreshToken);
+    const config = JSON.parse(readFileSync(join(home, 'config.json'), 'utf8'));
+    assert.equal(config.channels.gmail.enabled, true);
+    assert.ok(!JSON.stringify(config).includes(g.refreshToken), 'no secret in config.json');
   });
 
   it('reports Google\'s refusal (access_denied) with what to do', async () => {
