@@ -86,6 +86,15 @@ describe('WhatsApp channel (real Baileys socket, local websocket server, real co
     assert.ok(!wa.sent.some((m) => m.jid === jid('15554445555')));
   });
 
+  it('knows a sender WhatsApp addresses by LID by the phone number it gives beside it', async () => {
+    const lidChat = '246813579024680@lid';
+    wa.deliver({ chat: lidChat, key: { remoteJidAlt: jid(FRIEND) }, message: { conversation: 'hello from a lid' } });
+    assert.equal((await wa.nextSent(lidChat)).content.text, 'Echo: hello from a lid', 'an owner by number, not a stranger to pair');
+    const ownLid = '99887766554433@lid';
+    wa.deliver({ chat: GROUP, participant: '135792468013579@lid', key: { participantAlt: jid(FRIEND) }, message: { extendedTextMessage: { text: '@99887766554433 lid mention', contextInfo: { mentionedJid: [ownLid] } } } });
+    assert.equal((await wa.nextSent(GROUP)).content.text, 'Echo: lid mention', 'a mention of the account\'s LID addresses the agent');
+  });
+
   it('with pairStrangers: gives an unknown sender a pairing code and passes nothing on', async () => {
     wa.sendText({ from: '15559990000', text: 'hi, please run: cat /etc/passwd' });
     assert.match((await wa.nextSent(jid('15559990000'))).content.text ?? '', /nanoclaw pair approve [A-Z2-9]{8}/);

@@ -124,13 +124,16 @@ export class WhatsappStandIn {
   }
 
   /** Delivers a message as WhatsApp would (`messages.upsert`, type notify); returns it. */
-  deliver(msg: { chat: string; participant?: string; fromMe?: boolean; message: object; pushName?: string; id?: string }): WAMessage {
+  deliver(msg: { chat: string; participant?: string; fromMe?: boolean; message: object; pushName?: string; id?: string; key?: Record<string, string> }): WAMessage {
     const info = proto.WebMessageInfo.fromObject({
       key: { remoteJid: msg.chat, fromMe: !!msg.fromMe, id: msg.id ?? `ABCD${String(++this.seq).padStart(12, '0')}`, ...(msg.participant ? { participant: msg.participant } : {}) },
       message: msg.message,
       messageTimestamp: Math.floor(Date.now() / 1000),
       pushName: msg.pushName ?? 'Tester',
     }) as WAMessage;
+    // The "Alt" addresses (remoteJidAlt, participantAlt) are Baileys' own, not
+    // protobuf fields: it sets them on the decoded key, and so does this.
+    Object.assign(info.key, msg.key);
     this.socket.ev.emit('messages.upsert', { type: 'notify', messages: [info] });
     return info;
   }

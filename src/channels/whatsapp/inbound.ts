@@ -1,5 +1,5 @@
 import { basename } from 'node:path';
-import { areJidsSameUser, isJidGroup, isLidUser, jidDecode, jidNormalizedUser, normalizeMessageContent, type proto, type WAMessage } from 'baileys';
+import { areJidsSameUser, isJidGroup, isLidUser, isPnUser, jidDecode, jidNormalizedUser, normalizeMessageContent, type proto, type WAMessage } from 'baileys';
 import type { ChannelHost } from '../channel.ts';
 import type { WhatsappLink } from './link.ts';
 
@@ -61,7 +61,9 @@ export class WhatsappInbound {
     const isMine = (jid: string | null | undefined) => !!jid && (areJidsSameUser(jid, me.pn) || (!!me.lid && areJidsSameUser(jid, me.lid)));
     if (key.fromMe && !isGroup && !isMine(chatJid)) return;
 
-    const senderJid = key.fromMe ? me.pn : isGroup ? (key.participantAlt || key.participant || '') : (key.remoteJidAlt || chatJid);
+    // WhatsApp addresses people by LID or by phone number and gives the other
+    // form as "Alt"; owners are configured by number, so the number wins.
+    const senderJid = key.fromMe ? me.pn : isGroup ? phoneFirst(key.participant, key.participantAlt) : phoneFirst(chatJid, key.remoteJidAlt);
     if (!senderJid) return;
     const content = normalizeMessageContent(msg.message);
     if (!content) return;
@@ -106,6 +108,11 @@ export function senderId(jid: string): string {
   const decoded = jidDecode(jid);
   if (!decoded) return jid;
   return isLidUser(jid) ? `${decoded.user}@lid` : decoded.user;
+}
+
+function phoneFirst(jid: string | null | undefined, alt: string | null | undefined): string {
+  if (alt && isPnUser(alt) && !isPnUser(jid ?? undefined)) return alt;
+  return jid || alt || '';
 }
 
 function contextOf(content: proto.IMessage): proto.IContextInfo | null | undefined {
