@@ -1,5 +1,5 @@
 import { gmail, type gmail_v1 } from '@googleapis/gmail';
-import type { Channel, ChannelCapabilities, ChannelHealth, ChannelHost, OutboundPayload, SendResult } from '../channel.ts';
+import type { Channel, ChannelCapabilities, ChannelHealth, ChannelHost, OutboundPayload, ReceiveResult, SendResult } from '../channel.ts';
 import type { Config } from '../../config/schema.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Conversation, Outbound } from '../../store/store.ts';
@@ -83,15 +83,15 @@ export class GmailChannel implements Channel {
       } catch (err) {
         if (this.stopped) return;
         if (isAuthFailure(err)) {
-          const detail = `Google refused the Gmail credentials (${describe(err)})`;
+          const detail = `Google refused the Gmail credentials (${describeError(err)})`;
           this.setStatus({ state: 'failed', detail, action: RELINK_ACTION });
           this.host?.log.error(`gmail: ${detail}; ${RELINK_ACTION}`);
           return;
         }
         this.failures++;
         waitMs = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(this.failures, 10));
-        this.setStatus({ state: 'reconnecting', detail: `Gmail did not answer: ${describe(err)}` });
-        this.host?.log.warn(`gmail: polling failed (${describe(err)}); trying again in ${Math.round(waitMs / 1000)} s`);
+        this.setStatus({ state: 'reconnecting', detail: `Gmail did not answer: ${describeError(err)}` });
+        this.host?.log.warn(`gmail: polling failed (${describeError(err)}); trying again in ${Math.round(waitMs / 1000)} s`);
       }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, waitMs);
@@ -174,7 +174,7 @@ export class GmailChannel implements Channel {
     try {
       mail = await parseMessage(Buffer.from(msg.raw, 'base64url'));
     } catch (err) {
-      host.log.warn(`gmail: message ${id} could not be parsed (${describe(err)}); skipped`);
+      host.log.warn(`gmail: message ${id} could not be parsed (${describeError(err)}); skipped`);
       return;
     }
     // Our own address: a note to self or one of our replies; answering it could loop.
@@ -189,11 +189,18 @@ export class GmailChannel implements Channel {
       isNewThread && !body.startsWith('/') ? `Subject: ${mail.subject}\n\n${body}` : body,
       ...refused.map((a) => `[attachment "${a.name}" (${a.data.length} bytes) is over the limit and was not kept]`),
     ].join('\n');
-    const result = host.receive(
-      { chat: this.account!, thread: msg.threadId },
-      { clientId: id, sender: mail.from, senderName: mail.fromName, text, attachments: kept },
-      { ignoreStrangers: true },
-    );
+    let result: ReceiveResult;
+    try {
+      result = host.receive(
+        { chat: this.account!, thread: msg.threadId },
+        { clientId: id, sender: mail.from, senderName: mail.fromName, text, attachments: kept },
+        { ignoreStrangers: true },
+      );
+    } catch (err) {
+      // One mail the core cannot take (its attachments could not be stored) must not block the ones after it.
+      host.log.error(`gmail: message ${id} from ${mail.from} could not be taken in (${describeError(err)}); skipped, it stays in the mailbox`);
+      return;
+    }
     if (!result.accepted) { ignored(result.reason); return; }
     this.state!.setThread(msg.threadId, {
       to: mail.from,
@@ -254,7 +261,7 @@ function outboundMark(conversation: Conversation, outboundId: number): string {
   return `${conversation.id}/${outboundId}`;
 }
 
-function describe(err: unknown): string {
+function describeError(err: unknown): string {
   const data = (err as { response?: { data?: { error?: unknown; error_description?: unknown } } })?.response?.data;
   if (data && typeof data.error === 'string') return `${data.error}${data.error_description ? `: ${data.error_description}` : ''}`;
   const status = statusOf(err);
