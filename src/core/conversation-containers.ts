@@ -124,6 +124,9 @@ export class ConversationContainers {
     }
   }
 
+  /** Containers being started for a conversation (see acquire). */
+  private readonly launching = new Set<Promise<AgentContainer>>();
+
   /** The conversation's live container, if it has one. */
   live(conversationId: string): AgentContainer | undefined {
     return this.slots.get(conversationId);
@@ -149,12 +152,23 @@ export class ConversationContainers {
       this.slots.cancel();
       throw new Error('the gateway is stopping');
     }
+    // A stop that comes while the container starts must not leave it running
+    // (nobody would destroy it, and its sockets would keep the process alive):
+    // the launch destroys what it made, and stop() waits for launches.
+    const launch = this.launchOrTake(conv.id).then(async (c) => {
+      if (!this.stopped) return c;
+      await c.destroy('gateway stopping');
+      throw new Error('the gateway is stopping');
+    });
+    this.launching.add(launch);
     let container: AgentContainer;
     try {
-      container = await this.launchOrTake(conv.id);
+      container = await launch;
     } catch (err) {
       this.slots.cancel();
       throw err;
+    } finally {
+      this.launching.delete(launch);
     }
     this.track(conv.id, container);
     return container;
@@ -269,6 +283,7 @@ export class ConversationContainers {
     clearInterval(this.idleSweep);
     for (const t of this.idleTimers.values()) clearTimeout(t);
     await Promise.all([...this.pools.values()].map((p) => p.close()));
+    await Promise.allSettled([...this.launching]);
     await Promise.all(this.slots.entries().map(([id, c]) => c.destroy('gateway stopping').then(() => this.slots.release(id, c))));
   }
 }
