@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -27,6 +27,9 @@ const LIMIT = 100_000;
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const jid = (n: string) => `${n}@s.whatsapp.net`;
 const log = createLogger(process.env.NANOCLAW_LOG ?? 'silent');
+const temps: string[] = [];
+const tempDir = () => { const d = mkdtempSync(join(tmpdir(), 'nct-wa-')); temps.push(d); return d; };
+after(() => { for (const d of temps) rmSync(d, { recursive: true, force: true }); });
 const until = async (cond: () => boolean) => { while (!cond()) await new Promise((r) => setTimeout(r, 20)); };
 
 describe('WhatsApp channel (real Baileys socket, local websocket server, real containers)', () => {
@@ -183,7 +186,7 @@ describe('WhatsApp channel (real Baileys socket, local websocket server, real co
     assert.ok(!modelSaw('huge xxx'));
   });
 
-  it('reconnects after the connection drops, and answers again once open', async () => {
+  it('reconnects after the connection drops, and answers again once open', { timeout: 30_000 }, async () => {
     const seen = wa.connections;
     wa.dropAll();
     await until(() => channel.health().state === 'reconnecting');
@@ -222,7 +225,7 @@ describe('WhatsApp connection handling without a gateway', () => {
     onTurn: () => () => {}, audit: () => {}, dataDir, log,
   });
   const started = async (config: object = {}) => {
-    const dir = mkdtempSync(join(tmpdir(), 'nct-wa-'));
+    const dir = tempDir();
     await WhatsappStandIn.linkSession(sessionDir(dir));
     const ch = new WhatsappChannel({ config: WhatsappChannelConfig.parse({ enabled: true, apiBaseUrl: wa.url, ...config }), log, makeSocket: wa.makeSocket, link: wa.link });
     const seen = wa.connections;
@@ -253,7 +256,7 @@ describe('WhatsApp connection handling without a gateway', () => {
     await ch.stop();
   });
 
-  it('restart required (515, right after linking): connects again at once', async () => {
+  it('restart required (515, right after linking): connects again at once', { timeout: 30_000 }, async () => {
     const ch = await started();
     const seen = wa.connections;
     wa.disconnect(515, 'Stream Errored (restart required)');
@@ -262,7 +265,7 @@ describe('WhatsApp connection handling without a gateway', () => {
     await ch.stop();
   });
 
-  it('watchdog: a connection that delivers nothing is opened again', async () => {
+  it('watchdog: a connection that delivers nothing is opened again', { timeout: 30_000 }, async () => {
     const ch = await started({ watchdogSec: 1 });
     wa.open();
     const seen = wa.connections;
@@ -271,7 +274,7 @@ describe('WhatsApp connection handling without a gateway', () => {
   });
 
   it('without a linked session: failed with what to do, never connecting', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'nct-wa-'));
+    const dir = tempDir();
     const ch = new WhatsappChannel({ config: WhatsappChannelConfig.parse({ enabled: true, apiBaseUrl: wa.url }), log, makeSocket: wa.makeSocket, link: wa.link });
     const seen = wa.connections;
     await ch.start(hostIn(dir));
@@ -287,7 +290,7 @@ describe('WhatsApp linking and the session store', () => {
   after(async () => { await wa?.close(); });
 
   it('shows the QR code in the terminal, follows the 515 restart and keeps the keys in a 0700 folder of 0600 files', async () => {
-    const home = mkdtempSync(join(tmpdir(), 'nct-wa-'));
+    const home = tempDir();
     const dir = sessionDir(join(home, 'channels', 'whatsapp'));
     const out = new PassThrough();
     let printed = '';
@@ -307,9 +310,14 @@ describe('WhatsApp linking and the session store', () => {
     assert.equal(await linking, OWN.pn);
 
     assert.equal(await AuthStore.linkedAccount(dir), OWN.pn);
+    // Signal keys are kept the same way; an id with "/" or ":" never becomes a path.
+    const store = await AuthStore.open(dir);
+    await store.state.keys.set({ session: { '../../escape:1': Buffer.from('session bytes') as never } });
+    assert.deepEqual(Object.keys(await store.state.keys.get('session', ['../../escape:1'])), ['../../escape:1']);
     assert.equal(statSync(dir).mode & 0o777, 0o700);
     const files = readdirSync(dir);
     assert.ok(files.includes('creds.json'));
+    assert.ok(files.some((f) => f.startsWith('session-')), files.join(' '));
     for (const f of files) assert.equal(statSync(join(dir, f)).mode & 0o777, 0o600, f);
     assert.ok(!files.some((f) => f.endsWith('.tmp')), 'no half-written file left');
 
@@ -326,7 +334,7 @@ describe('WhatsApp linking and the session store', () => {
   });
 
   it('asks WhatsApp for a pairing code when a phone number is given, and prints it', async () => {
-    const dir = sessionDir(mkdtempSync(join(tmpdir(), 'nct-wa-')));
+    const dir = sessionDir(tempDir());
     const out = new PassThrough();
     let printed = '';
     out.on('data', (d) => { printed += d; });
@@ -347,7 +355,7 @@ describe('WhatsApp linking and the session store', () => {
 
   it('check() without a linked session says how to link', async () => {
     const prev = process.env.NANOCLAW_HOME;
-    process.env.NANOCLAW_HOME = mkdtempSync(join(tmpdir(), 'nct-wa-'));
+    process.env.NANOCLAW_HOME = tempDir();
     try {
       const check = await whatsapp.check({ config: WhatsappChannelConfig.parse({}), secrets: undefined as never });
       assert.equal(check.ok, false);

@@ -65,12 +65,6 @@ export class AuthStore {
     return this.write('creds.json', this.state.creds);
   }
 
-  /** Forgets the session (logged out): the next start needs `nanoclaw setup whatsapp` again. */
-  async clear(): Promise<void> {
-    await Promise.all(this.writes.values());
-    await rm(this.dir, { recursive: true, force: true });
-  }
-
   private write(file: string, value: unknown): Promise<void> {
     const path = join(this.dir, file);
     const next = (this.writes.get(file) ?? Promise.resolve()).then(() => value === null ? rm(path, { force: true }) : writeAtomically(path, JSON.stringify(value, BufferJSON.replacer)));

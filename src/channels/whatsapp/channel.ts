@@ -50,7 +50,6 @@ export class WhatsappChannel implements Channel {
   private state: ChannelHealth = { state: 'starting', since: Date.now() };
   private connection?: WhatsappConnection;
   private link?: WhatsappLink;
-  private store?: AuthStore;
   private readonly sentIds = new Set<string>();
   private readonly baileysLog: ILogger;
   /** Inbound messages, handled one at a time in the order WhatsApp gave them. */
@@ -79,13 +78,14 @@ export class WhatsappChannel implements Channel {
       log.error(`whatsapp: ${this.state.detail}; to fix: ${this.state.action}`);
       return;
     }
+    let store: AuthStore;
     try {
-      this.store = await AuthStore.open(dir);
+      store = await AuthStore.open(dir);
     } catch (err) {
       this.set({ state: 'failed', detail: (err as Error).message, action: 'run `nanoclaw setup whatsapp` to link again' });
+      log.error(`whatsapp: ${this.state.detail}`);
       return;
     }
-    const store = this.store;
     const inbound = new WhatsappInbound({
       host,
       link: () => this.link,
