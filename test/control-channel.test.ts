@@ -297,15 +297,16 @@ describe('protocol 2: failure codes, the sender and interrupt', () => {
   });
 });
 
-describe('protocol 3: host tool calls', () => {
+describe('protocol 4: host tool calls', () => {
   const call = { type: 'call', id: 'm1', call: 1 };
-  it('is version 3', () => assert.equal(PROTOCOL_VERSION, 3));
+  it('is version 4', () => assert.equal(PROTOCOL_VERSION, 4));
 
   it('a call names one of the host\'s tools with that tool\'s strict, bounded input', () => {
-    assert.deepEqual([...HOST_TOOLS], ['send_message', 'send_file', 'ask_user']);
+    assert.deepEqual([...HOST_TOOLS], ['send_message', 'send_file', 'ask_user', 'compose_mail']);
     assert.ok(RunnerToHost.safeParse({ ...call, tool: 'send_message', input: { text: 'hi' } }).success);
     assert.ok(RunnerToHost.safeParse({ ...call, tool: 'send_file', input: { path: 'out/report.pdf', caption: 'the report' } }).success);
     assert.ok(RunnerToHost.safeParse({ ...call, tool: 'ask_user', input: { question: 'Which?', choices: ['a', 'b'] } }).success);
+    assert.ok(RunnerToHost.safeParse({ ...call, tool: 'compose_mail', input: { to: ['bob@example.com'], subject: 'Hi', text: 'Hello', via: 'gmail' } }).success);
     const refused = [
       { ...call, tool: 'exec', input: { command: 'id' } },
       { ...call, tool: 'send_message', input: { path: 'x' } },
@@ -315,6 +316,11 @@ describe('protocol 3: host tool calls', () => {
       { ...call, tool: 'send_file', input: { path: 'p'.repeat(LIMITS.path + 1) } },
       { ...call, tool: 'ask_user', input: { question: 'q', choices: Array(LIMITS.choices + 1).fill('a') } },
       { ...call, tool: 'ask_user', input: { question: 'q', choices: ['c'.repeat(LIMITS.choice + 1)] } },
+      { ...call, tool: 'compose_mail', input: { to: [], subject: 'Hi', text: 'Hello' } },
+      { ...call, tool: 'compose_mail', input: { to: Array(LIMITS.recipients + 1).fill('a@b.c'), subject: 'Hi', text: 'Hello' } },
+      { ...call, tool: 'compose_mail', input: { to: [`${'a'.repeat(LIMITS.address)}@b.c`], subject: 'Hi', text: 'Hello' } },
+      { ...call, tool: 'compose_mail', input: { to: ['a@b.c'], subject: 's'.repeat(LIMITS.subject + 1), text: 'Hello' } },
+      { ...call, tool: 'compose_mail', input: { to: ['a@b.c'], subject: 'Hi', text: 'Hello', via: 'telegram' } },
       { ...call, call: 0, tool: 'send_message', input: { text: 'hi' } },
       { ...call, call: LIMITS.callsPerTurn + 1, tool: 'send_message', input: { text: 'hi' } },
       { ...call, call: 1.5, tool: 'send_message', input: { text: 'hi' } },

@@ -12,6 +12,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { AuditEvent } from '../src/audit/audit-log.ts';
 import type { ChannelCapabilities, TurnEvent } from '../src/channels/channel.ts';
 import { HostTools, type CallContext } from '../src/core/host-tools.ts';
 import type { HostToolCall } from '../src/protocol/messages.ts';
@@ -165,5 +166,138 @@ describe('host tools on the host: send_message, send_file, ask_user', () => {
     assert.equal(r.ok, false);
     assert.match((r as { error: string }).error, /did not answer/);
     assert.equal(quick.questions.openIn(ctx.conversation.id), undefined);
+  });
+});
+
+describe('compose_mail on the host: only for the owner, only after the owner confirms, never twice', () => {
+  let dir: string;
+  let store: Store;
+  let n = 0;
+  const OWNER = 'owner';
+  const DRAFT = { to: ['bob@example.com'], subject: 'Hi', text: 'Hello Bob' };
+
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'nch-'));
+    store = new Store(openDatabase(join(dir, 'store.db')));
+  });
+  after(() => { store.db.close(); rmSync(dir, { recursive: true, force: true }); });
+
+  /** A mail channel that records what it is asked to compose; `hold` keeps the send from finishing. */
+  function mailChannel(name: string, hold?: Promise<never>) {
+    const sent: Array<{ to: string[]; subject: string; text: string }> = [];
+    return { sent, channel: { name, compose: async (to: string[], subject: string, text: string) => {
+      sent.push({ to, subject, text });
+      if (hold) await hold;
+      return { platformIds: [`<${sent.length}@example.test>`] };
+    } } };
+  }
+  /** Host tools on the shared store with these mail channels running, and the audit events they record. */
+  function hostTools(channels: Array<{ name: string }>) {
+    const audited: AuditEvent[] = [];
+    const tools = new HostTools({
+      db: store.db, attachmentRoot: join(dir, 'attachments'), capabilities: () => caps(),
+      deliver: () => {}, emit: () => {}, askTimeoutMs: 60_000, audit: (e) => audited.push(e),
+      isOwner: (_channel, sender) => sender === OWNER,
+      channel: (name) => channels.find((c) => c.name === name),
+    });
+    return { tools, audited };
+  }
+  function turn(sender = OWNER): CallContext {
+    const conversation = store.conversation({ channel: 'chat', chat: `m${++n}`, thread: '' });
+    const { message } = store.acceptInbound(conversation.id, { sender, text: 'mail Bob' });
+    return { conversation, message, workspace: dir };
+  }
+  const compose = (ctx: CallContext, input: object = DRAFT): HostToolCall => ({ id: String(ctx.message.id), call: 1, tool: 'compose_mail', input } as HostToolCall);
+  const never = new AbortController().signal;
+  const error = (r: { ok: boolean; error?: string }) => r.error ?? '';
+  /** Waits for the draft to be asked about, then answers it. */
+  async function answer(tools: HostTools, ctx: CallContext, text: string, by = `chat:${OWNER}`) {
+    let q;
+    while (!(q = tools.questions.openIn(ctx.conversation.id))) await new Promise((r) => setImmediate(r));
+    assert.equal(tools.answer(q.id, text, by), true);
+    return q;
+  }
+
+  it('is refused in a conversation with someone who is not the owner: nothing is asked or sent', async () => {
+    const mail = mailChannel('email');
+    const { tools } = hostTools([mail.channel]);
+    const ctx = turn('stranger');
+    const r = await tools.handle(ctx, compose(ctx), never);
+    assert.equal(r.ok, false);
+    assert.match(error(r), /only available in the owner's own conversations/);
+    assert.equal(tools.questions.openIn(ctx.conversation.id), undefined);
+    assert.equal(store.outboundFor(ctx.message.id).length, 0);
+    assert.deepEqual(mail.sent, []);
+  });
+
+  it('is refused without a running mail channel, and names the channel when `via` asks for one that is not running', async () => {
+    const none = hostTools([]).tools;
+    const ctx = turn();
+    assert.match(error(await none.handle(ctx, compose(ctx), never)), /No mail channel \(email or gmail\) is running.*nanoclaw setup email/);
+    const mail = mailChannel('email');
+    const emailOnly = hostTools([mail.channel, { name: 'telegram' }]).tools;
+    const other = turn();
+    assert.match(error(await emailOnly.handle(other, compose(other, { ...DRAFT, via: 'gmail' }), never)), /gmail channel is not running.*send through email/);
+    const both = hostTools([mail.channel, mailChannel('gmail').channel]).tools;
+    const third = turn();
+    assert.match(error(await both.handle(third, compose(third), never)), /Both email and gmail are running: name the one .* in `via`/);
+    assert.deepEqual(mail.sent, []);
+    assert.equal(store.outboundFor(ctx.message.id).length + store.outboundFor(other.message.id).length + store.outboundFor(third.message.id).length, 0);
+  });
+
+  it('shows the owner the draft and asks; "Don\'t send" sends nothing and is audited without the body', async () => {
+    const mail = mailChannel('email');
+    const { tools, audited } = hostTools([mail.channel]);
+    const ctx = turn();
+    const pending = tools.handle(ctx, compose(ctx), never);
+    await answer(tools, ctx, "Don't send");
+    const r = await pending;
+    assert.deepEqual(r, { ok: true, text: 'The mail was not sent: the owner answered "Don\'t send" instead of "Send".' });
+    const [asked] = store.outboundFor(ctx.message.id);
+    assert.match(asked.text, /^Send this mail through email\?\n\nTo: bob@example\.com\nSubject: Hi\n\nHello Bob\n\n1\. Send\n2\. Don't send\n/);
+    assert.deepEqual(mail.sent, []);
+    const event = audited.find((e) => e.type === 'mail.composed')!;
+    assert.deepEqual(event.data, { via: 'email', to: ['bob@example.com'], subject: 'Hi', sent: false });
+    assert.ok(!JSON.stringify(audited).includes('Hello Bob'), 'the body is never audited');
+  });
+
+  it('an answer "Send" from someone else in the conversation (a group member) does not send', async () => {
+    const mail = mailChannel('email');
+    const { tools } = hostTools([mail.channel]);
+    const ctx = turn();
+    const pending = tools.handle(ctx, compose(ctx), never);
+    await answer(tools, ctx, 'Send', 'chat:someone');
+    assert.match((await pending as { text: string }).text, /not sent/);
+    assert.deepEqual(mail.sent, []);
+  });
+
+  it('"Send" has the channel compose the mail once; the same key again (a re-run turn) does not send it again', async () => {
+    const mail = mailChannel('email');
+    const { tools, audited } = hostTools([mail.channel]);
+    const ctx = turn();
+    const pending = tools.handle(ctx, compose(ctx), never);
+    await answer(tools, ctx, ' send ');
+    assert.deepEqual(await pending, { ok: true, text: 'Sent to bob@example.com through email.' });
+    assert.deepEqual(mail.sent, [DRAFT]);
+    assert.deepEqual(audited.find((e) => e.type === 'mail.composed')!.data, { via: 'email', to: ['bob@example.com'], subject: 'Hi', sent: true });
+    const again = await tools.handle(ctx, compose(ctx), never);
+    assert.deepEqual(again, { ok: true, text: 'Sent to bob@example.com through email.' });
+    assert.equal(mail.sent.length, 1, 'sent once');
+    assert.equal(store.outboundFor(ctx.message.id).length, 1, 'asked once');
+  });
+
+  it('a mail whose sending was cut short (the gateway stopped mid-send) is not sent again by the re-run', async () => {
+    const stuck = mailChannel('email', new Promise<never>(() => {}));
+    const first = hostTools([stuck.channel]).tools;
+    const ctx = turn();
+    void first.handle(ctx, compose(ctx), never);
+    await answer(first, ctx, 'Send');
+    while (!stuck.sent.length) await new Promise((r) => setImmediate(r));
+    // The restarted gateway runs the turn again: same message, same call number.
+    const mail = mailChannel('email');
+    const r = await hostTools([mail.channel]).tools.handle(ctx, compose(ctx), never);
+    assert.equal(r.ok, false);
+    assert.match(error(r), /whether it went out is not known.*sent mail/);
+    assert.deepEqual(mail.sent, []);
   });
 });

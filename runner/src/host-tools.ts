@@ -22,7 +22,8 @@ interface Waiting {
  * can fix it), never sent; calls beyond LIMITS.callsOpen wait here, in order,
  * until an earlier one is answered; a turn's call after LIMITS.callsPerTurn
  * is refused here. It times nothing out: the host ends a turn that runs too
- * long, and an `ask_user` may rightly wait for minutes.
+ * long, and an `ask_user` (or a `compose_mail` waiting for the owner to
+ * confirm) may rightly wait for minutes.
  *
  *   const tools = new HostTools((m) => socket.write(JSON.stringify(m) + '\n'));
  *   const r = await tools.call('m1', 'send_message', { text: 'Working on it.' });   // later: tools.answer(callResult)

@@ -195,6 +195,17 @@ export interface Channel {
    */
   wasDelivered?(conversation: Conversation, message: Outbound): Promise<boolean>;
   /**
+   * Sends a new message that answers nothing: a mail to `to` (addresses)
+   * with `subject`, `text` in the agent's Markdown, from the channel's own
+   * account, in a thread of its own. Only mail channels implement it; the
+   * core calls it for the `compose_mail` host tool and only after an owner
+   * confirmed the draft (core/host-tools.ts), so a channel need not check
+   * who asked. Failures throw with a message the agent can read.
+   *
+   *   const { platformIds } = await channel.compose(['bob@example.com'], 'Lunch', 'Are you free on Friday?');
+   */
+  compose?(to: string[], subject: string, text: string): Promise<SendResult>;
+  /**
    * How its connection is, for `nanoclaw status` and the log. A channel whose
    * start fails for a reason only the user can fix (a revoked token, another
    * poller on the token, a missing intent) does not throw from `start` and

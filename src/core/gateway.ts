@@ -101,6 +101,8 @@ export class Gateway extends EventEmitter {
       channelOf: (id) => store.getConversation(id)?.channel,
       audit: deps.audit,
       askTimeoutMs: config.tools.askTimeoutSec * 1000,
+      isOwner: (channel, sender) => this.access.isOwner(this.channelInfo(channel), sender),
+      channel: (name) => this.channels.get(name),
     });
     this.indicators = new TurnIndicators({
       channel: (name) => this.channels.get(name),

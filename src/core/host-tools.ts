@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { AnswerResult, ChannelCapabilities, TurnEvent } from '../channels/channel.ts';
+import type { AnswerResult, Channel, ChannelCapabilities, TurnEvent } from '../channels/channel.ts';
 import type { AuditEvent } from '../audit/audit-log.ts';
 import { readAgentFile, UnsafePathError } from '../inbox/safe-fs.ts';
 import type { HostToolCall, HostToolResult } from '../protocol/messages.ts';
@@ -20,9 +20,18 @@ export interface HostToolsDeps {
   /** The channel a conversation is on (answers by question id are taken from that channel only). */
   channelOf?: (conversationId: string) => string | undefined;
   audit?: (event: AuditEvent) => void;
-  /** How long `ask_user` waits for an answer. */
+  /** How long `ask_user` (and `compose_mail`'s confirmation) waits for an answer. */
   askTimeoutMs: number;
+  /** Whether `sender` on `channel` is an owner (core/access.ts); absent: nobody is, and `compose_mail` is refused. */
+  isOwner?: (channel: string, sender: string) => boolean;
+  /** A running channel by name (`compose_mail` looks for email and gmail); absent: none. */
+  channel?: (name: string) => Pick<Channel, 'name' | 'compose'> | undefined;
 }
+
+/** The channels a composed mail can go out through, in the order they are looked for. */
+const MAIL_CHANNELS = ['email', 'gmail'] as const;
+/** The confirmation's choices: only the first sends. */
+const CONFIRM = ['Send', "Don't send"];
 
 /** The turn a call belongs to: its conversation, message and the container's workspace on the host. */
 export interface CallContext { conversation: Conversation; message: Inbound; workspace: string }
@@ -35,7 +44,8 @@ export interface CallContext { conversation: Conversation; message: Inbound; wor
  * gets the first result back instead of sending or asking twice. Files are
  * read without following links and within the channel's size limit, then
  * copied to host-owned storage: the agent cannot change a file once it was
- * handed over.
+ * handed over. A new mail (`compose_mail`) goes out only from an owner's
+ * conversation and only after an owner answered "Send" to the draft.
  *
  *   const tools = new HostTools(deps);
  *   await container.runTurn(msg, timeout, onEvent, (call, signal) => tools.handle(ctx, call, signal));
@@ -61,6 +71,8 @@ export class HostTools {
         return this.sendFile(ctx, call, call.input.path, call.input.caption ?? '');
       case 'ask_user':
         return this.ask(ctx, call, call.input.question, call.input.choices ?? [], signal);
+      case 'compose_mail':
+        return this.compose(ctx, call, call.input, signal);
     }
   }
 
@@ -100,6 +112,25 @@ export class HostTools {
    * answers it. The turn's end (any way) cancels it.
    */
   private async ask(ctx: CallContext, call: HostToolCall, question: string, choices: string[], signal: AbortSignal): Promise<HostToolResult> {
+    const reply = await this.awaitAnswer(ctx, call, question, choices, signal);
+    // A turn cut short runs again and asks again under the same key: nothing is recorded for it.
+    if ('aborted' in reply) return { ok: false, error: reply.aborted };
+    return this.finish(ctx, call, 'answer' in reply ? answered(reply.answer, choices) : { ok: false, error: `The user did not answer: ${reply.gone}.` });
+  }
+
+  /** Records a call's result under its key and returns it. */
+  private finish(ctx: CallContext, call: HostToolCall, result: HostToolResult): HostToolResult {
+    this.ledger.record(ctx.message.id, call.call, call.tool, result);
+    return result;
+  }
+
+  /**
+   * Opens the question under the call's key (or finds the one a crashed run
+   * opened, with an answer that came meanwhile) and waits for its answer, the
+   * timeout, or the turn's end.
+   */
+  private async awaitAnswer(ctx: CallContext, call: HostToolCall, question: string, choices: string[], signal: AbortSignal):
+    Promise<{ answer: string; by: string } | { gone: string } | { aborted: string }> {
     const conv = ctx.conversation;
     const caps = this.deps.capabilities(conv.channel);
     const opened = this.deps.db.transaction(() => {
@@ -115,22 +146,76 @@ export class HostTools {
     })();
     this.deps.emit({ type: 'question', conversationId: conv.id, inboundId: ctx.message.id, questionId: opened.id, question, choices });
     this.deps.deliver(conv.id);
-    const finish = (result: HostToolResult) => { this.ledger.record(ctx.message.id, call.call, call.tool, result); return result; };
     const now = this.questions.get(opened.id)!;
-    if (now.state === 'answered') return finish(answered(now.answer!, choices));
-    const answer = await new Promise<string | { gone: string }>((resolve) => {
+    if (now.state === 'answered') return { answer: now.answer!, by: now.answeredBy ?? '' };
+    const answer = await new Promise<string | { gone: string } | { aborted: string }>((resolve) => {
       const timer = setTimeout(() => resolve({ gone: `no answer came within ${Math.round(this.deps.askTimeoutMs / 60_000)} minutes` }), this.deps.askTimeoutMs);
       timer.unref();
-      const onAbort = () => resolve({ gone: 'the turn ended before an answer came' });
+      const onAbort = () => resolve({ aborted: 'the turn ended before an answer came' });
       signal.addEventListener('abort', onAbort, { once: true });
       this.waiting.set(opened.id, (a) => resolve(a));
       if (signal.aborted) onAbort();
     }).finally(() => this.waiting.delete(opened.id));
-    if (typeof answer === 'string') return finish(answered(answer, choices));
+    if (typeof answer === 'string') return { answer, by: this.questions.get(opened.id)?.answeredBy ?? '' };
     this.questions.cancel(opened.id);
-    // A turn cut short runs again and asks again under the same key: nothing is recorded for it.
-    if (signal.aborted) return { ok: false, error: answer.gone };
-    return finish({ ok: false, error: `The user did not answer: ${answer.gone}.` });
+    return answer;
+  }
+
+  /**
+   * A new mail, sent only after the owner confirmed it. Refused outside an
+   * owner's conversation (anyone else could have the agent mail anyone), and
+   * without a mail channel that can compose. The draft (recipients, subject,
+   * body) is asked about like `ask_user`, and only "Send" from an owner sends
+   * it; a group member's answer does not. Before the channel is called the
+   * key is recorded as "not known whether sent", so a turn re-run after a
+   * crash mid-send never mails twice: mail cannot be taken back, a missing
+   * mail can be composed again.
+   */
+  private async compose(ctx: CallContext, call: HostToolCall, input: { to: string[]; subject: string; text: string; via?: 'email' | 'gmail' }, signal: AbortSignal): Promise<HostToolResult> {
+    const conv = ctx.conversation;
+    if (!this.deps.isOwner?.(conv.channel, ctx.message.sender)) {
+      return { ok: false, error: 'compose_mail is only available in the owner\'s own conversations; this message is not from the owner. Nothing was sent.' };
+    }
+    const found = this.mailChannel(input.via);
+    if ('error' in found) return { ok: false, error: found.error };
+    const to = input.to.map((a) => a.trim());
+    const draft = `Send this mail through ${found.name}?\n\nTo: ${to.join(', ')}\nSubject: ${input.subject}\n\n${input.text}`;
+    const reply = await this.awaitAnswer(ctx, call, draft, CONFIRM, signal);
+    if ('aborted' in reply) return { ok: false, error: reply.aborted };
+    const audited = (sent: boolean) => this.deps.audit?.({ type: 'mail.composed', conversation: conv.id, actor: 'by' in reply ? reply.by : `${conv.channel}:${ctx.message.sender}`, data: { via: found.name, to, subject: input.subject, sent } });
+    if ('gone' in reply) {
+      audited(false);
+      return this.finish(ctx, call, { ok: false, error: `The owner did not confirm the mail (${reply.gone}); nothing was sent.` });
+    }
+    const [byChannel, ...rest] = reply.by.split(':');
+    const confirmed = chosen(reply.answer, CONFIRM) === CONFIRM[0] && !!this.deps.isOwner?.(byChannel, rest.join(':'));
+    if (!confirmed) {
+      audited(false);
+      return this.finish(ctx, call, { ok: true, text: `The mail was not sent: the owner answered "${reply.answer.trim().slice(0, 200)}" instead of "Send".` });
+    }
+    this.ledger.record(ctx.message.id, call.call, call.tool, { ok: false, error: `The mail was being sent through ${found.name} when the turn was cut short; whether it went out is not known. Ask the owner to look in the sent mail before composing it again.` });
+    let result: HostToolResult;
+    try {
+      await found.compose(to, input.subject, input.text);
+      result = { ok: true, text: `Sent to ${to.join(', ')} through ${found.name}.` };
+    } catch (err) {
+      result = { ok: false, error: `The mail was not sent: ${(err as Error).message}` };
+    }
+    audited(result.ok);
+    this.ledger.replace(ctx.message.id, call.call, result);
+    return result;
+  }
+
+  /** The channel a composed mail goes through: `via`, else the only running mail channel. */
+  private mailChannel(via?: 'email' | 'gmail'): { name: string; compose: NonNullable<Channel['compose']> } | { error: string } {
+    const running = MAIL_CHANNELS.flatMap((name) => {
+      const ch = this.deps.channel?.(name);
+      return ch?.compose ? [{ name, compose: ch.compose.bind(ch) }] : [];
+    });
+    if (via) return running.find((c) => c.name === via) ?? { error: `The ${via} channel is not running, so no mail was sent. The owner can set it up with \`nanoclaw setup ${via}\`${running.length ? `, or you can send through ${running[0].name}` : ''}.` };
+    if (running.length === 1) return running[0];
+    if (running.length > 1) return { error: `Both ${running.map((c) => c.name).join(' and ')} are running: name the one to send through in \`via\`.` };
+    return { error: 'No mail channel (email or gmail) is running, so no mail can be sent. The owner can set one up with `nanoclaw setup email` or `nanoclaw setup gmail`.' };
   }
 
   /**
@@ -159,4 +244,12 @@ function answered(text: string, choices: string[]): HostToolResult {
   const n = /^\s*(\d{1,2})\s*\.?\s*$/.exec(text);
   const picked = n && choices[Number(n[1]) - 1];
   return { ok: true, text: picked ? `The user chose: ${picked}` : `The user answered: ${text}` };
+}
+
+/** The choice an answer picks, by its number or its words (case and surrounding space ignored); undefined for anything else. */
+function chosen(text: string, choices: string[]): string | undefined {
+  const n = /^\s*(\d{1,2})\s*\.?\s*$/.exec(text);
+  if (n) return choices[Number(n[1]) - 1];
+  const words = text.trim().toLowerCase();
+  return choices.find((c) => c.toLowerCase() === words);
 }

@@ -20,7 +20,7 @@ import { z } from 'zod';
  * host: a runner from another build is stopped with a clear reason instead of
  * half-understanding the stream. Bump it with any change to a message's shape.
  */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 /**
  * Bounds on every field, in characters (UTF-16 code units, what
@@ -64,6 +64,11 @@ export const LIMITS = {
   choice: 100,
   /** Attachments of one user message (paths in /workspace/inbox). */
   attachments: 20,
+  /** Recipients of one composed mail, and the length of an address (RFC 5321's path limit). */
+  recipients: 10,
+  address: 254,
+  /** A composed mail's subject. */
+  subject: 300,
 } as const;
 
 const id = z.string().min(1).max(LIMITS.id);
@@ -182,8 +187,13 @@ const TurnEnd = z.discriminatedUnion('ok', [
  * - `ask_user`: a question, with optional choices; answered with the
  *   person's reply, however long they take (the host pauses the turn's
  *   timeout while it waits).
+ * - `compose_mail`: a new mail (not a reply) to addresses the agent names,
+ *   through the email or Gmail channel (`via`, else the only one running).
+ *   Only in the owner's own conversations, and sent only after the owner
+ *   answered "Send" to the draft shown to them: an agent that mails
+ *   addresses of its choosing could carry data anywhere.
  */
-export const HOST_TOOLS = ['send_message', 'send_file', 'ask_user'] as const;
+export const HOST_TOOLS = ['send_message', 'send_file', 'ask_user', 'compose_mail'] as const;
 export type HostToolName = typeof HOST_TOOLS[number];
 
 export const HostToolInputs = {
@@ -195,6 +205,12 @@ export const HostToolInputs = {
   ask_user: z.strictObject({
     question: z.string().min(1).max(LIMITS.question),
     choices: z.array(z.string().min(1).max(LIMITS.choice)).max(LIMITS.choices).optional(),
+  }),
+  compose_mail: z.strictObject({
+    to: z.array(z.string().min(3).max(LIMITS.address)).min(1).max(LIMITS.recipients),
+    subject: z.string().max(LIMITS.subject),
+    text: z.string().max(LIMITS.callText),
+    via: z.enum(['email', 'gmail']).optional(),
   }),
 } as const;
 export type HostToolInput<T extends HostToolName> = z.infer<typeof HostToolInputs[T]>;
@@ -216,7 +232,7 @@ export type HostToolInput<T extends HostToolName> = z.infer<typeof HostToolInput
 const callOf = <T extends HostToolName>(tool: T) => z.strictObject({
   type: z.literal('call'), id, call: callNumber, tool: z.literal(tool), input: HostToolInputs[tool],
 });
-const Call = z.discriminatedUnion('tool', [callOf('send_message'), callOf('send_file'), callOf('ask_user')]);
+const Call = z.discriminatedUnion('tool', [callOf('send_message'), callOf('send_file'), callOf('ask_user'), callOf('compose_mail')]);
 
 /** A log line worth keeping on the host. */
 const Log = z.strictObject({ type: z.literal('log'), level: z.enum(['info', 'warn', 'error']), text });

@@ -60,7 +60,8 @@ export class TurnCalls {
     this.last = m.call;
     this.open.add(m.call);
     const call = { id: m.id, call: m.call, tool: m.tool, input: m.input } as HostToolCall;
-    const waitsOnPerson = call.tool === 'ask_user';
+    // compose_mail waits for the owner to confirm the draft, as ask_user waits for an answer.
+    const waitsOnPerson = call.tool === 'ask_user' || call.tool === 'compose_mail';
     if (waitsOnPerson) this.opts.clock.pause();
     this.opts.onCall?.(call);
     void this.run(call).then((result) => {
@@ -104,6 +105,8 @@ export class TurnCalls {
 export function describeCall(call: HostToolCall, max = 300): string {
   const what = call.tool === 'send_message' ? call.input.text
     : call.tool === 'send_file' ? call.input.path
+    // A mail's recipients and subject, never its body.
+    : call.tool === 'compose_mail' ? `to ${call.input.to.join(', ')}: ${call.input.subject}`
     : call.input.question;
   return summarize(what, max);
 }

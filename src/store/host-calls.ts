@@ -25,4 +25,16 @@ export class HostCallLedger {
     this.db.prepare('INSERT OR IGNORE INTO host_calls (inbound_id, call, tool, result, created_at) VALUES (?, ?, ?, ?, ?)')
       .run(inboundId, call, tool, JSON.stringify(result), Date.now());
   }
+
+  /**
+   * Replaces a recorded result: for an effect that cannot be written in one
+   * transaction with its entry (a mail handed to SMTP), the entry is recorded
+   * first as "outcome unknown" and replaced once the outcome is known.
+   *
+   *   ledger.record(msg.id, 1, 'compose_mail', { ok: false, error: 'not known whether sent' });
+   *   ledger.replace(msg.id, 1, { ok: true, text: 'Sent.' });
+   */
+  replace(inboundId: number, call: number, result: StoredCallResult): void {
+    this.db.prepare('UPDATE host_calls SET result = ? WHERE inbound_id = ? AND call = ?').run(JSON.stringify(result), inboundId, call);
+  }
 }

@@ -46,6 +46,14 @@ export function hostToolsServer(run: RunHostTool): McpSdkServerConfigWithInstanc
         `Offer \`choices\` (up to ${LIMITS.choices} short options) when the answer is one of a few; they may still answer in their own words.`,
         HostToolInputs.ask_user.shape,
         async (input) => asToolResult(await run('ask_user', input))),
+      tool('compose_mail',
+        'Write a new email (not a reply) to up to ' + `${LIMITS.recipients} addresses, with a subject and a plain-text body. ` +
+        'Nothing is sent until the person you work for confirms: they are shown the draft (recipients, subject, body) ' +
+        'and asked "Send" or "Don\'t send", and this tool returns whether it was sent. Only your owner can have mail sent, ' +
+        'so the tool is refused in anyone else\'s conversation. It needs the email or Gmail channel running; when both are, ' +
+        'name one in `via`. To answer a mail in its thread, reply normally instead.',
+        HostToolInputs.compose_mail.shape,
+        async (input) => asToolResult(await run('compose_mail', input))),
     ],
   });
 }

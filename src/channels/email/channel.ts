@@ -64,6 +64,11 @@ export class EmailChannel implements Channel {
     return this.outbound.send(conversation, message);
   }
 
+  /** A new mail from the account (the `compose_mail` host tool, after the owner confirmed it). */
+  compose(to: string[], subject: string, text: string): Promise<SendResult> {
+    return this.outbound.compose(to, subject, text);
+  }
+
   async stop(): Promise<void> {
     await this.watcher?.stop();
     this.outbound.close();

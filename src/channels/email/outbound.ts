@@ -56,6 +56,29 @@ export class EmailOutbound {
     return { platformIds: [messageId] };
   }
 
+  /**
+   * A new mail, not a reply: from the account's address to `to`, in a thread
+   * of its own. Without Auto-Submitted, since a person wrote it (confirmed
+   * by the owner): the recipient's auto-responders may answer it as they
+   * would any mail. The Message-ID carries OWN_ID_PREFIX, so a copy that comes
+   * back in is recognised as this channel's own.
+   *
+   *   await outbound.compose(['bob@example.com'], 'Lunch', 'Are you free on Friday?');
+   */
+  async compose(to: string[], subject: string, text: string): Promise<SendResult> {
+    const config = this.opts.config;
+    const auth = this.opts.auth();
+    if ('missing' in auth) throw new Error(`${auth.missing}; ${auth.fix}`);
+    const address = config.fromAddress || config.user;
+    const messageId = `${OWN_ID_PREFIX}${randomUUID()}@${address.split('@')[1] || 'nanoclaw.invalid'}>`;
+    try {
+      await this.smtp(auth).sendMail({ from: { name: config.fromName, address }, to, subject, text: toDialect(text, 'plain'), messageId });
+    } catch (err) {
+      throw deliveryError(err as SmtpError, config.smtpHost);
+    }
+    return { platformIds: [messageId] };
+  }
+
   close(): void { this.transport?.close(); this.transport = undefined; }
 
   private smtp(auth: MailAuth): Transporter {

@@ -8,7 +8,7 @@ import { deliveryError, isAuthFailure, RELINK_ACTION, statusOf } from './errors.
 import { parseMessage } from './inbound.ts';
 import { MailboxState } from './mailbox-state.ts';
 import { oauthClient } from './oauth.ts';
-import { buildReply, OUTBOUND_HEADER } from './outbound.ts';
+import { buildNewMail, buildReply, OUTBOUND_HEADER } from './outbound.ts';
 
 export interface GmailCredentials { clientId: string; clientSecret: string; refreshToken: string }
 
@@ -230,6 +230,18 @@ export class GmailChannel implements Channel {
       return { platformIds: sent.id ? [sent.id] : [] };
     } catch (err) {
       throw deliveryError(err);
+    }
+  }
+
+  /** A new mail in a thread of its own (the `compose_mail` host tool, after the owner confirmed it). */
+  async compose(to: string[], subject: string, text: string): Promise<SendResult> {
+    if (!this.account) throw new Error('the Gmail channel has not reached Gmail yet (see `nanoclaw status`); try again once it is connected');
+    const raw = await buildNewMail({ from: this.account, to, subject, markdown: text });
+    try {
+      const sent = (await this.api.users.messages.send({ userId: 'me', requestBody: { raw: raw.toString('base64url') } })).data;
+      return { platformIds: sent.id ? [sent.id] : [] };
+    } catch (err) {
+      throw new Error(`Gmail refused the mail (${describeError(err)})${isAuthFailure(err) ? `; ${RELINK_ACTION}` : ''}`, { cause: err });
     }
   }
 

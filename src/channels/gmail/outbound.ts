@@ -32,3 +32,15 @@ export async function buildReply(opts: { from: string; reply: ReplyContext; mark
   });
   return mail.compile().build();
 }
+
+/**
+ * A new mail, not a reply (RFC 822 for `messages.send` without a threadId,
+ * so Gmail starts a thread): from the account to `to`, the agent's Markdown
+ * as plain text.
+ *
+ *   const raw = await buildNewMail({ from: 'me@gmail.com', to: ['bob@example.com'], subject: 'Lunch', markdown: 'Friday?' });
+ */
+export async function buildNewMail(opts: { from: string; to: string[]; subject: string; markdown: string }): Promise<Buffer> {
+  const mail = new MailComposer({ from: opts.from, to: opts.to, subject: opts.subject, text: toDialect(opts.markdown, 'plain') });
+  return mail.compile().build();
+}
