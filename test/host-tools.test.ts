@@ -254,7 +254,7 @@ describe('compose_mail on the host: only for the owner, only after the owner con
     const r = await pending;
     assert.deepEqual(r, { ok: true, text: 'The mail was not sent: the owner answered "Don\'t send" instead of "Send".' });
     const [asked] = store.outboundFor(ctx.message.id);
-    assert.match(asked.text, /^Send this mail through email\?\n\nTo: bob@example\.com\nSubject: Hi\n\nHello Bob\n\n1\. Send\n2\. Don't send\n/);
+    assert.match(asked.text, /^Send this mail through email\?\n\nTo: `bob@example\.com`\nSubject: `Hi`\n\nHello Bob\n\n1\. Send\n2\. Don't send\n/);
     assert.deepEqual(mail.sent, []);
     const event = audited.find((e) => e.type === 'mail.composed')!;
     assert.deepEqual(event.data, { via: 'email', to: ['bob@example.com'], subject: 'Hi', sent: false });

@@ -179,7 +179,8 @@ export class HostTools {
     const found = this.mailChannel(input.via);
     if ('error' in found) return { ok: false, error: found.error };
     const to = input.to.map((a) => a.trim());
-    const draft = `Send this mail through ${found.name}?\n\nTo: ${to.join(', ')}\nSubject: ${input.subject}\n\n${input.text}`;
+    // Recipients and subject as code, so no channel's formatting changes what the owner reads (links, emphasis).
+    const draft = `Send this mail through ${found.name}?\n\nTo: ${to.map(verbatim).join(', ')}\nSubject: ${input.subject ? verbatim(input.subject) : '(none)'}\n\n${input.text}`;
     const reply = await this.awaitAnswer(ctx, call, draft, CONFIRM, signal);
     if ('aborted' in reply) return { ok: false, error: reply.aborted };
     const audited = (sent: boolean) => this.deps.audit?.({ type: 'mail.composed', conversation: conv.id, actor: 'by' in reply ? reply.by : `${conv.channel}:${ctx.message.sender}`, data: { via: found.name, to, subject: input.subject, sent } });
@@ -252,4 +253,11 @@ function chosen(text: string, choices: string[]): string | undefined {
   if (n) return choices[Number(n[1]) - 1];
   const words = text.trim().toLowerCase();
   return choices.find((c) => c.toLowerCase() === words);
+}
+
+/** `text` as a Markdown code span (CommonMark: a fence longer than any run of backticks inside, padded when it starts or ends with one). */
+function verbatim(text: string): string {
+  const fence = '`'.repeat(Math.max(0, ...(text.match(/`+/g) ?? []).map((r) => r.length)) + 1);
+  const pad = text.startsWith('`') || text.endsWith('`') ? ' ' : '';
+  return `${fence}${pad}${text}${pad}${fence}`;
 }
