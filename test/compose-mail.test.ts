@@ -74,6 +74,9 @@ describe('compose_mail through a real container and the email channel: sent only
     const audited = readAuditLog(auditLogPath(h.home), { type: 'mail.composed' });
     assert.deepEqual(audited.map((r) => r.data), [{ via: 'email', to: [BOB], subject: 'Hi', sent: true }]);
     assert.equal(audited[0].actor, `email:${OWNER}`);
+    const calls = readAuditLog(auditLogPath(h.home), { type: 'tool' }).filter((r) => JSON.stringify(r.data).includes('compose_mail'));
+    assert.ok(calls.length >= 2, 'the engine\'s tool use and the host call are audited');
+    assert.ok(calls.every((r) => !JSON.stringify(r.data).includes('Hello Bob')), 'never with the mail\'s text');
   });
 
   it('"Don\'t send": no mail reaches Bob, and the agent learns it was not sent', async () => {

@@ -184,6 +184,8 @@ class MessageQueue implements AsyncIterable<SDKUserMessage> {
 function summarizeInput(input: unknown): string {
   if (input && typeof input === 'object') {
     const o = input as Record<string, unknown>;
+    // A composed mail (compose_mail): recipients and subject; its text stays out of live views and the audit log.
+    if (Array.isArray(o.to) && typeof o.subject === 'string') return `to ${o.to.join(', ')}: ${o.subject}`;
     for (const key of ['command', 'file_path', 'path', 'pattern', 'url', 'query']) {
       if (typeof o[key] === 'string') return o[key] as string;
     }
