@@ -32,7 +32,7 @@ const tempDir = () => { const d = mkdtempSync(join(tmpdir(), 'nct-wa-')); temps.
 after(() => { for (const d of temps) rmSync(d, { recursive: true, force: true }); });
 const until = async (cond: () => boolean) => { while (!cond()) await new Promise((r) => setTimeout(r, 20)); };
 
-describe('WhatsApp channel (real Baileys socket, local websocket server, real containers)', () => {
+describe('WhatsApp channel (real Baileys socket, local websocket server, real containers)', { timeout: 180_000 }, () => {
   let h: Harness;
   let wa: WhatsappStandIn;
   let channel: WhatsappChannel;
@@ -136,7 +136,7 @@ describe('WhatsApp channel (real Baileys socket, local websocket server, real co
     assert.ok(modelSaw(`Voice note /workspace/inbox/voice-${note.key.id}.ogg`), 'the push-to-talk audio was marked as a voice note');
   });
 
-  it('refuses a file over the attachment limit before downloading it, and tells the sender', async () => {
+  it('refuses a file over the attachment limit before downloading it, and tells the sender (strangers are paired here)', async () => {
     const big = wa.sendMedia({ from: FRIEND, kind: 'document', data: Buffer.alloc(10), size: LIMIT + 1, fileName: 'dump.bin', caption: 'here is the dump' });
     wa.media.delete(big.key.id!); // a download would fail the test's way: no reply
     assert.match((await wa.nextSent(jid(FRIEND))).content.text ?? '', /too large/);

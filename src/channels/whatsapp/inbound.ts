@@ -84,7 +84,10 @@ export class WhatsappInbound {
     if (media) {
       if (media.size > host.attachmentLimit) {
         host.log.warn(`whatsapp: refused ${media.name} (${media.size} bytes, over ${host.attachmentLimit}) from ${senderId(senderJid)}`);
-        if (!isGroup || mentioned) {
+        // The channel cannot tell an approved sender from a stranger before the
+        // core decides, and a stranger must not learn the agent exists: only
+        // the owner's own messages, or direct chats when strangers are paired anyway, get the reason.
+        if (key.fromMe || (!isGroup && this.opts.pairStrangers)) {
           await link.sendMessage(chatJid, { text: `That file is too large for me (${mb(media.size)}; the limit is ${mb(host.attachmentLimit)}). Please send a smaller one.` });
         }
         return;
