@@ -100,6 +100,24 @@ describe('Gmail channel (the Google client against a Gmail API stand-in, real co
     assert.match(after.mail.text ?? '', /The user (chose|answered): B/);
   });
 
+  it('compose_mail: the draft is mailed to the owner in the thread, and "Send" mails Bob once, in a new Gmail thread', async () => {
+    const ask = await g.deliver({ from: OWNER, subject: 'Mail Bob', text: 'tool: compose_mail {"to":["bob@example.com"],"subject":"Hi","text":"Hello Bob"}' });
+    const draft = await g.nextSent();
+    assert.equal(draft.threadId, ask.threadId);
+    assert.match(draft.mail.text ?? '', /Send this mail through gmail\?\s+To: bob@example\.com\s+Subject: Hi\s+Hello Bob\s+1\. Send\s+2\. Don't send/);
+    await g.deliver({ from: OWNER, subject: 'Re: Mail Bob', text: 'Send', threadId: ask.threadId, inReplyTo: draft.mail.messageId, references: [ask.messageId, draft.mail.messageId!] });
+    const mail = await g.nextSent();
+    assert.equal(mail.threadId, undefined, 'a new thread, not a reply');
+    assert.equal(mail.mail.to && !Array.isArray(mail.mail.to) ? mail.mail.to.value[0].address : undefined, 'bob@example.com');
+    assert.equal(mail.mail.from?.value[0].address, g.account);
+    assert.equal(mail.mail.subject, 'Hi');
+    assert.equal(mail.mail.text?.trim(), 'Hello Bob');
+    const final = await g.nextSent();
+    assert.equal(final.threadId, ask.threadId);
+    assert.match(final.mail.text ?? '', /Sent to bob@example\.com\b.* through gmail\./);
+    assert.equal(g.sent.filter((s) => JSON.stringify(s.mail.to).includes('bob@example.com')).length, 1);
+  });
+
   it('puts attachments in the agent\'s inbox and mails the agent\'s files back as attachments', async () => {
     const data = Buffer.from('col1,col2\n1,2\n');
     await g.deliver({ from: OWNER, subject: 'Data', text: 'run: cd /workspace/inbox && sha256sum *', attachments: [{ filename: '../../evil/data.csv', content: data }] });
