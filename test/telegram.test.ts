@@ -262,6 +262,7 @@ describe('Telegram channel without a gateway: 409, the token in logs, webhook mo
       attachmentLimit: LIMIT,
       onTurn() { return () => {}; },
       audit() {},
+      alertOwner() {},
       dataDir: '/nonexistent',
       log,
     };

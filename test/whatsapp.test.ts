@@ -219,10 +219,11 @@ describe('WhatsApp connection handling without a gateway', () => {
   after(async () => { await wa?.close(); });
 
   const received: Array<{ sender: string; ctx: unknown }> = [];
+  const alerts: string[] = [];
   const hostIn = (dataDir: string): ChannelHost => ({
     receive: (_where, msg, ctx) => { received.push({ sender: msg.sender, ctx }); return { accepted: false, reason: 'test' }; }, answer: () => ({ ok: true }),
     conversation: () => { throw new Error('unused'); }, redeliver: () => {}, attachmentLimit: LIMIT,
-    onTurn: () => () => {}, audit: () => {}, dataDir, log,
+    onTurn: () => () => {}, audit: () => {}, alertOwner: (text) => { alerts.push(text); }, dataDir, log,
   });
   const started = async (config: object = {}) => {
     const dir = tempDir();
@@ -244,6 +245,7 @@ describe('WhatsApp connection handling without a gateway', () => {
     await until(() => wa.connected === 0);
     await new Promise((r) => setTimeout(r, 1500));
     assert.equal(wa.connections, seen);
+    assert.equal(alerts.filter((a) => /WhatsApp stopped: .*took over \(440\).*To fix: stop the other copy/.test(a)).length, 1, 'the owner is told once, on their other channels');
     await ch.stop();
   });
 

@@ -118,6 +118,12 @@ export interface ChannelHost {
   onTurn(listener: (ev: TurnEvent) => void): () => void;
   /** Security events (refused logins and the like) for the audit log. */
   audit(event: AuditEvent): void;
+  /**
+   * Tells the owner, in their own conversations on the other channels (the
+   * terminal, owners' direct chats), about a failure only they can fix: the
+   * channel logged out, another client took over. Once per failure, not in a loop.
+   */
+  alertOwner(text: string): void;
   /** Files this channel may keep (a download cache, a session): `NANOCLAW_HOME/channels/<name>`, made 0700 on first use. */
   readonly dataDir: string;
   log: { info(msg: string): void; warn(msg: string): void; error(msg: string): void };

@@ -19,6 +19,8 @@ export interface ChannelHostDeps {
   /** The conversation's channel, for filtering events (looked up once per conversation). */
   channelOf(conversationId: string): string | undefined;
   audit(event: AuditEvent): void;
+  /** A notice in the owner's conversations on every channel but `channel`. */
+  alertOwner(channel: string, text: string): void;
   log: Logger;
   /** NANOCLAW_HOME/channels. */
   channelsDir: string;
@@ -56,6 +58,7 @@ export function channelHost(channel: Channel, deps: ChannelHostDeps): ChannelHos
       return () => { deps.events.off('event', mine); };
     },
     audit: (event) => deps.audit(event),
+    alertOwner: (text) => deps.alertOwner(name, text),
     log: deps.log,
     get dataDir() {
       const dir = join(deps.channelsDir, name);

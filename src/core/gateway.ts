@@ -210,6 +210,10 @@ export class Gateway extends EventEmitter {
       events: this,
       channelOf: (id) => this.deps.store.getConversation(id)?.channel,
       audit: (event) => this.recordAudit(event),
+      alertOwner: (name, text) => {
+        this.deps.audit?.({ type: 'channel.alert', actor: name, data: { text: text.slice(0, 500) } });
+        this.notifyOwner(text, (c) => c.channel === name);
+      },
       log: this.deps.log,
       channelsDir: this.deps.layout.channels,
     });
@@ -341,7 +345,7 @@ export class Gateway extends EventEmitter {
       conversation: (id) => this.deps.store.getConversation(id),
       channel: (name) => this.channels.get(name),
       attachmentRoot: this.deps.layout.attachments,
-      notifyOwner: (text, about) => this.notifyOwner(text, about),
+      notifyOwner: (text, about) => this.notifyOwner(text, (c) => c.id === about),
       config: this.deps.config.delivery,
       log: this.deps.log,
       audit: this.deps.audit,
@@ -360,10 +364,10 @@ export class Gateway extends EventEmitter {
     };
   }
 
-  /** A notice in each of the owner's own conversations but `about` (core/access.ts says which). */
-  private notifyOwner(text: string, about: string): void {
+  /** A notice in each of the owner's own conversations (core/access.ts says which) but those `except` names. */
+  private notifyOwner(text: string, except: (c: Conversation) => boolean): void {
     for (const c of this.access.ownerConversations(this.deps.store.listConversations())) {
-      if (c.id === about) continue;
+      if (except(c)) continue;
       this.deps.store.addNotice(c.id, text);
       void this.delivery.wake(c.id);
     }

@@ -104,7 +104,11 @@ export class WhatsappChannel implements Channel {
       // One at a time, in order: host.receive is synchronous, downloads are not.
       messages: (messages) => { this.queue = this.queue.then(async () => { for (const m of messages) await inbound.handle(m); }); },
       opened: () => host.redeliver(),
-      state: (h) => this.set(h),
+      state: (h) => {
+        this.set(h);
+        // Logged out, replaced, refused: the owner hears of it on their other channels, once.
+        if (h.state === 'failed') host.alertOwner(`WhatsApp stopped: ${h.detail}. To fix: ${h.action}.`);
+      },
     });
     this.connection.start();
   }
