@@ -121,7 +121,7 @@ export const ConfigSchema = z.strictObject({
     systemPrompt: z.string().default('').describe('Extra instructions appended to the agent\'s system prompt.'),
   }).prefault({}),
   tools: z.strictObject({
-    askTimeoutSec: z.number().int().min(10).default(1800).describe('How long the agent\'s question to the user (ask_user) waits for an answer before the agent is told nobody answered. The turn\'s own time limit does not run meanwhile.'),
+    askTimeoutSec: z.number().int().min(10).default(1800).describe('How long the agent\'s question to the user (ask_user), or a mail draft waiting for the owner\'s confirmation (compose_mail), waits for an answer before the agent is told nobody answered. The turn\'s own time limit does not run meanwhile.'),
     outboxMaxFiles: z.number().int().min(0).max(50).default(10).describe('Most files sent from the agent\'s /workspace/outbox after one turn (each within the channel\'s file size limit); the rest wait for the next turn. 0 turns the outbox off.'),
   }).prefault({}),
   delivery: z.strictObject({
