@@ -28,7 +28,7 @@ import { Cleanup } from './cleanup.ts';
 import { containerMemory, docker, timeBareDockerRun, waitUntilQuiet, type ContainerMemory } from './docker-probe.ts';
 import { appendCostMs, besideEgressLoad, summarizeRun, type EgressLoadRun } from './egress-load.ts';
 import { measureGatewayRss, type GatewayRss } from './gateway-rss.ts';
-import { channelLatency, chatChannelsEnv, startChatStandIns, type ChannelLatency } from './channel-latency.ts';
+import { channelLatency, chatChannelsEnv, startChatStandIns, startOtherChannels, type ChannelLatency } from './channel-latency.ts';
 import { medianOf, summarize, type Summary } from './stats.ts';
 
 const IMAGE = 'nanoclaw-agent:latest';
@@ -115,16 +115,25 @@ async function main(): Promise<void> {
     const egressRun = (audit?: { commit: 'each' }) => besideEgressLoad({ fake, cleanup, audit, followUps: n.egressFollowUps, rate: n.egressRate, loadSeconds: n.egressSeconds, say });
     const egress = { group: await egressRun(), each: await egressRun({ commit: 'each' }), appendMs: await appendCostMs(() => cleanup.tempHome()) };
 
-    say(`7/8 gateway RSS with the Telegram, Slack and Discord channels connected to their stand-ins, idle ${n.idleSeconds} s`);
+    say(`7/8 gateway RSS with the Telegram, Slack and Discord channels connected to their stand-ins, then with every chat channel, idle ${n.idleSeconds} s`);
     const standIns = await startChatStandIns();
     cleanup.defer(async () => { for (const s of standIns) await s.close().catch(() => {}); });
     const rssChannels = await measureGatewayRss({ root: ROOT, fakeUrl: fake.url, prestart: 0, settleMs: n.idleSeconds * 1000, cleanup, env: chatChannelsEnv(standIns) });
+    const others = await startOtherChannels();
+    cleanup.defer(() => others.close());
+    say(`  then all chat channels: ${others.note}`);
+    const allEnv = chatChannelsEnv(standIns);
+    const rssAllChannels = await measureGatewayRss({
+      root: ROOT, fakeUrl: fake.url, prestart: 0, settleMs: n.idleSeconds * 1000, cleanup, prepare: others.prepare,
+      env: { ...allEnv, ...others.env, NANOCLAW_ACCESS_OWNERS: [allEnv.NANOCLAW_ACCESS_OWNERS, ...others.owners].join(',') },
+    });
+    await others.close();
     for (const s of standIns) await s.close();
 
     say(`8/8 follow-ups by way in (the HTTP API, Telegram, Slack, Discord), ${n.channelFollowUps} rounds: message available -> model request`);
     const channels = await channelLatency({ fake, cleanup, followUps: n.channelFollowUps, say });
 
-    const report = buildReport({ n, machine, started, baseline, rssCold, rssPool, cold, pooled, followUps, container, egress, rssChannels, channels });
+    const report = buildReport({ n, machine, started, baseline, rssCold, rssPool, cold, pooled, followUps, container, egress, rssChannels, rssAllChannels: { rss: rssAllChannels, note: others.note }, channels });
     printReport(report);
     if (values.json) {
       writeFileSync(values.json, JSON.stringify(report, null, 2) + '\n');
@@ -227,7 +236,7 @@ type Report = ReturnType<typeof buildReport>;
 
 function buildReport(r: {
   n: { newConversations: number; followUps: number; baselineRuns: number; prestart: number; idleSeconds: number; egressFollowUps: number; egressRate: number; egressSeconds: number; channelFollowUps: number }; machine: Awaited<ReturnType<typeof describeMachine>>; started: number;
-  rssChannels: GatewayRss; channels: ChannelLatency;
+  rssChannels: GatewayRss; rssAllChannels: { rss: GatewayRss; note: string }; channels: ChannelLatency;
   baseline: Summary; rssCold: GatewayRss; rssPool: GatewayRss; cold: NewConversationRun; pooled: NewConversationRun;
   followUps: MessageSample[]; container: ContainerMemory & { name: string }; egress: { group: EgressLoadRun; each: EgressLoadRun; appendMs: { groupCommit: number; syncWriter: number } };
 }) {
@@ -275,6 +284,11 @@ function buildReport(r: {
       gatewayIdleRssWithChatChannels: {
         rssMiB: Math.round(r.rssChannels.rssKb / 102.4) / 10, anonMiB: Math.round(r.rssChannels.anonKb / 102.4) / 10,
         addedMiB: Math.round((r.rssChannels.rssKb - r.rssCold.rssKb) / 102.4) / 10,
+        allChannels: {
+          channels: r.rssAllChannels.note,
+          rssMiB: Math.round(r.rssAllChannels.rss.rssKb / 102.4) / 10,
+          addedMiB: Math.round((r.rssAllChannels.rss.rssKb - r.rssCold.rssKb) / 102.4) / 10,
+        },
       },
       followUpByWayIn: Object.fromEntries(Object.entries(r.channels.byChannel).map(([name, xs]) => [name, summarize(xs)])),
     },
@@ -305,6 +319,7 @@ function printReport(rep: Report): void {
     ['6. Follow-up beside an egress-heavy turn', `${pct(eg.followUpMs.loaded)} (alone: ${pct(eg.followUpMs.idle)})`, '-', 'info'],
     ['   same, synchronous audit writer (baseline)', `${pct(es.followUpMs.loaded)} (alone: ${pct(es.followUpMs.idle)})`, '-', 'info'],
     ['7. Gateway RSS, idle, 3 chat channels connected', `${f.gatewayIdleRssWithChatChannels.rssMiB} MiB (+${f.gatewayIdleRssWithChatChannels.addedMiB} MiB over none)`, '-', 'info'],
+    ['   same, every chat channel (see below)', `${f.gatewayIdleRssWithChatChannels.allChannels.rssMiB} MiB (+${f.gatewayIdleRssWithChatChannels.allChannels.addedMiB} MiB over none)`, '-', 'info'],
     ...Object.entries(f.followUpByWayIn).map(([name, s], i) => [i === 0 ? `8. Follow-up by way in: ${name} (baseline)` : `   ${name}`, pct(s), '-', 'info']),
   ];
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
@@ -318,6 +333,7 @@ function printReport(rep: Report): void {
     '',
     ...out,
     '',
+    `Every chat channel: Telegram, Slack, Discord, ${f.gatewayIdleRssWithChatChannels.allChannels.channels}.`,
     `Gateway RSS ${f.gatewayIdleRss.prestart0.rssMiB} MiB = ${f.gatewayIdleRss.prestart0.anonMiB} MiB private (heap, stacks) + ${f.gatewayIdleRss.prestart0.fileMiB} MiB file pages (mostly the node binary); peak ${f.gatewayIdleRss.prestart0.peakMiB} MiB.`,
     'Where the time goes (medians, ms):',
     `  pooled new conversation: ${b(f.newConversation.pooledBreakdownMedianMs)}`,

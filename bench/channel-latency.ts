@@ -4,6 +4,11 @@ import type { FakeAnthropic, RecordedRequest } from '../src/devtools/fake-anthro
 import { DiscordStandin } from '../test/support/discord-standin.ts';
 import { SlackStandIn } from '../test/support/slack-standin.ts';
 import { TelegramStandIn } from '../test/support/telegram-standin.ts';
+import { GmailStandIn } from '../test/support/gmail-standin.ts';
+import { MailServers, mailServersMissing } from '../test/support/mail-servers.ts';
+import { WhatsappStandIn } from '../test/support/whatsapp-standin.ts';
+import { sessionDir } from '../src/channels/whatsapp/index.ts';
+import { join } from 'node:path';
 import type { Cleanup } from './cleanup.ts';
 
 /**
@@ -118,6 +123,38 @@ export async function channelLatency(opts: { fake: FakeAnthropic; cleanup: Clean
   opts.say(`  follow-ups: ${ways.map((w) => `${w.name} p50 ${Math.round(median(byChannel[w.name]))} ms`).join(', ')}`);
   await app.stop();
   return { byChannel };
+}
+
+/**
+ * The other chat channels for the memory figure: Gmail (its API stand-in),
+ * email (a real Dovecot and a loopback SMTP server, when Dovecot is
+ * installed) and WhatsApp (Baileys with a linked session, pointed at a local
+ * websocket server: WhatsApp's handshake cannot be stood in for, so it keeps
+ * connecting rather than connected). `prepare` puts the WhatsApp session into
+ * the gateway's home before it starts.
+ */
+export async function startOtherChannels(): Promise<{ env: Record<string, string>; owners: string[]; prepare(home: string): Promise<void>; note: string; close(): Promise<void> }> {
+  const gmail = await GmailStandIn.start();
+  const wa = await WhatsappStandIn.start();
+  const missing = mailServersMissing();
+  const mail = missing ? undefined : await MailServers.start();
+  const env: Record<string, string> = {
+    ...gmail.env,
+    NANOCLAW_CHANNELS_GMAIL_ENABLED: 'true', NANOCLAW_CHANNELS_GMAIL_API_BASE_URL: gmail.url, NANOCLAW_CHANNELS_GMAIL_OAUTH_TOKEN_URL: gmail.tokenUrl,
+    NANOCLAW_CHANNELS_WHATSAPP_ENABLED: 'true', NANOCLAW_CHANNELS_WHATSAPP_API_BASE_URL: wa.url,
+    ...(mail ? {
+      NANOCLAW_CHANNELS_EMAIL_ENABLED: 'true', NANOCLAW_CHANNELS_EMAIL_USER: mail.user, EMAIL_PASSWORD: mail.password,
+      NANOCLAW_CHANNELS_EMAIL_IMAP_HOST: '127.0.0.1', NANOCLAW_CHANNELS_EMAIL_IMAP_PORT: String(mail.imapPort),
+      NANOCLAW_CHANNELS_EMAIL_SMTP_HOST: '127.0.0.1', NANOCLAW_CHANNELS_EMAIL_SMTP_PORT: String(mail.smtpPort),
+    } : {}),
+  };
+  return {
+    env,
+    owners: ['gmail:owner@example.com', 'email:owner@example.test', 'whatsapp:15550001111'],
+    prepare: (home) => WhatsappStandIn.linkSession(sessionDir(join(home, 'channels', 'whatsapp'))),
+    note: mail ? 'Gmail, email (Dovecot) and WhatsApp (connecting)' : `Gmail and WhatsApp (connecting); email left out: ${missing}`,
+    async close() { await gmail.close(); await wa.close(); await mail?.close(); },
+  };
 }
 
 /** The gateway environment that connects all three chat channels to running stand-ins (for the RSS figure). */

@@ -35,8 +35,11 @@ export async function measureGatewayRss(opts: {
   root: string; fakeUrl: string; prestart: number; settleMs: number; cleanup: Cleanup;
   /** More environment for the gateway (chat channels pointed at their stand-ins). */
   env?: Record<string, string>;
+  /** Puts files into the gateway's home before it starts (a channel's session). */
+  prepare?: (home: string) => Promise<void>;
 }): Promise<GatewayRss> {
   const home = opts.cleanup.tempHome();
+  await opts.prepare?.(home);
   const port = await freePort();
   const t0 = performance.now();
   // bin/nanoclaw, as an operator starts it (it execs node with the gateway's flags: same pid).
