@@ -16,6 +16,10 @@ import { OpenAiTranscriber } from '../src/transcription/client.ts';
 import { startHarness, type Harness } from './support/harness.ts';
 import { TelegramStandIn } from './support/telegram-standin.ts';
 import { TranscriptionStandIn } from './support/transcription-standin.ts';
+import { join } from 'node:path';
+import { sessionDir, WhatsappChannel, WhatsappChannelConfig } from '../src/channels/whatsapp/index.ts';
+import { createLogger } from '../src/core/logger.ts';
+import { WhatsappStandIn } from './support/whatsapp-standin.ts';
 
 const OWNER = 4242;
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -166,5 +170,41 @@ describe('the transcription client (OpenAiTranscriber) against services that mis
       const t = new OpenAiTranscriber({ baseUrl: s.url, model: 'm', apiKey: 'sk-secret', timeoutMs: 10_000 });
       await assert.rejects(t.transcribe(audio), (err: Error) => err.message === 'the transcription service answered 401 (check the API key)');
     } finally { s.close(); }
+  });
+});
+
+describe('a WhatsApp voice note with a transcription service (real Baileys socket, transcription stand-in, real containers)', { timeout: 180_000 }, () => {
+  const FRIEND = '15552223333';
+  let h: Harness;
+  let wa: WhatsappStandIn;
+  let stt: TranscriptionStandIn;
+
+  before(async () => {
+    wa = await WhatsappStandIn.start();
+    stt = await TranscriptionStandIn.start();
+    h = await startHarness({
+      env: { STT_KEY: stt.key },
+      config: { access: { owners: [`whatsapp:${FRIEND}`] }, transcription: { baseUrl: stt.url, model: 'whisper-test', apiKeySecret: 'STT_KEY' } },
+    });
+    await WhatsappStandIn.linkSession(sessionDir(join(h.home, 'channels', 'whatsapp')));
+    const channel = new WhatsappChannel({
+      config: WhatsappChannelConfig.parse({ enabled: true, apiBaseUrl: wa.url }), log: createLogger('silent'), makeSocket: wa.makeSocket, link: wa.link,
+    });
+    await h.app.gateway.startChannel(channel);
+    await wa.waitForConnections(1);
+    wa.open();
+  });
+  after(async () => { await h?.close(); await wa?.close(); await stt?.close(); });
+
+  it('hands the agent the transcript of a push-to-talk note, the audio kept in the inbox', async () => {
+    stt.answer = () => ({ text: 'call the plumber tomorrow', duration: 4 });
+    const voice = Buffer.from('OggS a whatsapp voice note');
+    const note = wa.sendMedia({ from: FRIEND, kind: 'voice', data: voice });
+    const reply = await wa.nextSent(`${FRIEND}@s.whatsapp.net`);
+    assert.match(reply.content.text ?? '', /call the plumber tomorrow/);
+    assert.ok(h.fake.requests.some((r) => JSON.stringify(r.body ?? '').includes(`[Voice note /workspace/inbox/voice-${note.key.id}.ogg, transcript: call the plumber tomorrow]`)));
+    const call = stt.calls.at(-1)!;
+    assert.equal(call.authorization, `Bearer ${stt.key}`);
+    assert.deepEqual(call.file, voice);
   });
 });
