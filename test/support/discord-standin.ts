@@ -279,7 +279,8 @@ export class DiscordStandin {
     const url = new URL(req.url ?? '/', this.origin);
     const body = await new Promise<Buffer>((resolve) => { const parts: Buffer[] = []; req.on('data', (c) => parts.push(c)); req.on('end', () => resolve(Buffer.concat(parts))); });
     const json = (status: number, value?: unknown, headers: Record<string, string> = {}) => {
-      res.writeHead(status, { 'content-type': 'application/json', ...headers });
+      // Like Discord: a 204 carries no body and no content type (a client that parsed it as JSON would fail).
+      res.writeHead(status, { ...(status === 204 ? {} : { 'content-type': 'application/json' }), ...headers });
       res.end(value === undefined ? undefined : JSON.stringify(value));
     };
     const file = /^\/attachments\/(\d+)\/[^/]+$/.exec(url.pathname);
