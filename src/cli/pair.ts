@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { AuditLog, auditLogPath } from '../audit/audit-log.ts';
 import { homeLayout, resolveHome } from '../config/home.ts';
+import { runningGateway } from '../config/gateway-pid.ts';
 import { openDatabase } from '../store/database.ts';
 import { SenderStore } from '../store/senders.ts';
 
@@ -39,12 +40,6 @@ export async function runPairApprove(code: string): Promise<void> {
   process.stdout.write(`approved ${approved!.channel}:${approved!.sender}; their messages now reach the agent\n`);
 }
 
-/** The running gateway of this home, if any (its pid file names a live process). */
-function runningGateway(layout: ReturnType<typeof homeLayout>): { pid: number; url: string } | undefined {
-  if (!existsSync(layout.gatewayLock)) return undefined;
-  const g = JSON.parse(readFileSync(layout.gatewayLock, 'utf8')) as { pid: number; url: string };
-  try { process.kill(g.pid, 0); return g; } catch { return undefined; }
-}
 
 /** `nanoclaw pair list`: approved senders and pending codes. */
 export async function runPairList(): Promise<void> {

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homeLayout, resolveHome } from '../config/home.ts';
+import { runningGateway } from '../config/gateway-pid.ts';
 import { createRuntime } from '../app.ts';
 import { loadConfig } from '../config/load.ts';
 import { LABEL_CONVERSATION, LABEL_HOME, LABEL_MANAGED } from '../sandbox/profile.ts';
@@ -15,8 +16,8 @@ export async function runStatus(opts: { json?: boolean }): Promise<void> {
     process.stdout.write(`No NanoClaw data in ${layout.home} yet: run \`nanoclaw start\` first.\n`);
     return;
   }
-  const gateway = existsSync(layout.gatewayLock) ? JSON.parse(readFileSync(layout.gatewayLock, 'utf8')) as { pid: number; url: string } : undefined;
-  const running = gateway ? isAlive(gateway.pid) : false;
+  const gateway = runningGateway(layout);
+  const running = !!gateway;
   const token = existsSync(layout.apiToken) ? readFileSync(layout.apiToken, 'utf8').trim() : undefined;
   const store = new Store(openDatabase(layout.db));
   let containers: Array<{ name: string; state: string; labels: Record<string, string> }> = [];
@@ -72,6 +73,3 @@ async function channelHealth(url: string, token: string): Promise<Array<{ name: 
   }
 }
 
-function isAlive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch { return false; }
-}
