@@ -1,4 +1,4 @@
-import type { Channel, ChannelHealth } from './channel.ts';
+import type { Channel } from './channel.ts';
 import type { Config } from '../config/schema.ts';
 import type { Secrets } from '../config/secrets.ts';
 import type { Logger } from '../core/logger.ts';
@@ -70,4 +70,3 @@ export async function loadChatChannel<N extends ChatChannelName>(name: N): Promi
   throw new Error(`no chat channel "${name}"; the chat channels are ${CHAT_CHANNEL_NAMES.join(', ')}`);
 }
 
-export type { ChannelHealth };

@@ -34,7 +34,7 @@ const REMEMBERED_IDS = 2000;
  */
 export class WhatsappChannel implements Channel {
   readonly name = 'whatsapp';
-  /** Anyone can write to the account: senders go through pairing. */
+  /** Anyone can write to the account: strangers are ignored (or paired, with `pairStrangers`), never trusted. */
   readonly trusted = false;
   readonly capabilities: ChannelCapabilities = {
     maxMessageLength: MAX_MESSAGE,
