@@ -16,7 +16,8 @@
 #      nanoclaw-base:<recipe hash>. Cached: skipped while that tag exists.
 #   2. stage a small build context in a temp dir (never the repo root: its
 #      node_modules is huge): the host's Node binary, runner/node_modules
-#      pruned to this platform, the compiled runner and protocol.
+#      pruned to this platform (its Bun binary moved out to sit beside Node),
+#      the entrypoint script, the compiled runner and protocol.
 #   3. `docker build --network none` with image/Dockerfile.offline, smoke-test
 #      the result under the sandbox's flags, and only then tag it.
 # All downloading happens on the host: package downloads inside `docker build`
@@ -46,11 +47,14 @@ SUITE=bookworm
 VARIANT=minbase
 BASE_PACKAGES="ca-certificates,curl,git,procps,ripgrep,less"
 case "$(uname -m)" in
-  x86_64) DEB_ARCH=amd64 NPM_CPU=x64 ;;
-  aarch64|arm64) DEB_ARCH=arm64 NPM_CPU=arm64 ;;
+  x86_64) DEB_ARCH=amd64 NPM_CPU=x64 BUN_PACKAGE=@oven/bun-linux-x64 ;;
+  aarch64|arm64) DEB_ARCH=arm64 NPM_CPU=arm64 BUN_PACKAGE=@oven/bun-linux-aarch64 ;;
   *) die "unsupported CPU $(uname -m): the agent image is built for x86_64 or aarch64" ;;
 esac
 SDK_CLI="runner/node_modules/@anthropic-ai/claude-agent-sdk-linux-$NPM_CPU/claude"
+# Bun, the runner's other runtime (container.runnerRuntime), comes as an
+# optional npm package of runner/ for this CPU.
+BUN_BIN="runner/node_modules/$BUN_PACKAGE/bin/bun"
 
 # --- inputs -------------------------------------------------------------------
 
@@ -213,6 +217,8 @@ while IFS=: read -r file spec; do
 done < <(cd "$CTX/runner" && grep -roE --include='*.js' "(from|import|import\() *['\"]\.\.?/[^'\"]+" dist |
   sed -E "s/:(from|import|import\() *['\"]/:/")
 
+# The entrypoint: picks node or bun by NANOCLAW_RUNNER_RUNTIME.
+cp -p image/nanoclaw-runner "$CTX/nanoclaw-runner"
 if [ "$MODE" = online ]; then
   cp image/Dockerfile "$CTX/Dockerfile"
 else
@@ -227,6 +233,11 @@ else
     { rm -rf "$CTX/runner/node_modules"; cp -a runner/node_modules "$CTX/runner/node_modules"; }
   pruned="$("$NODE_BIN" image/prune-platform-packages.mjs "$CTX/runner/node_modules" "$NPM_CPU")"
   [ -z "$pruned" ] || say "left out packages for other platforms: $(echo "$pruned" | tr '\n' ' ')"
+  # Bun goes to /usr/local/bin beside Node, not also in node_modules (~100 MB):
+  # move the staged link out and drop its package. The host's copy stays.
+  [ -x "$BUN_BIN" ] || die "$BUN_BIN is missing or not executable: reinstall with 'rm -rf runner/node_modules && bash scripts/setup.sh'"
+  mv "$CTX/$BUN_BIN" "$CTX/bun"
+  rm -rf "$CTX/runner/node_modules/@oven"
 fi
 
 # --- 3. build, smoke-test, tag -------------------------------------------------------
@@ -241,7 +252,7 @@ NEW_ID="$(cat "$WORK/iid")"
 # The image must work under the sandbox's own flags before it replaces the
 # current one; an untagged failure costs nothing, a tagged one would be
 # skipped as "up to date" on the next run.
-say "smoke test: node, the runner's dependencies and the Claude CLI, as uid $AGENT_UID with no network"
+say "smoke test: node and bun, the runner's dependencies and the Claude CLI, as uid $AGENT_UID with no network"
 # shellcheck disable=SC2054 # the commas belong to --tmpfs's options
 sandbox=(docker run --rm --read-only --cap-drop ALL --security-opt no-new-privileges --network none
   --user "$AGENT_UID:$AGENT_UID" --tmpfs /tmp --tmpfs "/home/agent:uid=$AGENT_UID,gid=$AGENT_UID" --pids-limit 256 --memory 1g)
@@ -249,6 +260,19 @@ logged "$LOG_DIR/nanoclaw-image-smoke.log" "${sandbox[@]}" --workdir /opt/nanocl
   --entrypoint /usr/local/bin/node "$NEW_ID" --input-type=module -e "
     await import('@anthropic-ai/claude-agent-sdk');
     console.log(process.version, process.arch);"
+logged "$LOG_DIR/nanoclaw-image-smoke.log" "${sandbox[@]}" --workdir /opt/nanoclaw/runner \
+  --entrypoint /usr/local/bin/bun "$NEW_ID" -e "
+    await import('@anthropic-ai/claude-agent-sdk');
+    console.log('bun', Bun.version, process.arch);"
+# The entrypoint starts the runner on each runtime: without a token (no host
+# here) the runner gets as far as its first check, having loaded all its
+# modules, and says what is missing.
+for runtime in node bun; do
+  out="$("${sandbox[@]}" -e "NANOCLAW_RUNNER_RUNTIME=$runtime" "$NEW_ID" 2>&1 || true)"
+  echo "$out" >>"$LOG_DIR/nanoclaw-image-smoke.log"
+  echo "$out" | grep -q 'NANOCLAW_TOKEN is not set' ||
+    die "the entrypoint did not start the runner on $runtime: $out (log: $LOG_DIR/nanoclaw-image-smoke.log)"
+done
 logged "$LOG_DIR/nanoclaw-image-smoke.log" "${sandbox[@]}" \
   --entrypoint "/opt/nanoclaw/$SDK_CLI" "$NEW_ID" --version
 # The image's own user must be the one the gateway runs as and gives the

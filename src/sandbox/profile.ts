@@ -63,6 +63,8 @@ export function hardenedSpec(config: Config, plan: ContainerPlan): ContainerSpec
       // Per-container token, checked by this container's credential proxy and
       // revoked when the container stops. The real key never enters.
       NANOCLAW_TOKEN: plan.token,
+      // Which runtime the image's entrypoint (/usr/local/bin/nanoclaw-runner) starts the runner on.
+      NANOCLAW_RUNNER_RUNTIME: c.runnerRuntime,
     },
     labels: {
       [LABEL_MANAGED]: 'true',
