@@ -234,7 +234,7 @@ describe('credential proxy (container token in, real key out)', () => {
     assert.equal(fake.requests[before].headers['x-api-key'], REAL_KEY);
     assert.equal(usage.length, 1);
     assert.ok(usage[0].inputTokens > 0 && usage[0].outputTokens > 0, JSON.stringify(usage));
-    assert.deepEqual(usage[0], { model: MODEL, inputTokens: message.usage.input_tokens, outputTokens: message.usage.output_tokens, cacheWriteTokens: 0, cacheReadTokens: 0 });
+    assert.deepEqual(usage[0], { provider: 'anthropic', model: MODEL, inputTokens: message.usage.input_tokens, outputTokens: message.usage.output_tokens, cacheWriteTokens: 0, cacheReadTokens: 0 });
   });
 
   it('reads usage from a whole (non-streamed) answer', async () => {
@@ -244,7 +244,7 @@ describe('credential proxy (container token in, real key out)', () => {
     assert.deepEqual(message.content, [{ type: 'text', text: 'Echo: whole answer please' }]);
     assert.equal(usage.length, 1);
     assert.ok(usage[0].inputTokens > 0 && usage[0].outputTokens > 0, JSON.stringify(usage));
-    assert.deepEqual(usage[0], { model: MODEL, inputTokens: message.usage.input_tokens, outputTokens: message.usage.output_tokens, cacheWriteTokens: 0, cacheReadTokens: 0 });
+    assert.deepEqual(usage[0], { provider: 'anthropic', model: MODEL, inputTokens: message.usage.input_tokens, outputTokens: message.usage.output_tokens, cacheWriteTokens: 0, cacheReadTokens: 0 });
   });
 
   it('counts no usage for a refused or failed request', async () => {
@@ -346,7 +346,7 @@ describe('credential proxy: metering every token kind, compressed or not', () =>
     const { usage, calls, client } = await setup({ usage: () => CACHE });
     const message = await client.messages.stream({ model: 'claude-haiku-4-5', max_tokens: 256, tools: [BASH_TOOL], messages: [{ role: 'user', content: 'cached turn' }] }).finalMessage();
     assert.equal(message.usage.cache_read_input_tokens, 30_000, 'the stand-in reported cache reads');
-    assert.deepEqual(usage, [{ model: 'claude-haiku-4-5', inputTokens: 12, outputTokens: message.usage.output_tokens, cacheWriteTokens: 2_000, cacheReadTokens: 30_000 }]);
+    assert.deepEqual(usage, [{ provider: 'anthropic', model: 'claude-haiku-4-5', inputTokens: 12, outputTokens: message.usage.output_tokens, cacheWriteTokens: 2_000, cacheReadTokens: 30_000 }]);
     assert.equal(calls.length, 1);
     assert.equal(calls[0].cacheReadTokens, 30_000, 'the audit record carries the cache figures');
     assert.equal(calls[0].unmetered, undefined);
@@ -355,7 +355,7 @@ describe('credential proxy: metering every token kind, compressed or not', () =>
   it('counts cache tokens from a whole (non-streamed) answer', async () => {
     const { usage, client } = await setup({ usage: () => CACHE });
     const message = await client.messages.create({ model: MODEL, max_tokens: 64, messages: [{ role: 'user', content: 'whole' }] });
-    assert.deepEqual(usage, [{ model: MODEL, inputTokens: 12, outputTokens: message.usage.output_tokens, cacheWriteTokens: 2_000, cacheReadTokens: 30_000 }]);
+    assert.deepEqual(usage, [{ provider: 'anthropic', model: MODEL, inputTokens: 12, outputTokens: message.usage.output_tokens, cacheWriteTokens: 2_000, cacheReadTokens: 30_000 }]);
   });
 
   it('asks upstream for an uncompressed answer, whatever the container asked for', async () => {
@@ -535,6 +535,339 @@ describe('credential proxy: limits the agent cannot lift', () => {
     const stalled = await call(socketPath, { headers: { 'x-api-key': 't' } }).then((a) => a, (err: Error) => err);
     if (!(stalled instanceof Error)) assert.match(stalled.text, /message_start/);
     await reportedCalls(2);
-    assert.deepEqual(usage, [{ model: MODEL, inputTokens: 5, outputTokens: 1, cacheWriteTokens: 0, cacheReadTokens: 900 }], 'billed input still counts');
+    assert.deepEqual(usage, [{ provider: 'anthropic', model: MODEL, inputTokens: 5, outputTokens: 1, cacheWriteTokens: 0, cacheReadTokens: 900 }], 'billed input still counts');
+  });
+});
+
+describe('credential proxy: each provider by name, with its own key in its own header', () => {
+  const ANTHROPIC_KEY = 'sk-ant-ROUTE-anthropic-key-0123';
+  const OPENAI_KEY = 'sk-ROUTE-openai-key-4567';
+  const CHAT = JSON.stringify({ model: 'gpt-test-1', messages: [{ role: 'user', content: 'hello' }] });
+  const STREAMED_CHAT = JSON.stringify({ model: 'gpt-test-1', stream: true, messages: [{ role: 'user', content: 'hello' }], temperature: 0.2 });
+  let dir: string;
+  let n = 0;
+  let fake: FakeAnthropic;
+  let upstream: Upstream;
+  const open: Array<{ close(): Promise<void> }> = [];
+
+  interface Seen { method: string; path: string; headers: http.IncomingHttpHeaders; raw: string }
+  interface Upstream { url: string; requests: Seen[]; close(): Promise<void> }
+
+  /** One server standing in for several providers, recording every request as it arrived. */
+  async function startUpstream(answer: (seen: Seen, res: http.ServerResponse) => void): Promise<Upstream> {
+    const requests: Seen[] = [];
+    const server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const seen = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, raw: Buffer.concat(chunks).toString('utf8') };
+        requests.push(seen);
+        answer(seen, res);
+      });
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    return {
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      requests,
+      close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    };
+  }
+
+  /**
+   * The Chat Completions API as OpenAI-compatible servers speak it: a whole
+   * answer, or an SSE stream with an OpenRouter-style comment line, whose
+   * usage chunk comes only when the request asked for it (`x-case: groq`
+   * reports it as Groq did, in `x_groq.usage`; `x-case: error` fails midway
+   * inside the 200 stream, as OpenRouter does). `/v1/messages` answers as an
+   * Anthropic stream that fails midway with an `error` event.
+   */
+  function answer(seen: Seen, res: http.ServerResponse): void {
+    const sse = (data: unknown) => res.write(`data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`);
+    if (seen.path.startsWith('/v1/messages')) {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(`event: message_start\ndata: ${JSON.stringify({ type: 'message_start', message: { model: 'claude-flaky', usage: { input_tokens: 30, output_tokens: 1 } } })}\n\n`);
+      res.end(`event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } })}\n\n`);
+      return;
+    }
+    if (!seen.path.endsWith('/chat/completions')) {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      return void res.end(JSON.stringify({ error: { message: 'no such endpoint', type: 'invalid_request_error' } }));
+    }
+    const body = JSON.parse(seen.raw);
+    const usage = { prompt_tokens: 1200, completion_tokens: 7, total_tokens: 1207, prompt_tokens_details: { cached_tokens: 1000 } };
+    const chunk = (extra: object) => ({ id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: 'gpt-test-1-0601', ...extra });
+    if (!body.stream) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return void res.end(JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion', model: 'gpt-test-1-0601', choices: [{ index: 0, message: { role: 'assistant', content: 'Hi' }, finish_reason: 'stop' }], usage }));
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write(': OPENROUTER PROCESSING\n\n');
+    sse(chunk({ choices: [{ index: 0, delta: { role: 'assistant', content: 'Hi' }, finish_reason: null }], usage: null }));
+    if (seen.headers['x-case'] === 'error') {
+      sse(chunk({ error: { code: 'server_error', message: 'The upstream model failed mid-stream' }, choices: [{ index: 0, delta: {}, finish_reason: 'error' }] }));
+      return void res.end();
+    }
+    if (seen.headers['x-case'] === 'groq') {
+      sse(chunk({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }], x_groq: { id: 'req_1', usage: { prompt_tokens: 50, completion_tokens: 9, total_tokens: 59 } } }));
+    } else {
+      sse(chunk({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }], usage: null }));
+      if (body.stream_options?.include_usage) sse(chunk({ choices: [], usage }));
+    }
+    sse('[DONE]');
+    res.end();
+  }
+
+  /** A proxy with an Anthropic provider (the default), an OpenAI one and a keyless local one, like a container with a fallback chain. */
+  async function routed(overrides: Partial<CredentialProxyOptions> = {}) {
+    const socketPath = join(dir, `route-${++n}.sock`);
+    const token = `route-token-${n}-${Math.random().toString(36).slice(2)}`;
+    const usage: MeteredUsage[] = [];
+    const calls: ModelCall[] = [];
+    const reported = new EventEmitter();
+    open.push(await startCredentialProxy({
+      socketPath, token,
+      routes: [
+        { name: 'claude', kind: 'anthropic', upstream: fake.url, apiKey: ANTHROPIC_KEY },
+        { name: 'gpt', kind: 'openai', upstream: `${upstream.url}/v1`, apiKey: OPENAI_KEY },
+        { name: 'local', kind: 'openai', upstream: `${upstream.url}/local/v1/` },
+        { name: 'flaky', kind: 'anthropic', upstream: upstream.url, apiKey: ANTHROPIC_KEY },
+      ],
+      defaultRoute: 'claude',
+      onUsage: (u) => usage.push(u), onCall: (c) => { calls.push(c); reported.emit('call'); }, ...overrides,
+    }));
+    /** Resolves once the proxy has reported `count` calls (it reports a streamed call when its stream ends). */
+    const reportedCalls = async (count: number) => { while (calls.length < count) await once(reported, 'call'); };
+    return { socketPath, token, usage, calls, reportedCalls };
+  }
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'ncr-'));
+    fake = await startFakeAnthropic();
+    upstream = await startUpstream(answer);
+  });
+  afterEach(async () => { for (const o of open.splice(0)) await o.close(); });
+  after(async () => {
+    await fake.close();
+    await upstream.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('sends each provider its own key in its own header, never the other\'s, and never the container token', async () => {
+    const { socketPath, token, calls, reportedCalls } = await routed();
+    const fakeBefore = fake.requests.length;
+    const upBefore = upstream.requests.length;
+    // Each form of the container token on each route: the proxy takes either.
+    const claude = await call(socketPath, { path: '/p/claude/v1/messages?beta=true', headers: { authorization: `Bearer ${token}` } });
+    assert.equal(claude.status, 200, claude.text);
+    assert.equal(claude.json.type, 'message');
+    const bare = await call(socketPath, { path: '/v1/messages', headers: { 'x-api-key': token } });
+    assert.equal(bare.status, 200, 'bare /v1/messages goes to the default provider');
+    const gpt = await call(socketPath, { path: '/p/gpt/chat/completions', headers: { 'x-api-key': token, 'x-custom-trace': 'kept' }, body: CHAT });
+    assert.equal(gpt.status, 200, gpt.text);
+    assert.equal(gpt.json.choices[0].message.content, 'Hi');
+    const gptBearer = await call(socketPath, { path: '/p/gpt/chat/completions', headers: { authorization: `Bearer ${token}` }, body: CHAT });
+    assert.equal(gptBearer.status, 200, gptBearer.text);
+
+    const toAnthropic = fake.requests.slice(fakeBefore);
+    assert.deepEqual(toAnthropic.map((r) => r.path), ['/v1/messages', '/v1/messages']);
+    for (const r of toAnthropic) {
+      assert.equal(r.headers['x-api-key'], ANTHROPIC_KEY);
+      assert.equal(r.headers.authorization, undefined);
+    }
+    const toOpenAI = upstream.requests.slice(upBefore);
+    assert.deepEqual(toOpenAI.map((r) => r.path), ['/v1/chat/completions', '/v1/chat/completions']);
+    for (const r of toOpenAI) {
+      assert.equal(r.headers.authorization, `Bearer ${OPENAI_KEY}`);
+      assert.equal(r.headers['x-api-key'], undefined);
+      assert.equal(r.raw, CHAT, 'a request that does not stream arrives byte for byte');
+    }
+    assert.equal(toOpenAI[0].headers['x-custom-trace'], 'kept', 'ordinary headers pass through');
+    for (const r of [...toAnthropic, ...toOpenAI]) {
+      const sent = JSON.stringify(r.headers);
+      assert.ok(!sent.includes(token), `the container token reached ${r.path}: ${sent}`);
+    }
+    assert.ok(!JSON.stringify(toAnthropic.map((r) => r.headers)).includes(OPENAI_KEY), 'the OpenAI key reached Anthropic');
+    assert.ok(!JSON.stringify(toOpenAI.map((r) => r.headers)).includes(ANTHROPIC_KEY), 'the Anthropic key reached OpenAI');
+
+    await reportedCalls(4);
+    assert.deepEqual(calls.map((c) => [c.path, c.provider, c.status]), [
+      ['/p/claude/v1/messages', 'claude', 200], ['/v1/messages', 'claude', 200],
+      ['/p/gpt/chat/completions', 'gpt', 200], ['/p/gpt/chat/completions', 'gpt', 200],
+    ]);
+  });
+
+  it('sends no credential at all to a provider without a key (a local server)', async () => {
+    const { socketPath, token } = await routed();
+    const before = upstream.requests.length;
+    const res = await call(socketPath, { path: '/p/local/chat/completions', headers: { authorization: `Bearer ${token}` }, body: CHAT });
+    assert.equal(res.status, 200, res.text);
+    const [up] = upstream.requests.slice(before);
+    assert.equal(up.path, '/local/v1/chat/completions', 'the base URL\'s own path is kept, its trailing slash not doubled');
+    assert.equal(up.headers.authorization, undefined);
+    assert.equal(up.headers['x-api-key'], undefined);
+  });
+
+  it('forwards only the endpoints of each provider\'s kind: a path of the other kind gets 403 naming it', async () => {
+    const { socketPath, token, calls } = await routed();
+    const fakeBefore = fake.requests.length;
+    const upBefore = upstream.requests.length;
+    const refused: Array<[string, string, RegExp]> = [
+      ['POST', '/p/gpt/v1/messages', /\/p\/gpt\/v1\/messages is not a model endpoint.*"gpt" is an OpenAI-compatible API: POST \/p\/<name>\/chat\/completions/],
+      ['POST', '/p/claude/chat/completions', /\/p\/claude\/chat\/completions is not a model endpoint.*"claude" is an Anthropic Messages API/],
+      ['POST', '/p/gpt/v1/chat/completions', /\/p\/gpt\/v1\/chat\/completions/],
+      ['POST', '/p/gpt/models', /\/p\/gpt\/models/],
+      ['POST', '/p/gpt/embeddings', /\/p\/gpt\/embeddings/],
+      ['POST', '/p/gpt/chat/completions/../../files', /files/],
+      ['POST', '/p/claude/v1/messages/batches', /batches/],
+      ['POST', '/p/claude/v1/files', /files/],
+      ['GET', '/p/gpt/chat/completions', /GET \/p\/gpt\/chat\/completions/],
+      ['POST', '/chat/completions', /\/chat\/completions is not a model endpoint/],
+      ['POST', '/p', /\/p is not a model endpoint/],
+    ];
+    for (const [method, path, message] of refused) {
+      const res = await call(socketPath, { method, path, headers: { 'x-api-key': token }, body: method === 'POST' ? CHAT : undefined });
+      assert.equal(res.status, 403, `${method} ${path} -> ${res.status} ${res.text}`);
+      assert.equal(res.json?.error?.type, 'permission_error');
+      assert.match(res.json.error.message, message);
+    }
+    assert.equal(fake.requests.length, fakeBefore, 'nothing reached the Anthropic provider');
+    assert.equal(upstream.requests.length, upBefore, 'nothing reached the OpenAI-compatible providers');
+    assert.equal(calls.length, refused.length, 'every refusal is reported for the audit log');
+    assert.equal(calls[0].provider, 'gpt', 'with the provider the path named');
+  });
+
+  it('answers a provider nobody configured with 404, naming no key and no upstream', async () => {
+    const { socketPath, token } = await routed();
+    const upBefore = upstream.requests.length;
+    for (const path of ['/p/nope/chat/completions', '/p/nope/v1/messages', '/p/GPT/chat/completions', '/p//chat/completions', '/p/gpt_/chat/completions', `/p/${'a'.repeat(33)}/chat/completions`]) {
+      const res = await call(socketPath, { path, headers: { 'x-api-key': token }, body: CHAT });
+      assert.equal(res.status, 404, `${path} -> ${res.status} ${res.text}`);
+      assert.equal(res.json?.error?.type, 'not_found_error');
+      assert.match(res.json.error.message, /no provider ".*" is configured/);
+      for (const secret of [ANTHROPIC_KEY, OPENAI_KEY, upstream.url, fake.url, token]) assert.ok(!res.text.includes(secret), `${path}: the answer names ${secret}`);
+    }
+    assert.equal(upstream.requests.length, upBefore);
+    // Without a default provider, bare /v1/messages goes nowhere.
+    const noDefault = await routed({ defaultRoute: undefined });
+    const bare = await call(noDefault.socketPath, { headers: { 'x-api-key': noDefault.token } });
+    assert.equal(bare.status, 403, bare.text);
+  });
+
+  it('makes a streamed OpenAI-compatible request ask for its usage, and meters it with the cached tokens apart', async () => {
+    const { socketPath, token, usage, calls, reportedCalls } = await routed();
+    const before = upstream.requests.length;
+    const res = await call(socketPath, { path: '/p/gpt/chat/completions', headers: { authorization: `Bearer ${token}` }, body: STREAMED_CHAT });
+    assert.equal(res.status, 200, res.text);
+    assert.match(res.text, /"content":"Hi"/);
+    assert.match(res.text, /"choices":\[\],"usage"/, 'the client gets the usage chunk it was made to ask for');
+    assert.match(res.text, /data: \[DONE\]/);
+
+    const [up] = upstream.requests.slice(before);
+    assert.deepEqual(JSON.parse(up.raw), { ...JSON.parse(STREAMED_CHAT), stream_options: { include_usage: true } }, 'only stream_options was added');
+    assert.equal(up.headers['content-length'], String(Buffer.byteLength(up.raw)), 'sent with the new body\'s length');
+    assert.equal(up.headers['transfer-encoding'], undefined);
+
+    await reportedCalls(1);
+    // 1200 prompt tokens of which 1000 came from the cache: 200 fresh input, 1000 cache reads.
+    assert.deepEqual(usage, [{ provider: 'gpt', model: 'gpt-test-1-0601', inputTokens: 200, outputTokens: 7, cacheWriteTokens: 0, cacheReadTokens: 1000 }]);
+    assert.equal(calls[0].unmetered, undefined);
+    assert.equal(calls[0].streamError, undefined, 'a comment line and [DONE] are not errors');
+    assert.equal(calls[0].cacheReadTokens, 1000);
+
+    // An explicit include_usage: false is overridden; other stream options are kept.
+    const optedOut = JSON.stringify({ ...JSON.parse(STREAMED_CHAT), stream_options: { include_usage: false, other: 1 } });
+    assert.equal((await call(socketPath, { path: '/p/gpt/chat/completions', headers: { authorization: `Bearer ${token}` }, body: optedOut })).status, 200);
+    assert.deepEqual(JSON.parse(upstream.requests[before + 1].raw).stream_options, { include_usage: true, other: 1 });
+    await reportedCalls(2);
+    assert.equal(usage.length, 2);
+  });
+
+  it('meters a whole OpenAI-compatible answer, and Groq\'s x_groq.usage in a stream', async () => {
+    const { socketPath, token, usage, reportedCalls } = await routed();
+    assert.equal((await call(socketPath, { path: '/p/gpt/chat/completions', headers: { 'x-api-key': token }, body: CHAT })).status, 200);
+    const groq = await call(socketPath, { path: '/p/local/chat/completions', headers: { 'x-api-key': token, 'x-case': 'groq' }, body: STREAMED_CHAT });
+    assert.equal(groq.status, 200, groq.text);
+    await reportedCalls(2);
+    assert.deepEqual(usage, [
+      { provider: 'gpt', model: 'gpt-test-1-0601', inputTokens: 200, outputTokens: 7, cacheWriteTokens: 0, cacheReadTokens: 1000 },
+      { provider: 'local', model: 'gpt-test-1-0601', inputTokens: 50, outputTokens: 9, cacheWriteTokens: 0, cacheReadTokens: 0 },
+    ]);
+  });
+
+  it('refuses an OpenAI-compatible request whose body is not JSON with 400, and one over maxRequestBytes with 413', async () => {
+    const { socketPath, token, calls } = await routed({ maxRequestBytes: 4096 });
+    const before = upstream.requests.length;
+    const notJson = await call(socketPath, { path: '/p/gpt/chat/completions', headers: { 'x-api-key': token }, body: 'model=gpt&stream=true' });
+    assert.equal(notJson.status, 400, notJson.text);
+    assert.equal(notJson.json.error.type, 'invalid_request_error');
+    assert.match(notJson.json.error.message, /request body is not JSON/);
+    const notObject = await call(socketPath, { path: '/p/gpt/chat/completions', headers: { 'x-api-key': token }, body: '[1, 2]' });
+    assert.equal(notObject.status, 400, notObject.text);
+    const big = JSON.stringify({ model: 'gpt-test-1', stream: true, messages: [{ role: 'user', content: 'x'.repeat(8000) }] });
+    const declared = await call(socketPath, { path: '/p/gpt/chat/completions', headers: { 'x-api-key': token }, body: big });
+    assert.equal(declared.status, 413);
+    const chunked = await call(socketPath, { path: '/p/gpt/chat/completions', headers: { 'x-api-key': token, 'transfer-encoding': 'chunked' }, body: big });
+    assert.equal(chunked.status, 413);
+    assert.match(chunked.json.error.message, /larger than 4096 bytes/);
+    assert.equal(upstream.requests.length, before, 'nothing reached the provider');
+    assert.deepEqual(calls.map((c) => [c.status, c.provider]), [[400, 'gpt'], [400, 'gpt'], [413, 'gpt'], [413, 'gpt']]);
+  });
+
+  it('asks the budget before an OpenAI-compatible call leaves, with the provider\'s name, and refuses it when spent', async () => {
+    const asked: string[] = [];
+    const { socketPath, token, usage, calls } = await routed({
+      checkBudget: (provider) => {
+        asked.push(provider);
+        return provider === 'gpt' ? 'NanoClaw budget: today\'s limit for gpt is spent.' : undefined;
+      },
+    });
+    const before = upstream.requests.length;
+    const refused = await call(socketPath, { path: '/p/gpt/chat/completions', headers: { authorization: `Bearer ${token}` }, body: STREAMED_CHAT });
+    assert.equal(refused.status, 403, refused.text);
+    assert.equal(refused.json.error.type, 'permission_error');
+    assert.equal(refused.json.error.message, 'NanoClaw budget: today\'s limit for gpt is spent.', 'the message reaches the engine as it was given');
+    assert.equal(upstream.requests.length, before, 'the refused call never left');
+    assert.equal((await call(socketPath, { path: '/p/claude/v1/messages', headers: { 'x-api-key': token } })).status, 200);
+    assert.deepEqual(asked, ['gpt', 'claude']);
+    assert.deepEqual(calls[0], { path: '/p/gpt/chat/completions', provider: 'gpt', status: 403, refused: 'NanoClaw budget: today\'s limit for gpt is spent.' });
+    assert.deepEqual(usage.map((u) => u.provider), ['claude']);
+  });
+
+  it('records an error reported inside a 200 stream, OpenAI-compatible or Anthropic, with the usage read before it', async () => {
+    const { socketPath, token, usage, calls, reportedCalls } = await routed();
+    const openai = await call(socketPath, { path: '/p/gpt/chat/completions', headers: { 'x-api-key': token, 'x-case': 'error' }, body: STREAMED_CHAT });
+    assert.equal(openai.status, 200);
+    assert.match(openai.text, /The upstream model failed mid-stream/, 'the client sees the error itself');
+    const anthropic = await call(socketPath, { path: '/p/flaky/v1/messages', headers: { 'x-api-key': token } });
+    assert.equal(anthropic.status, 200);
+    assert.match(anthropic.text, /overloaded_error/);
+    await reportedCalls(2);
+    assert.equal(calls[0].provider, 'gpt');
+    assert.equal(calls[0].streamError, 'server_error: The upstream model failed mid-stream');
+    assert.match(calls[0].unmetered ?? '', /no usage/, 'the usage chunk never came, and the audit says so');
+    assert.equal(calls[1].provider, 'flaky');
+    assert.equal(calls[1].streamError, 'overloaded_error: Overloaded');
+    assert.deepEqual(usage, [{ provider: 'flaky', model: 'claude-flaky', inputTokens: 30, outputTokens: 1, cacheWriteTokens: 0, cacheReadTokens: 0 }], 'billed input before the error still counts');
+  });
+
+  it('refuses at start a set of providers that could never work, saying what to change', async () => {
+    const socketPath = join(dir, 'bad.sock');
+    const good = { name: 'gpt', kind: 'openai' as const, upstream: 'https://api.openai.com/v1', apiKey: 'k' };
+    const cases: Array<[Partial<CredentialProxyOptions>, RegExp]> = [
+      [{ routes: [{ ...good, name: 'GPT' }] }, /Provider name "GPT" is not valid/],
+      [{ routes: [good, good] }, /"gpt" is configured twice/],
+      [{ routes: [{ ...good, upstream: 'api.openai.com' }] }, /not a URL: use e\.g\. https:\/\/api\.openai\.com\/v1/],
+      [{ routes: [{ ...good, upstream: 'ftp://example.com' }] }, /only http and https/],
+      [{ routes: [{ ...good, upstream: 'https://user:secret@example.com/v1' }] }, /password in its base URL/],
+      [{ routes: [{ ...good, kind: 'gemini' as any }] }, /kind "gemini"/],
+      [{ routes: [good], defaultRoute: 'claude' }, /default provider "claude" is not among the configured providers \(gpt\)/],
+      [{ routes: [good], defaultRoute: 'gpt' }, /default provider "gpt" is openai: bare \/v1\/messages calls .* need an anthropic provider/],
+      [{ routes: [good], upstream: 'https://api.anthropic.com', apiKey: 'k' }, /either routes or the upstream\/apiKey shorthand/],
+    ];
+    for (const [options, message] of cases) {
+      await assert.rejects(startCredentialProxy({ socketPath, token: 't', ...options }), message, JSON.stringify(options));
+    }
+    assert.throws(() => statSync(socketPath), 'no socket was left listening');
   });
 });

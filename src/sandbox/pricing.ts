@@ -27,6 +27,8 @@ export interface ModelPrice {
 
 /** The tokens of one call (or a sum of calls), by kind, and the model that answered. */
 export interface MeteredUsage {
+  /** The configured provider the call went to (the credential proxy's route name). */
+  provider?: string;
   model?: string;
   inputTokens: number;
   outputTokens: number;

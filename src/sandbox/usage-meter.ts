@@ -1,30 +1,46 @@
 import type { MeteredUsage } from './pricing.ts';
 
 /**
- * Reads token usage from a Messages API answer as it streams past the
- * credential proxy: an SSE stream (`message_start` carries the model and the
- * input side, `message_delta` the output side and, in newer API versions, the
- * input side again, cumulative) or a whole `Message` body. Each field keeps
- * the largest value seen, since the API repeats running totals rather than
- * increments.
+ * Reads token usage from a model answer as it streams past the credential
+ * proxy, in either wire format, streamed (SSE) or whole (one JSON body):
+ *
+ * - Anthropic Messages: `message_start` carries the model and the input side,
+ *   `message_delta` the output side and, in newer API versions, the input
+ *   side again, cumulative; a whole `Message` carries `usage`.
+ * - OpenAI-compatible Chat Completions: `usage` on the whole body, or on the
+ *   last chunk of a stream (`choices: []`, asked for with
+ *   `stream_options.include_usage`), or Groq's `x_groq.usage`.
+ *   `prompt_tokens` includes the cached part
+ *   (`prompt_tokens_details.cached_tokens`), so fresh input is the
+ *   difference and the cached part counts as cache reads.
+ *
+ * Each field keeps the largest value seen, since the APIs repeat running
+ * totals rather than increments. An `error` event or object inside an answer
+ * (a 200 stream that fails midway, as Anthropic and OpenRouter report it) is
+ * kept as `streamError` for the audit log.
  *
  * The proxy asks upstream for an uncompressed body and decodes one that is
  * compressed anyway before it gets here; `problem()` says why an answer that
  * should have carried usage did not, so the caller can audit it instead of
  * recording nothing in silence.
  *
- *   const meter = new UsageMeter(res.headers['content-type']);
- *   body.on('data', (b) => meter.push(b));  // ... then meter.total()
+ *   const meter = new UsageMeter(res.headers['content-type'], 'openai');
+ *   body.on('data', (b) => meter.push(b));  // ... then meter.total(), meter.streamError
  */
 export class UsageMeter {
+  /** The first error reported inside the answer, as `<type or code>: <message>`, clipped. */
+  streamError?: string;
   private usage: MeteredUsage = { inputTokens: 0, outputTokens: 0, cacheWriteTokens: 0, cacheReadTokens: 0 };
   private seen = false;
   private unparsed = 0;
   private overflow = false;
   private buffer = '';
+  /** The `data:` lines of the SSE event being read, joined as the SSE spec joins them. */
+  private eventData: string[] = [];
+  private eventSize = 0;
   private readonly sse: boolean;
 
-  constructor(contentType: string | undefined) {
+  constructor(contentType: string | undefined, private readonly format: 'anthropic' | 'openai' = 'anthropic') {
     this.sse = String(contentType ?? '').includes('text/event-stream');
   }
 
@@ -35,18 +51,22 @@ export class UsageMeter {
       if (this.buffer.length > MAX_WHOLE_BODY) this.giveUp();
       return;
     }
-    let nl: number;
-    while ((nl = this.buffer.indexOf('\n')) >= 0) {
-      const line = this.buffer.slice(0, nl).trim();
-      this.buffer = this.buffer.slice(nl + 1);
-      if (line.startsWith('data:')) this.read(line.slice(5));
+    // SSE lines end in \n, \r\n or \r; a lone \r at the end may still be the first half of \r\n.
+    let m: RegExpExecArray | null;
+    while ((m = /\r\n|\n|\r(?=[^\n])/.exec(this.buffer))) {
+      this.line(this.buffer.slice(0, m.index));
+      this.buffer = this.buffer.slice(m.index + m[0].length);
     }
-    // An SSE line is one small event; one this long is not the Messages API.
+    // An SSE line is one small event; one this long is not a model API.
     if (this.buffer.length > MAX_SSE_LINE) this.giveUp();
   }
 
   total(): MeteredUsage {
-    if (!this.sse && this.buffer) this.read(this.buffer);
+    if (this.sse) {
+      // A stream cut after an event's data but before its blank line: that event is still read.
+      if (this.buffer) this.line(this.buffer.replace(/\r$/, ''));
+      this.line('');
+    } else if (this.buffer) this.read(this.buffer);
     this.buffer = '';
     return { ...this.usage };
   }
@@ -54,7 +74,7 @@ export class UsageMeter {
   /** Why no usage was found, or undefined when it was. Call after total(). */
   problem(): string | undefined {
     if (this.seen) return undefined;
-    if (this.overflow) return this.sse ? 'an event line too long to be the Messages API' : 'a body too large to read for usage';
+    if (this.overflow) return this.sse ? 'an event line too long to be a model API' : 'a body too large to read for usage';
     if (this.unparsed) return `${this.unparsed} part(s) of the body were not JSON`;
     return 'the answer carried no usage field';
   }
@@ -62,6 +82,23 @@ export class UsageMeter {
   private giveUp(): void {
     this.overflow = true;
     this.buffer = '';
+    this.eventData = [];
+    this.eventSize = 0;
+  }
+
+  /** One SSE line: a blank line ends an event; comments (`: OPENROUTER PROCESSING`) and other fields are skipped. */
+  private line(line: string): void {
+    if (line === '') {
+      const data = this.eventData.join('\n');
+      this.eventData = [];
+      this.eventSize = 0;
+      if (data && data !== '[DONE]') this.read(data);
+      return;
+    }
+    if (!line.startsWith('data:')) return;
+    this.eventData.push(line.slice(line.startsWith('data: ') ? 6 : 5));
+    this.eventSize += line.length;
+    if (this.eventSize > MAX_SSE_LINE) this.giveUp();
   }
 
   private read(json: string): void {
@@ -72,21 +109,56 @@ export class UsageMeter {
       this.unparsed++;
       return;
     }
-    const model = ev?.message?.model ?? ev?.model;
+    if (!ev || typeof ev !== 'object') return;
+    this.noteError(ev.error);
+    const model = ev.message?.model ?? ev.model;
     if (typeof model === 'string' && model.length <= 200) this.usage.model = model;
-    const usage = ev?.message?.usage ?? ev?.usage;
+    if (this.format === 'anthropic') this.readAnthropic(ev.message?.usage ?? ev.usage);
+    else {
+      this.readOpenAI(ev.usage);
+      this.readOpenAI(ev.x_groq?.usage);
+    }
+  }
+
+  private readAnthropic(usage: any): void {
     if (!usage || typeof usage !== 'object') return;
     this.seen = true;
-    const take = (field: keyof Omit<MeteredUsage, 'model'>, value: unknown) => {
-      if (typeof value === 'number' && Number.isFinite(value) && value > 0) this.usage[field] = Math.max(this.usage[field], Math.floor(value));
-    };
-    take('inputTokens', usage.input_tokens);
-    take('outputTokens', usage.output_tokens);
-    take('cacheWriteTokens', usage.cache_creation_input_tokens);
-    take('cacheReadTokens', usage.cache_read_input_tokens);
+    this.take('inputTokens', usage.input_tokens);
+    this.take('outputTokens', usage.output_tokens);
+    this.take('cacheWriteTokens', usage.cache_creation_input_tokens);
+    this.take('cacheReadTokens', usage.cache_read_input_tokens);
+  }
+
+  private readOpenAI(usage: any): void {
+    if (!usage || typeof usage !== 'object') return;
+    this.seen = true;
+    const prompt = count(usage.prompt_tokens);
+    const cached = Math.min(count(usage.prompt_tokens_details?.cached_tokens), prompt);
+    this.take('inputTokens', prompt - cached);
+    this.take('cacheReadTokens', cached);
+    this.take('outputTokens', usage.completion_tokens);
+  }
+
+  private take(field: keyof Omit<MeteredUsage, 'model' | 'provider'>, value: unknown): void {
+    const n = count(value);
+    if (n > 0) this.usage[field] = Math.max(this.usage[field], n);
+  }
+
+  private noteError(error: unknown): void {
+    if (this.streamError !== undefined || !error || typeof error !== 'object') return;
+    const e = error as Record<string, unknown>;
+    const kind = [e.type, e.code].find((v) => (typeof v === 'string' && v) || typeof v === 'number');
+    const message = typeof e.message === 'string' ? e.message : JSON.stringify(error);
+    this.streamError = `${kind !== undefined ? `${String(kind)}: ` : ''}${message}`.slice(0, MAX_ERROR_TEXT);
   }
 }
 
-/** A whole Message body is read at its end; past this size it is forwarded unread (and the gap reported). */
+/** A token count as the APIs send it: a finite number, floored; anything else is 0. */
+function count(value: unknown): number {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? Math.floor(value) : 0;
+}
+
+/** A whole body is read at its end; past this size it is forwarded unread (and the gap reported). */
 const MAX_WHOLE_BODY = 16 * 1024 * 1024;
 const MAX_SSE_LINE = 4 * 1024 * 1024;
+const MAX_ERROR_TEXT = 300;
