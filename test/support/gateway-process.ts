@@ -54,6 +54,8 @@ export async function spawnGateway(opts: { home: string; port: number; modelUrl:
       ANTHROPIC_BASE_URL: opts.modelUrl,
       NANOCLAW_CONTAINER_PRESTART: '0',
       NANOCLAW_LOG: 'silent',
+      // `NANOCLAW_CONTAINER_RUNNER_RUNTIME=bun bash scripts/run-tests.sh ...` runs the suite's runners on Bun.
+      ...(process.env.NANOCLAW_CONTAINER_RUNNER_RUNTIME ? { NANOCLAW_CONTAINER_RUNNER_RUNTIME: process.env.NANOCLAW_CONTAINER_RUNNER_RUNTIME } : {}),
       ...opts.env,
     },
     stdio: ['ignore', 'ignore', 'pipe'],

@@ -37,6 +37,8 @@ export async function startHarness(opts: { env?: Record<string, string>; config?
       NANOCLAW_CHANNELS_API_PORT: '0',
       NANOCLAW_CONTAINER_PRESTART: '0',
       NANOCLAW_LOG: process.env.NANOCLAW_LOG ?? 'silent',
+      // `NANOCLAW_CONTAINER_RUNNER_RUNTIME=bun bash scripts/run-tests.sh ...` runs the suite's runners on Bun.
+      ...(process.env.NANOCLAW_CONTAINER_RUNNER_RUNTIME ? { NANOCLAW_CONTAINER_RUNNER_RUNTIME: process.env.NANOCLAW_CONTAINER_RUNNER_RUNTIME } : {}),
       ...opts.env,
     },
   });
