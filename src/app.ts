@@ -8,6 +8,8 @@ import { CHAT_CHANNEL_NAMES, loadChatChannel } from './channels/registry.ts';
 import { ChannelPluginError, loadChannelPlugins } from './channels/plugins.ts';
 import { OpenAiTranscriber } from './transcription/client.ts';
 import { Secrets } from './config/secrets.ts';
+import { configuredChains, planProblem } from './core/agent-plan.ts';
+import { Providers } from './config/providers.ts';
 import { AuditLog, auditLogPath, type AuditEvent, type AuditLogOptions } from './audit/audit-log.ts';
 import { Gateway } from './core/gateway.ts';
 import { createLogger, type Logger } from './core/logger.ts';
@@ -67,10 +69,17 @@ export async function startApp(opts: {
   } catch (err) {
     throw new StartError(`Invalid egress configuration: ${(err as Error).message}`, { cause: err });
   }
-  const apiKey = env.ANTHROPIC_API_KEY;
-  if (!apiKey) throw new StartError('ANTHROPIC_API_KEY is not set. Export your Anthropic API key (it stays in the gateway; containers never see it), or run `npm run demo` for an offline demo.');
   const log = opts.log ?? createLogger(env.NANOCLAW_LOG);
   const secrets = new Secrets(layout.secrets, env);
+  const providers = Providers.load(config, secrets);
+  for (const { where, plan } of configuredChains(config)) {
+    const problem = planProblem(config, providers, plan);
+    if (!problem) continue;
+    const noKey = /^provider "anthropic" has no API key/.test(problem) && !config.providers.anthropic;
+    throw new StartError(noKey
+      ? 'ANTHROPIC_API_KEY is not set. Export your Anthropic API key (it stays in the gateway; containers never see it), or configure another provider with the builtin engine (docs/engines.md), or run `npm run demo` for an offline demo.'
+      : `The agent configuration (${where}) cannot run: ${problem}.`);
+  }
   // Channel plugins are loaded before anything is opened: a broken one stops the start with its name.
   const plugins = await loadChannelPlugins(config.channels.plugins, { home: layout.home, secrets, log }).catch((err) => {
     throw err instanceof ChannelPluginError ? new StartError(err.message, { cause: err }) : err;
@@ -94,7 +103,7 @@ export async function startApp(opts: {
   };
   const stt = config.transcription;
   const transcriber = stt.baseUrl ? new OpenAiTranscriber({ baseUrl: stt.baseUrl, model: stt.model, apiKey: secrets.get(stt.apiKeySecret), timeoutMs: stt.timeoutSec * 1000 }) : undefined;
-  const gateway = new Gateway({ config, layout, store, runtime, apiKey, log, audit, onModelRequest: opts.onModelRequest, transcriber });
+  const gateway = new Gateway({ config, layout, store, runtime, providers, log, audit, onModelRequest: opts.onModelRequest, transcriber });
   // The one place that wires config to channel implementations.
   const api = config.channels.api;
   const http = new HttpChannel({

@@ -12,6 +12,8 @@
  * without a container, below.
  */
 import assert from 'node:assert/strict';
+import { Providers } from '../src/config/providers.ts';
+import { Secrets } from '../src/config/secrets.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -78,7 +80,7 @@ describe('host tool calls from the agent in a real container', { timeout: 300_00
     home = mkdtempSync(join(tmpdir(), 'nct-calls-'));
     const layout = ensureHome(home);
     const config = loadConfig(home, { PATH: process.env.PATH, ANTHROPIC_BASE_URL: fake.url });
-    c = await AgentContainer.launch({ runtime: new DockerRuntime(), config, layout, apiKey: 'sk-test', audit: (e) => audit.push(e) }, { conversationId: 'calls' });
+    c = await AgentContainer.launch({ runtime: new DockerRuntime(), config, layout, providers: Providers.load(config, new Secrets(join(home, 'no-secrets.json'), { ANTHROPIC_API_KEY: 'sk-test' })), audit: (e) => audit.push(e) }, { conversationId: 'calls' });
     c.bind('calls', { type: 'start', conversation: 'calls', engine: 'claude', memory: false });
     // The engine's first start (the CLI, its MCP servers) is not what these tests time.
     assert.deepEqual(await turn('warm up'), { ok: true, replies: ['Echo: warm up'] });

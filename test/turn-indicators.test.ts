@@ -73,7 +73,7 @@ class RecordingChannel implements Channel {
 }
 
 function conversation(id: string, channel: string): Conversation {
-  return { id, channel, chat: id, thread: '', memory: false, sessionId: null, dataDir: null, createdAt: 0, lastActiveAt: 0 };
+  return { id, channel, chat: id, thread: '', memory: false, sessionId: null, dataDir: null, createdAt: 0, lastActiveAt: 0, agentChoice: null };
 }
 
 /** Lets the promise callbacks queued so far (the channel's calls and what follows them) run. */

@@ -1,9 +1,8 @@
 import net from 'node:net';
-import { CONTAINER_PATHS, HostToRunner, LIMITS, PROTOCOL_VERSION, describeIssues, type RunnerToHost } from '../../src/protocol/messages.ts';
+import { CONTAINER_EGRESS_PORT, CONTAINER_PATHS, HostToRunner, LIMITS, PROTOCOL_VERSION, describeIssues, type RunnerToHost } from '../../src/protocol/messages.ts';
 import { LineReader } from '../../src/protocol/lines.ts';
 import { clip, fitOutcome } from './bounds.ts';
-import { ClaudeEngine } from './engines/claude.ts';
-import type { Engine, EngineOptions } from './engines/engine.ts';
+import type { Engine, EngineEvents, EngineOptions } from './engines/engine.ts';
 import { HostTools } from './host-tools.ts';
 import { startModelBridge } from './model-bridge.ts';
 
@@ -31,11 +30,11 @@ async function main(): Promise<void> {
   const bridge = await startModelBridge(CONTAINER_PATHS.model);
   // HTTP(S) egress: the same loopback-to-socket pipe, to the host's egress
   // proxy, which checks every request against the conversation's allowlist.
-  // The container token is the proxy password.
-  const egressBridge = await startModelBridge(CONTAINER_PATHS.egress);
-  const proxyUrl = egressBridge.url.replace('http://', `http://nanoclaw:${encodeURIComponent(token)}@`);
+  // On a fixed port: the host put it in this container's environment
+  // (HTTP_PROXY, with the container token as the password) at creation.
+  await startModelBridge(CONTAINER_PATHS.egress, CONTAINER_EGRESS_PORT);
   const hostTools = new HostTools(send);
-  const engine: Engine = new ClaudeEngine({
+  const events: EngineEvents = {
     session: (sessionId) => { if (sessionId && sessionId.length <= LIMITS.id) send({ type: 'session', sessionId }); },
     // The tool's name comes from the model: clipped like any text.
     progress: (id, kind, text, tool) => send({ type: 'progress', id, kind, text: clip(text, LIMITS.text), tool: tool ? clip(tool, LIMITS.name) : undefined }),
@@ -44,25 +43,36 @@ async function main(): Promise<void> {
       const fitted = fitOutcome(result);
       send(fitted.ok ? { type: 'turn_end', id, ok: true, replies: fitted.replies } : { type: 'turn_end', id, ok: false, code: fitted.code, error: fitted.error });
     },
+    modelUsed: (id, provider, model, passedOver) => send({
+      type: 'model', id, provider: clip(provider, LIMITS.name), model: clip(model, LIMITS.name),
+      passedOver: passedOver.slice(0, LIMITS.providers).map((p) => ({ provider: clip(p.provider, LIMITS.name), error: clip(p.error, LIMITS.text) })),
+    }),
     log: (level, text) => send({ type: 'log', level, text: clip(text, LIMITS.text) }),
-  }, hostTools);
+  };
+  // The engine the host started this container for; only its code is loaded
+  // (the Claude Agent SDK alone costs more than the whole built-in engine).
+  const engine: Engine = process.env.NANOCLAW_ENGINE === 'builtin'
+    ? new (await import('./engines/builtin/engine.ts')).BuiltinEngine(events, hostTools)
+    : new (await import('./engines/claude.ts')).ClaudeEngine(events, hostTools);
+  const proxyVars = Object.fromEntries(PROXY_VARIABLES.flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])));
+  // The provider (and model) a pooled Claude engine warms up against: the config's default.
+  const prewarmProvider = process.env.NANOCLAW_PREWARM_PROVIDER;
+  const prewarmModel = process.env.NANOCLAW_PREWARM_MODEL;
   const baseOptions: EngineOptions = {
     cwd: CONTAINER_PATHS.workspace,
+    modelBridge: bridge.url,
+    providers: prewarmProvider && prewarmModel ? [{ name: prewarmProvider, kind: 'anthropic', model: prewarmModel, contextTokens: 200_000, maxOutputTokens: 8192 }] : [],
+    mcpServers: [],
     env: {
       PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
       HOME: CONTAINER_PATHS.home,
       LANG: 'C.UTF-8',
-      ANTHROPIC_BASE_URL: bridge.url,
       ANTHROPIC_API_KEY: token,
       CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
       DISABLE_AUTOUPDATER: '1',
       DISABLE_TELEMETRY: '1',
       DISABLE_ERROR_REPORTING: '1',
-      HTTP_PROXY: proxyUrl, HTTPS_PROXY: proxyUrl, http_proxy: proxyUrl, https_proxy: proxyUrl,
-      // The model bridge is on loopback: it must not go through the egress proxy.
-      NO_PROXY: '127.0.0.1,localhost,::1', no_proxy: '127.0.0.1,localhost,::1',
-      // Node's own fetch and http honour the proxy variables only with this.
-      NODE_USE_ENV_PROXY: '1',
+      ...proxyVars,
     },
   };
 
@@ -113,8 +123,11 @@ async function main(): Promise<void> {
       // A start for another engine: the host and this image disagree on what runs here.
       if (m.engine !== engine.id) return refuse(`a start for engine ${m.engine}, but this runner hosts ${engine.id}`);
       const systemPrompt = [m.systemPrompt, m.memory ? memoryPrompt : ''].filter(Boolean).join('\n\n') || undefined;
-      const wanted: EngineOptions = { ...baseOptions, resumeSession: m.resumeSession, systemPrompt };
-      if (!opened || wanted.resumeSession || wanted.systemPrompt) {
+      const wanted: EngineOptions = {
+        ...baseOptions, resumeSession: m.resumeSession, systemPrompt,
+        providers: m.providers ?? baseOptions.providers, mcpServers: m.mcpServers ?? [],
+      };
+      if (!opened || !engine.canKeep(opened, wanted)) {
         opened = wanted;
         engine.open(wanted);
       }
@@ -132,6 +145,9 @@ async function main(): Promise<void> {
     }
   }
 }
+
+/** The proxy settings the host gave this container, passed on to the engine's child processes. */
+const PROXY_VARIABLES = ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy', 'NO_PROXY', 'no_proxy', 'NODE_USE_ENV_PROXY'];
 
 const memoryPrompt = `You have persistent memory in ${CONTAINER_PATHS.memory}: files you write there are kept between conversations (every change is recorded). ` +
   `Shared read-only material is in ${CONTAINER_PATHS.global}.`;

@@ -5,9 +5,10 @@ import net from 'node:net';
  * loopback listener that pipes each connection to the host's credential proxy
  * socket. The engine sees an ordinary `http://127.0.0.1:<port>` base URL.
  *
- *   const { url } = await startModelBridge('/run/nanoclaw/model.sock');
+ *   const { url } = await startModelBridge('/run/nanoclaw/model.sock');          // a free port
+ *   await startModelBridge('/run/nanoclaw/egress.sock', CONTAINER_EGRESS_PORT);  // a fixed one
  */
-export async function startModelBridge(socketPath: string): Promise<{ url: string; close(): void }> {
+export async function startModelBridge(socketPath: string, port = 0): Promise<{ url: string; close(): void }> {
   const server = net.createServer((client) => {
     const upstream = net.connect(socketPath);
     client.pipe(upstream).pipe(client);
@@ -19,8 +20,8 @@ export async function startModelBridge(socketPath: string): Promise<{ url: strin
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(port, '127.0.0.1', () => resolve());
   });
-  const { port } = server.address() as net.AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, close: () => server.close() };
+  const bound = (server.address() as net.AddressInfo).port;
+  return { url: `http://127.0.0.1:${bound}`, close: () => server.close() };
 }

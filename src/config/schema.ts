@@ -9,6 +9,7 @@ import { EmailChannelConfig } from '../channels/email/config.ts';
 import { GmailChannelConfig } from '../channels/gmail/config.ts';
 import { ChannelPluginsConfig } from '../channels/plugins-config.ts';
 import { TranscriptionConfig } from '../transcription/config.ts';
+import { EngineChoiceFields, McpConfig, ProvidersConfig } from './engines.ts';
 
 /**
  * The one place NanoClaw's options are defined. Every field has a default and
@@ -47,6 +48,8 @@ export const ConfigSchema = z.strictObject({
     timeoutSec: z.number().int().min(1).default(600)
       .describe('A model call during which the endpoint sends nothing for this long is cut (504 if no answer had started).'),
   }).prefault({}),
+  providers: ProvidersConfig,
+  mcp: McpConfig,
   channels: z.strictObject({
     api: HttpChannelConfig,
     terminal: TerminalChannelConfig,
@@ -74,6 +77,7 @@ export const ConfigSchema = z.strictObject({
       .describe('Podman API socket; empty means /run/podman/podman.sock as root, else $XDG_RUNTIME_DIR/podman/podman.sock.'),
     image: z.string().min(1).default('nanoclaw-agent:latest').describe('Agent image (built by scripts/setup.sh).'),
     runtime: z.enum(['runc', 'runsc']).default('runc').describe('OCI runtime: runc, or runsc for gVisor (a user-space kernel).'),
+    runnerRuntime: z.enum(['node', 'bun']).default('node').describe('JavaScript runtime of the agent runner inside the container: node (Node 24) or bun (Bun, a smaller footprint). Both are in the image.'),
     memoryMb: z.number().int().min(64).default(1024).describe('Memory limit per container, MiB (swap is not allowed on top).'),
     cpus: z.number().positive().max(64).default(1).describe('CPU limit per container, in cores.'),
     pidsLimit: z.number().int().min(16).default(256).describe('Most processes and threads one container may run.'),
@@ -119,6 +123,7 @@ export const ConfigSchema = z.strictObject({
   }).prefault({}),
   agent: z.strictObject({
     systemPrompt: z.string().default('').describe('Extra instructions appended to the agent\'s system prompt.'),
+    ...EngineChoiceFields,
   }).prefault({}),
   tools: z.strictObject({
     askTimeoutSec: z.number().int().min(10).default(1800).describe('How long the agent\'s question to the user (ask_user), or a mail draft waiting for the owner\'s confirmation (compose_mail), waits for an answer before the agent is told nobody answered. The turn\'s own time limit does not run meanwhile.'),

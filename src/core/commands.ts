@@ -7,6 +7,8 @@ import { parseAllowEntry } from '../sandbox/egress-policy.ts';
 import type { EgressAllowlistStore } from '../store/egress-allowlist.ts';
 import type { Sender } from '../store/senders.ts';
 import type { Conversation, Store } from '../store/store.ts';
+import type { Providers } from '../config/providers.ts';
+import { modelCommand } from './model-command.ts';
 
 export type Command = { name: string; arg: string };
 
@@ -22,6 +24,7 @@ export interface CommandContext {
   layout: HomeLayout;
   store: Store;
   egressAllowlist: EgressAllowlistStore;
+  providers: Providers;
   audit?: (event: AuditEvent) => void;
   liveContainer(conversationId: string): AgentContainer | undefined;
   /** Marks the turn about to start (its container being acquired) as stopped; false when none is. */
@@ -129,8 +132,10 @@ export async function runCommand(ctx: CommandContext, conv: Conversation, cmd: C
       if (!approved) return `No pending pairing code ${code.toUpperCase()} (codes expire after an hour).`;
       return `Approved ${approved.channel}:${approved.sender}; their messages now reach the agent.`;
     }
+    case 'model':
+      return modelCommand(ctx, conv, cmd.arg, who);
     case 'help':
-      return 'Commands: /stop (stop the running turn), /end (stop it and destroy this conversation\'s container), /memory on|off|status, /allow [domain], /disallow <domain>, /pair approve <code>. Owner only: /memory on|off, /allow <domain>, /disallow, /pair, /end <other conversation>.';
+      return 'Commands: /stop (stop the running turn), /end (stop it and destroy this conversation\'s container), /memory on|off|status, /allow [domain], /disallow <domain>, /pair approve <code>, /model [engine] [providers]. Owner only: /memory on|off, /allow <domain>, /disallow, /pair, /model <choice>, /end <other conversation>.';
     default:
       return `Unknown command /${cmd.name}. Try /help.`;
   }

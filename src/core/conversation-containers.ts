@@ -8,6 +8,7 @@ import { MemoryRepo } from '../memory/memory-repo.ts';
 import { AgentContainer, type AgentContainerDeps, type AuditEvent } from '../sandbox/agent-container.ts';
 import { dataDirs } from '../sandbox/data-dirs.ts';
 import { ENGINES, type EngineName } from '../protocol/messages.ts';
+import { agentPlan, configuredChains, mcpSpecs, planProblem } from './agent-plan.ts';
 import { ContainerPool } from '../sandbox/pool.ts';
 import { LABEL_HOME, LABEL_MANAGED } from '../sandbox/profile.ts';
 import type { ContainerRuntime } from '../sandbox/runtime.ts';
@@ -50,7 +51,10 @@ export class ConversationContainers {
 
   constructor(private readonly deps: ConversationContainersDeps) {
     this.slots = new ContainerSlots(deps.config.container.maxRunning);
-    this.pools = new Map(ENGINES.map((e) => [e, new ContainerPool(deps.containerDeps, e, deps.config.container.prestart, (m) => deps.log.warn(m))]));
+    // Only engines the config gives some conversation are pre-started; one
+    // chosen later with /model starts cold.
+    const used = new Set(configuredChains(deps.config).map((c) => c.plan.engine));
+    this.pools = new Map(ENGINES.filter((e) => used.has(e)).map((e) => [e, new ContainerPool(deps.containerDeps, e, deps.config.container.prestart, (m) => deps.log.warn(m))]));
   }
 
   /** Cleans up after a previous gateway, then fills the pool and starts the idle sweep. */
@@ -177,9 +181,16 @@ export class ConversationContainers {
   private async launchOrTake(conversationId: string): Promise<AgentContainer> {
     const { store, layout, config, audit } = this.deps;
     const fresh = store.getConversation(conversationId)!;
-    // Every conversation runs the one engine there is, until conversations choose theirs.
-    const engine: EngineName = 'claude';
-    const start = { type: 'start' as const, conversation: conversationId, engine, memory: fresh.memory, systemPrompt: config.agent.systemPrompt || undefined };
+    const plan = agentPlan(config, fresh);
+    const problem = planProblem(config, this.deps.containerDeps.providers, plan);
+    if (problem) throw new Error(`this conversation's agent cannot run: ${problem}`);
+    const engine: EngineName = plan.engine;
+    const mcpServers = mcpSpecs(config, plan.mcpServers);
+    const start = {
+      type: 'start' as const, conversation: conversationId, engine, memory: fresh.memory, systemPrompt: config.agent.systemPrompt || undefined,
+      providers: this.deps.containerDeps.providers.specs(plan.providers),
+      ...(mcpServers.length ? { mcpServers } : {}),
+    };
     let container = !fresh.memory && !fresh.dataDir ? this.pools.get(engine)?.take() : undefined;
     if (container) {
       store.updateConversation(conversationId, { dataDir: container.dirs.dataDir });

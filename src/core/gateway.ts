@@ -5,6 +5,7 @@ import type { HomeLayout } from '../config/home.ts';
 import type { AnswerResult, Channel, ChannelHost, ReceiveResult, TurnEvent } from '../channels/channel.ts';
 import type { AuditEvent } from '../sandbox/agent-container.ts';
 import { Budget } from '../sandbox/budget.ts';
+import type { Providers } from '../config/providers.ts';
 import type { ContainerRuntime } from '../sandbox/runtime.ts';
 import type { Transcriber } from '../transcription/client.ts';
 import type { Conversation, ConversationKey, Inbound, Outbound, Store } from '../store/store.ts';
@@ -31,7 +32,8 @@ export interface GatewayDeps {
   layout: HomeLayout;
   store: Store;
   runtime: ContainerRuntime;
-  apiKey: string;
+  /** The model providers, with their keys (only the credential proxies see those). */
+  providers: Providers;
   log: Logger;
   /** Benchmarks observe when a container's first model request leaves. */
   onModelRequest?: (container: string) => void;
@@ -75,13 +77,13 @@ export class Gateway extends EventEmitter {
   constructor(private readonly deps: GatewayDeps) {
     super();
     this.setMaxListeners(0);
-    const { config, layout, runtime, apiKey, store } = deps;
-    const budget = new Budget(config.budget, store);
+    const { config, layout, runtime, providers, store } = deps;
+    const budget = new Budget(config.budget, store, providers.prices());
     this.senders = new SenderStore(store.db);
     this.egressAllowlist = new EgressAllowlistStore(store.db);
     this.access = new AccessPolicy(config.access, this.senders);
     const containerDeps = {
-      runtime, config, layout, apiKey,
+      runtime, config, layout, providers,
       onUsage: (id: string, u: Parameters<Budget['cost']>[0]) => store.addUsage(id, u, budget.cost(u)),
       onModelRequest: deps.onModelRequest,
       checkBudget: (id: string) => budget.check(id),
@@ -356,7 +358,7 @@ export class Gateway extends EventEmitter {
   private get commandContext(): CommandContext {
     return {
       config: this.deps.config, layout: this.deps.layout, store: this.deps.store, egressAllowlist: this.egressAllowlist,
-      audit: this.deps.audit,
+      providers: this.deps.providers, audit: this.deps.audit,
       liveContainer: (id) => this.containers.live(id),
       stopStarting: (id) => this.turns.stopStarting(id),
       endContainer: (id, c, reason, endSession) => this.containers.end(id, c, reason, endSession),

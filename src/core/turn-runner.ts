@@ -6,7 +6,7 @@ import { listOutbox, removeFromOutbox } from '../inbox/safe-fs.ts';
 import { MemoryRepo } from '../memory/memory-repo.ts';
 import { MemoryCommitRefused } from '../memory/work-tree-check.ts';
 import type { AgentContainer, AuditEvent, TurnResult } from '../sandbox/agent-container.ts';
-import { LIMITS } from '../protocol/messages.ts';
+import { LIMITS, type RunnerToHost } from '../protocol/messages.ts';
 import { inboxFiles } from '../store/attachments.ts';
 import type { Conversation, Inbound, NewOutbound, Store } from '../store/store.ts';
 import type { Transcriber } from '../transcription/client.ts';
@@ -102,6 +102,8 @@ export class TurnRunner {
     const saved = [...inbox.saved, ...voice.saved];
     const text = this.deps.noteForAgent(conv.id) + (msg.text ? msg.text + voice.text : voice.text.trimStart()) + inbox.notes;
     const callContext = { conversation: conv, message: msg, workspace: container.dirs.workspace };
+    /** Set when a model other than the chain's first answered: the person is told which, and why. */
+    let answeredBy: Extract<RunnerToHost, { type: 'model' }> | undefined;
     const result: TurnResult = await container.runTurn(
       {
         type: 'message', id: String(msg.id), text, sender: { id: msg.sender, ...(msg.senderName ? { name: msg.senderName } : {}) },
@@ -109,6 +111,11 @@ export class TurnRunner {
       },
       this.deps.config.container.turnTimeoutSec * 1000,
       (p) => {
+        if (p.type === 'model') {
+          answeredBy = p;
+          this.deps.audit?.({ type: 'model.fallback', conversation: conv.id, container: container.name, data: { provider: p.provider, model: p.model, passedOver: p.passedOver } });
+          return;
+        }
         if (p.type !== 'progress') return;
         this.deps.emit({ type: 'progress', conversationId: conv.id, inboundId: msg.id, kind: p.kind, tool: p.tool, text: p.text });
         if (p.kind === 'tool_use') this.deps.audit?.({ type: 'tool.call', conversation: conv.id, container: container.name, data: { tool: p.tool, input: p.text.slice(0, 300) } });
@@ -122,6 +129,7 @@ export class TurnRunner {
       return;
     }
     const notes: Reply[] = [...(conv.memory ? await this.commitMemory(conv, msg) : []), ...this.collectOutbox(conv, container.dirs.workspace)];
+    if (answeredBy && result.ok) notes.push({ kind: 'notice', text: fallbackNote(answeredBy) });
     if (result.ok) {
       const said = result.replies.length || notes.some((n) => n.files?.length) || this.deps.store.outboundFor(msg.id).length;
       const replies = said ? result.replies : ['(The agent finished without a reply.)'];
@@ -202,4 +210,16 @@ export class TurnRunner {
       return [{ kind: 'notice', text: `This turn's changes to /memory were not recorded: ${error}` }];
     }
   }
+}
+
+/**
+ * What the person is told when another model answered than the one first in
+ * line: which, and why each before it was passed over.
+ *
+ *   fallbackNote({ provider: 'groq', model: 'llama-3.3-70b', passedOver: [{ provider: 'anthropic', error: 'overloaded (HTTP 529)' }] })
+ *   // '(Answered by llama-3.3-70b via groq; anthropic: overloaded (HTTP 529).)'
+ */
+export function fallbackNote(m: { provider: string; model: string; passedOver: Array<{ provider: string; error: string }> }): string {
+  const why = m.passedOver.map((p) => `${p.provider}: ${p.error.split(':')[0]}`).join('; ');
+  return `(Answered by ${m.model} via ${m.provider}${why ? `; ${why}` : ''}.)`;
 }

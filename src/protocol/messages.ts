@@ -26,6 +26,14 @@ export const CONTAINER_PATHS = {
   state: '/home/agent/.claude',
 } as const;
 
+/**
+ * The loopback port inside every container where the runner bridges to the
+ * egress proxy. Fixed, so the host can put the proxy in the container's
+ * environment at creation (HTTP_PROXY for the runner's own fetch, MCP HTTP
+ * servers and the agent's tools alike); each container has its own loopback.
+ */
+export const CONTAINER_EGRESS_PORT = 3128;
+
 /** The messages themselves: one zod schema per direction, with the types inferred from them. */
 export { HostToRunner, RunnerToHost, PROTOCOL_VERSION, LIMITS, ENGINES, FAILURE_CODES, HOST_TOOLS, HostToolInputs, describeIssues } from './schema.ts';
-export type { EngineName, FailureCode, ProgressKind, TurnOutcome, HostToolName, HostToolInput, HostToolCall, HostToolResult } from './schema.ts';
+export type { EngineName, ProviderSpec, McpServerSpec, FailureCode, ProgressKind, TurnOutcome, HostToolName, HostToolInput, HostToolCall, HostToolResult } from './schema.ts';

@@ -20,7 +20,7 @@ import { z } from 'zod';
  * host: a runner from another build is stopped with a clear reason instead of
  * half-understanding the stream. Bump it with any change to a message's shape.
  */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 
 /**
  * Bounds on every field, in characters (UTF-16 code units, what
@@ -69,6 +69,12 @@ export const LIMITS = {
   address: 254,
   /** A composed mail's subject. */
   subject: 300,
+  /** Providers in a conversation's chain, and MCP servers offered to it. */
+  providers: 8,
+  mcpServers: 16,
+  /** An MCP server's command line: arguments, and the length of each (and of a URL). */
+  args: 64,
+  arg: 4096,
 } as const;
 
 const id = z.string().min(1).max(LIMITS.id);
@@ -82,12 +88,48 @@ const callNumber = z.number().int().min(1).max(LIMITS.callsPerTurn);
  * a runner refuses a start for an engine it does not host; the host keeps its
  * pre-started containers per engine.
  */
-export const ENGINES = ['claude'] as const;
+export const ENGINES = ['claude', 'builtin'] as const;
 export type EngineName = typeof ENGINES[number];
 
 // --- host to runner --------------------------------------------------------------
 
-/** Binds a pristine container to its conversation; sent once, before any message. */
+/**
+ * A model the built-in engine may call: the provider's name (the engine
+ * reaches it at `<model bridge>/p/<name>`, where the host's credential proxy
+ * adds the key), its wire format, the model id and its limits. No key and no
+ * upstream address: those stay on the host.
+ */
+const ProviderSpec = z.strictObject({
+  name,
+  kind: z.enum(['anthropic', 'openai']),
+  model: name,
+  contextTokens: z.number().int().min(1024).max(10_000_000),
+  maxOutputTokens: z.number().int().min(1).max(1_000_000),
+});
+export type ProviderSpec = z.infer<typeof ProviderSpec>;
+
+/**
+ * An MCP server the conversation's engines may use: a stdio server the runner
+ * starts inside the container, or a Streamable HTTP server reached through
+ * the egress proxy (its host must be on the allowlist).
+ */
+const McpServerSpec = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('stdio'), name,
+    command: z.string().min(1).max(LIMITS.path),
+    args: z.array(z.string().max(LIMITS.arg)).max(LIMITS.args),
+    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).max(LIMITS.name), z.string().max(LIMITS.arg)),
+  }),
+  z.strictObject({ type: z.literal('http'), name, url: z.url().max(LIMITS.arg) }),
+]);
+export type McpServerSpec = z.infer<typeof McpServerSpec>;
+
+/**
+ * Binds a pristine container to its conversation; sent once, before any
+ * message. `providers` is the built-in engine's chain, first choice first
+ * (the Claude engine uses the first Anthropic one); `mcpServers` the
+ * conversation's MCP servers.
+ */
 const Start = z.strictObject({
   type: z.literal('start'),
   conversation: z.string().min(1).max(LIMITS.key),
@@ -95,6 +137,8 @@ const Start = z.strictObject({
   resumeSession: id.optional(),
   memory: z.boolean(),
   systemPrompt: z.string().max(LIMITS.systemPrompt).optional(),
+  providers: z.array(ProviderSpec).max(LIMITS.providers).optional(),
+  mcpServers: z.array(McpServerSpec).max(LIMITS.mcpServers).optional(),
 });
 /**
  * One user message; the runner answers with events and exactly one
@@ -234,10 +278,23 @@ const callOf = <T extends HostToolName>(tool: T) => z.strictObject({
 });
 const Call = z.discriminatedUnion('tool', [callOf('send_message'), callOf('send_file'), callOf('ask_user'), callOf('compose_mail')]);
 
+/**
+ * Which model answered turn `id`, sent before its `turn_end` when that is not
+ * the chain's first choice: the providers tried before it and why each was
+ * passed over. The host tells the user and audits it.
+ */
+const ModelUsed = z.strictObject({
+  type: z.literal('model'),
+  id,
+  provider: name,
+  model: name,
+  passedOver: z.array(z.strictObject({ provider: name, error: text })).max(LIMITS.providers),
+});
+
 /** A log line worth keeping on the host. */
 const Log = z.strictObject({ type: z.literal('log'), level: z.enum(['info', 'warn', 'error']), text });
 
-export const RunnerToHost = z.discriminatedUnion('type', [Hello, Session, Progress, TurnEnd, Call, Log]);
+export const RunnerToHost = z.discriminatedUnion('type', [Hello, Session, Progress, TurnEnd, Call, ModelUsed, Log]);
 export type RunnerToHost = z.infer<typeof RunnerToHost>;
 
 /**

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/schema.ts';
 import type { HomeLayout } from '../config/home.ts';
-import type { EngineName, FailureCode, HostToRunner, RunnerToHost, TurnOutcome } from '../protocol/messages.ts';
+import { CONTAINER_EGRESS_PORT, type EngineName, type FailureCode, type HostToRunner, type RunnerToHost, type TurnOutcome } from '../protocol/messages.ts';
 import type { AuditEvent } from '../audit/audit-log.ts';
 import { dataDirs, prepareDataDirs, type DataDirs } from './data-dirs.ts';
 import { ControlChannel, ProtocolViolation } from './control-channel.ts';
@@ -18,12 +18,14 @@ import type { MeteredUsage } from './pricing.ts';
 import { hardenedSpec } from './profile.ts';
 import { defaultMountAllowlistPath, loadMountAllowlist, MountAllowlistError, resolveExtraMounts } from './mount-policy.ts';
 import type { ContainerExit, ContainerRuntime, ContainerSpec, Mount } from './runtime.ts';
+import type { Providers } from '../config/providers.ts';
 
 export interface AgentContainerDeps {
   runtime: ContainerRuntime;
   config: Config;
   layout: HomeLayout;
-  apiKey: string;
+  /** The model providers: the credential proxy routes `/p/<name>/...` to each, with its key. */
+  providers: Providers;
   onUsage?: (conversationId: string, usage: MeteredUsage) => void;
   onModelRequest?: (container: string) => void;
   /** Refuses a model call with a message when a budget is spent. */
@@ -111,8 +113,8 @@ export class AgentContainer extends EventEmitter {
     const proxy = await startCredentialProxy({
       socketPath: join(runDir, 'model.sock'),
       token,
-      upstream: deps.config.model.baseUrl,
-      apiKey: deps.apiKey,
+      routes: deps.providers.routes(),
+      defaultRoute: prewarmProvider(deps),
       onUsage: (u) => { if (self?.conversationId) deps.onUsage?.(self.conversationId, u); },
       onRequest: () => deps.onModelRequest?.(name),
       checkBudget: () => (self?.conversationId ? deps.checkBudget?.(self.conversationId) : undefined),
@@ -158,7 +160,24 @@ export class AgentContainer extends EventEmitter {
         memoryDir, globalDir: layout.global, token, home: layout.home, conversationId: this.conversationId,
         extraMounts: this.extraMounts(),
       });
-      if (prewarm) spec.env.NANOCLAW_PREWARM = '1';
+      spec.env.NANOCLAW_ENGINE = this.engine;
+      // The egress proxy, for every HTTP client in the container (the
+      // runner's own fetch under Node and Bun, the engines' tools, the
+      // agent's shell); the container token is its password. Loopback (the
+      // model bridge) goes direct.
+      const proxy = `http://nanoclaw:${encodeURIComponent(token)}@127.0.0.1:${CONTAINER_EGRESS_PORT}`;
+      Object.assign(spec.env, {
+        HTTP_PROXY: proxy, HTTPS_PROXY: proxy, http_proxy: proxy, https_proxy: proxy,
+        NO_PROXY: '127.0.0.1,localhost,::1', no_proxy: '127.0.0.1,localhost,::1', NODE_USE_ENV_PROXY: '1',
+      });
+      if (prewarm) {
+        spec.env.NANOCLAW_PREWARM = '1';
+        const provider = prewarmProvider(this.deps);
+        if (provider) {
+          spec.env.NANOCLAW_PREWARM_PROVIDER = provider;
+          spec.env.NANOCLAW_PREWARM_MODEL = this.deps.providers.get(provider)!.settings.model;
+        }
+      }
       await runtime.start(spec);
       this.deps.audit?.({ type: 'container.created', container: this.name, conversation: this.conversationId, data: describeSpec(spec, config.security.profile) });
     } catch (err) {
@@ -291,7 +310,7 @@ export class AgentContainer extends EventEmitter {
     } else if (m.type === 'call') {
       const broken = this.busy.calls.accept(m);
       if (broken) this.channel.violation(new ProtocolViolation(broken, `call ${m.call}, tool ${m.tool}`));
-    } else if (m.type === 'progress') {
+    } else if (m.type === 'progress' || m.type === 'model') {
       try {
         this.busy.onProgress?.(m);
       } catch (err) {
@@ -424,4 +443,13 @@ function describeExit(exit: ContainerExit | undefined, memoryMb: number): string
   if (exit.exitCode === 0) return 'the agent container exited';
   if (exit.exitCode === -1) return 'the agent container was removed';
   return `the agent container crashed (exit code ${exit.exitCode})`;
+}
+
+/**
+ * The provider a pooled Claude engine warms up against: the first Anthropic
+ * one of the config's own chain (a conversation whose chain starts elsewhere
+ * reopens the engine when it binds). Bare `/v1/messages` paths go to it too.
+ */
+function prewarmProvider(deps: AgentContainerDeps): string | undefined {
+  return deps.config.agent.providers.find((n) => deps.providers.get(n)?.settings.kind === 'anthropic');
 }

@@ -1,12 +1,14 @@
 import type { Config } from '../config/schema.ts';
 import type { Store, UsageTotals } from '../store/store.ts';
-import { PriceList, type MeteredUsage } from './pricing.ts';
+import { PriceList, type MeteredUsage, type ModelPrice } from './pricing.ts';
 
 /**
  * Daily spending limits, checked by the credential proxy as each model call
  * leaves. Usage is what the proxy metered from earlier answers, every token
  * kind included (cache writes and reads are most of an agent's input), and
- * cost is priced per call by the model that answered, when it is recorded.
+ * cost is priced per call, when it is recorded: by the provider's own prices
+ * when the operator set them (providers.<name>.prices), else by the model that
+ * answered. The same limits hold for every provider.
  * A call in flight when a limit is crossed still finishes; the next one is
  * refused with a message the agent passes to the user. The proxy lets only a
  * few calls of a container fly at once, so the overshoot is bounded.
@@ -18,13 +20,15 @@ import { PriceList, type MeteredUsage } from './pricing.ts';
 export class Budget {
   private readonly prices: PriceList;
 
-  constructor(private readonly config: Config['budget'], private readonly store: Store) {
+  constructor(private readonly config: Config['budget'], private readonly store: Store, private readonly providerPrices: ReadonlyMap<string, ModelPrice> = new Map()) {
     this.prices = new PriceList(config.prices);
   }
 
-  /** Estimated USD of one call, by its model's price. */
-  cost(u: MeteredUsage): number {
-    return this.prices.cost(u);
+  /** Estimated USD of one call: by its provider's prices when set, else by its model's. */
+  cost(u: MeteredUsage & { provider?: string }): number {
+    const p = u.provider ? this.providerPrices.get(u.provider) : undefined;
+    if (!p) return this.prices.cost(u);
+    return (u.inputTokens * p.input + u.outputTokens * p.output + u.cacheWriteTokens * p.cacheWrite + u.cacheReadTokens * p.cacheRead) / 1e6;
   }
 
   check(conversationId: string): string | undefined {

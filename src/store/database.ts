@@ -197,6 +197,9 @@ export const MIGRATIONS: string[] = [
   // A voice note (recorded speech) among a message's attachments, marked by
   // its channel: the turn has it transcribed before the agent reads the message.
   `ALTER TABLE attachments ADD COLUMN voice INTEGER NOT NULL DEFAULT 0;`,
+  // The owner's /model choice for one conversation (JSON: engine, providers),
+  // laid over the config's; NULL follows the config.
+  `ALTER TABLE conversations ADD COLUMN agent_choice TEXT;`,
 ];
 
 function migrate(db: Database.Database): void {

@@ -20,6 +20,14 @@ export interface Conversation extends ConversationKey {
   dataDir: string | null;
   createdAt: number;
   lastActiveAt: number;
+  /** The owner's /model choice for this conversation, laid over the config's; null follows the config. */
+  agentChoice: AgentOverride | null;
+}
+
+/** An engine and provider chain chosen for one conversation. */
+export interface AgentOverride {
+  engine?: 'claude' | 'builtin';
+  providers?: string[];
 }
 
 export interface Inbound {
@@ -63,7 +71,17 @@ export function conversationId(key: ConversationKey): string {
 const conv = (r: any): Conversation => ({
   id: r.id, channel: r.channel, chat: r.chat, thread: r.thread, memory: !!r.memory,
   sessionId: r.session_id, dataDir: r.data_dir, createdAt: r.created_at, lastActiveAt: r.last_active_at,
+  agentChoice: parseChoice(r.agent_choice),
 });
+
+/** A stored choice, or null for a missing or unreadable one (then the config applies). */
+function parseChoice(json: string | null): AgentOverride | null {
+  if (!json) return null;
+  try {
+    const v = JSON.parse(json);
+    return v && typeof v === 'object' ? { engine: v.engine, providers: Array.isArray(v.providers) ? v.providers.map(String) : undefined } : null;
+  } catch { return null; }
+}
 const inbound = (r: any): Inbound => ({
   id: r.id, conversationId: r.conversation_id, clientId: r.client_id, sender: r.sender, senderName: r.sender_name ?? null, text: r.text,
   status: r.status, receivedAt: r.received_at, attempts: r.attempts, lastError: r.last_error, outcome: r.outcome,
@@ -100,7 +118,8 @@ export class Store {
     return this.db.prepare('SELECT * FROM conversations ORDER BY last_active_at DESC').all().map(conv);
   }
 
-  updateConversation(id: string, patch: Partial<Pick<Conversation, 'memory' | 'sessionId' | 'dataDir'>>): void {
+  updateConversation(id: string, patch: Partial<Pick<Conversation, 'memory' | 'sessionId' | 'dataDir' | 'agentChoice'>>): void {
+    if ('agentChoice' in patch) this.db.prepare('UPDATE conversations SET agent_choice = ? WHERE id = ?').run(patch.agentChoice ? JSON.stringify(patch.agentChoice) : null, id);
     if ('memory' in patch) this.db.prepare('UPDATE conversations SET memory = ? WHERE id = ?').run(patch.memory ? 1 : 0, id);
     if ('sessionId' in patch) this.db.prepare('UPDATE conversations SET session_id = ? WHERE id = ?').run(patch.sessionId, id);
     if ('dataDir' in patch) this.db.prepare('UPDATE conversations SET data_dir = ? WHERE id = ?').run(patch.dataDir, id);

@@ -1,11 +1,9 @@
 import { query, type Query, type SDKMessage, type SDKUserMessage } from '@anthropic-ai/claude-agent-sdk';
-import type { FailureCode } from '../../../src/protocol/messages.ts';
+import type { FailureCode, ProviderSpec } from '../../../src/protocol/messages.ts';
 import { describeAttachments, describeSender } from '../sender.ts';
+import { summarizeInput, truncate } from '../progress-text.ts';
 import type { Attachment, Engine, EngineEvents, EngineOptions, HostToolCaller, Sender } from './engine.ts';
 import { HOST_TOOLS_SERVER, hostToolsServer } from './claude-host-tools.ts';
-
-/** Longest progress text sent to the host for one tool call or result. */
-const PROGRESS_LIMIT = 2000;
 
 /**
  * The Claude Agent SDK in streaming-input mode: one live session per
@@ -29,6 +27,7 @@ export class ClaudeEngine implements Engine {
 
   open(opts: EngineOptions): void {
     this.opts = opts;
+    const provider = anthropicProvider(opts);
     this.inbox?.end();
     const inbox = new MessageQueue();
     this.inbox = inbox;
@@ -41,13 +40,21 @@ export class ClaudeEngine implements Engine {
         allowDangerouslySkipPermissions: true,
         settingSources: [],
         systemPrompt: { type: 'preset', preset: 'claude_code', append: opts.systemPrompt || undefined },
-        env: opts.env,
+        // The first Anthropic provider of the chain, through the model bridge
+        // (the host adds its key); none named: the bridge's default route.
+        env: { ...opts.env, ANTHROPIC_BASE_URL: provider ? `${opts.modelBridge}/p/${provider.name}` : opts.modelBridge },
+        ...(provider ? { model: provider.model } : {}),
         // A server per session: an MCP server instance serves one connection.
         mcpServers: { [HOST_TOOLS_SERVER]: hostToolsServer((tool, input) => this.callHost(tool, input)) },
         stderr: (data: string) => this.events.log('warn', `engine: ${data.trim().slice(0, 500)}`),
       },
     });
     void this.consume(this.q, inbox);
+  }
+
+  canKeep(opened: EngineOptions, wanted: EngineOptions): boolean {
+    return !wanted.resumeSession && !wanted.systemPrompt && !wanted.mcpServers.length
+      && anthropicProvider(opened)?.name === anthropicProvider(wanted)?.name && anthropicProvider(wanted)?.model === anthropicProvider(opened)?.model;
   }
 
   send(id: string, text: string, sender: Sender, attachments: Attachment[] = []): void {
@@ -181,18 +188,7 @@ class MessageQueue implements AsyncIterable<SDKUserMessage> {
   }
 }
 
-function summarizeInput(input: unknown): string {
-  if (input && typeof input === 'object') {
-    const o = input as Record<string, unknown>;
-    // A composed mail (compose_mail): recipients and subject; its text stays out of live views and the audit log.
-    if (Array.isArray(o.to) && typeof o.subject === 'string') return `to ${o.to.join(', ')}: ${o.subject}`;
-    for (const key of ['command', 'file_path', 'path', 'pattern', 'url', 'query']) {
-      if (typeof o[key] === 'string') return o[key] as string;
-    }
-  }
-  return JSON.stringify(input);
-}
-
-function truncate(s: string): string {
-  return s.length > PROGRESS_LIMIT ? `${s.slice(0, PROGRESS_LIMIT)}… (${s.length - PROGRESS_LIMIT} more characters)` : s;
+/** The provider this engine talks to: the chain's first Anthropic one (the SDK speaks no other API). */
+function anthropicProvider(opts: EngineOptions): ProviderSpec | undefined {
+  return opts.providers.find((p) => p.kind === 'anthropic');
 }

@@ -1,4 +1,4 @@
-import type { EngineName, HostToolInput, HostToolName, HostToolResult, ProgressKind, TurnOutcome } from '../../../src/protocol/messages.ts';
+import type { EngineName, HostToolInput, HostToolName, HostToolResult, McpServerSpec, ProgressKind, ProviderSpec, TurnOutcome } from '../../../src/protocol/messages.ts';
 
 /**
  * An agent engine inside the container: takes user messages one at a time and
@@ -17,6 +17,8 @@ export interface Engine {
   readonly name: string;
   /** Starts (or restarts) the engine's session; may be called before the first message to warm it up. */
   open(opts: EngineOptions): void;
+  /** Whether a session opened (warmed up) with `opened` can serve `wanted` as it is, or must be opened anew. */
+  canKeep(opened: EngineOptions, wanted: EngineOptions): boolean;
   /** Queues one user message; its turn ends with exactly one `turnEnd`. */
   send(id: string, text: string, sender: Sender, attachments?: Attachment[]): void;
   /**
@@ -38,13 +40,21 @@ export interface EngineOptions {
   cwd: string;
   resumeSession?: string;
   systemPrompt?: string;
+  /** The environment for the engine's child processes (the agent's shell, MCP servers). */
   env: Record<string, string>;
+  /** The model bridge's base URL: provider `p` is reached at `${modelBridge}/p/${p.name}`. */
+  modelBridge: string;
+  /** The provider chain, first choice first; empty: the bridge's default (Anthropic) route. */
+  providers: ProviderSpec[];
+  mcpServers: McpServerSpec[];
 }
 
 export interface EngineEvents {
   session(sessionId: string): void;
   progress(id: string, kind: ProgressKind, text: string, tool?: string): void;
   turnEnd(id: string, result: TurnOutcome): void;
+  /** Turn `id` was answered by a provider other than the chain's first: which, and why the others were passed over. */
+  modelUsed(id: string, provider: string, model: string, passedOver: Array<{ provider: string; error: string }>): void;
   log(level: 'info' | 'warn' | 'error', text: string): void;
 }
 
