@@ -579,7 +579,8 @@ describe('credential proxy: each provider by name, with its own key in its own h
    * answer, or an SSE stream with an OpenRouter-style comment line, whose
    * usage chunk comes only when the request asked for it (`x-case: groq`
    * reports it as Groq did, in `x_groq.usage`; `x-case: error` fails midway
-   * inside the 200 stream, as OpenRouter does). `/v1/messages` answers as an
+   * inside the 200 stream, as OpenRouter does; `x-case: no-usage` ignores
+   * `include_usage`, as some servers do). `/v1/messages` answers as an
    * Anthropic stream that fails midway with an `error` event.
    */
   function answer(seen: Seen, res: http.ServerResponse): void {
@@ -602,6 +603,19 @@ describe('credential proxy: each provider by name, with its own key in its own h
       return void res.end(JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion', model: 'gpt-test-1-0601', choices: [{ index: 0, message: { role: 'assistant', content: 'Hi' }, finish_reason: 'stop' }], usage }));
     }
     res.writeHead(200, { 'content-type': 'text/event-stream' });
+    if (seen.headers['x-case'] === 'crlf') {
+      // CRLF line ends, one event's data on two lines, and the usage event written a few bytes at a time.
+      const text = `: keep-alive\r\n\r\ndata: ${JSON.stringify(chunk({ choices: [{ index: 0, delta: { content: 'Hi' } }] }))}\r\n\r\n`
+        + `data: {"choices": [],\r\ndata: "usage": ${JSON.stringify(usage)}}\r\n\r\ndata: [DONE]\r\n\r\n`;
+      void (async () => {
+        for (let i = 0; i < text.length; i += 7) {
+          res.write(text.slice(i, i + 7));
+          await new Promise((r) => setImmediate(r));
+        }
+        res.end();
+      })();
+      return;
+    }
     res.write(': OPENROUTER PROCESSING\n\n');
     sse(chunk({ choices: [{ index: 0, delta: { role: 'assistant', content: 'Hi' }, finish_reason: null }], usage: null }));
     if (seen.headers['x-case'] === 'error') {
@@ -612,7 +626,7 @@ describe('credential proxy: each provider by name, with its own key in its own h
       sse(chunk({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }], x_groq: { id: 'req_1', usage: { prompt_tokens: 50, completion_tokens: 9, total_tokens: 59 } } }));
     } else {
       sse(chunk({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }], usage: null }));
-      if (body.stream_options?.include_usage) sse(chunk({ choices: [], usage }));
+      if (body.stream_options?.include_usage && seen.headers['x-case'] !== 'no-usage') sse(chunk({ choices: [], usage }));
     }
     sse('[DONE]');
     res.end();
@@ -793,6 +807,26 @@ describe('credential proxy: each provider by name, with its own key in its own h
       { provider: 'gpt', model: 'gpt-test-1-0601', inputTokens: 200, outputTokens: 7, cacheWriteTokens: 0, cacheReadTokens: 1000 },
       { provider: 'local', model: 'gpt-test-1-0601', inputTokens: 50, outputTokens: 9, cacheWriteTokens: 0, cacheReadTokens: 0 },
     ]);
+  });
+
+  it('reads an SSE stream framed with CRLF, with an event\'s data over two lines, arriving a few bytes at a time', async () => {
+    const { socketPath, token, usage, calls, reportedCalls } = await routed();
+    const res = await call(socketPath, { path: '/p/gpt/chat/completions', headers: { 'x-api-key': token, 'x-case': 'crlf' }, body: STREAMED_CHAT });
+    assert.equal(res.status, 200, res.text);
+    await reportedCalls(1);
+    assert.deepEqual(usage, [{ provider: 'gpt', model: 'gpt-test-1-0601', inputTokens: 200, outputTokens: 7, cacheWriteTokens: 0, cacheReadTokens: 1000 }]);
+    assert.equal(calls[0].unmetered, undefined);
+  });
+
+  it('audits a stream from a server that ignores include_usage as unmetered, without usage, and its [DONE] not as garbage', async () => {
+    const { socketPath, token, usage, calls, reportedCalls } = await routed();
+    const res = await call(socketPath, { path: '/p/gpt/chat/completions', headers: { 'x-api-key': token, 'x-case': 'no-usage' }, body: STREAMED_CHAT });
+    assert.equal(res.status, 200, res.text);
+    assert.match(res.text, /data: \[DONE\]/);
+    await reportedCalls(1);
+    assert.deepEqual(usage, []);
+    assert.equal(calls[0].unmetered, 'the answer carried no usage field');
+    assert.equal(calls[0].streamError, undefined);
   });
 
   it('refuses an OpenAI-compatible request whose body is not JSON with 400, and one over maxRequestBytes with 413', async () => {

@@ -52,11 +52,15 @@ export class UsageMeter {
       return;
     }
     // SSE lines end in \n, \r\n or \r; a lone \r at the end may still be the first half of \r\n.
+    const eol = /\r\n|\n|\r(?=[^\n])/g;
+    let start = 0;
     let m: RegExpExecArray | null;
-    while ((m = /\r\n|\n|\r(?=[^\n])/.exec(this.buffer))) {
-      this.line(this.buffer.slice(0, m.index));
-      this.buffer = this.buffer.slice(m.index + m[0].length);
+    while ((m = eol.exec(this.buffer))) {
+      this.line(this.buffer.slice(start, m.index));
+      if (this.overflow) return;
+      start = m.index + m[0].length;
     }
+    this.buffer = this.buffer.slice(start);
     // An SSE line is one small event; one this long is not a model API.
     if (this.buffer.length > MAX_SSE_LINE) this.giveUp();
   }
