@@ -45,6 +45,9 @@ install_deps "$ROOT/runner"
 # --- TypeScript build -----------------------------------------------------------
 say "building TypeScript"
 npx --no-install tsc -p tsconfig.json
+# The compiled runner finds its packages (eventsource-parser, the MCP SDK) in
+# runner/node_modules, as it does in the image, so host tests can import it.
+ln -sfn ../../runner/node_modules dist/runner/node_modules
 
 # `--build-only` (npm run test:unit): Node, dependencies and the build; no engine, no image.
 if [ "${1:-}" = "--build-only" ]; then say "ready (build only)"; exit 0; fi

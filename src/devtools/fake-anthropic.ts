@@ -14,6 +14,9 @@
  * - `POST /v1/messages/count_tokens`: `{input_tokens}`.
  * - anything else: 404 `not_found_error`; a body that is not JSON: 400
  *   `invalid_request_error`; both in the API's `{type:'error', error}` shape.
+ * - `fail` answers chosen Messages requests with a failure (./fake-failure.ts):
+ *   429 with retry-after, 529 overloaded, a spend limit, any status, or a
+ *   stream that breaks midway.
  *
  * What the model answers is the script in ./fake-anthropic/script.ts (its
  * header lists the rules: `run: <cmd>` calls Bash, `tool: <name> <json>`
@@ -36,9 +39,11 @@ import { pathToFileURL } from 'node:url';
 import { constants as zlibConstants, createGzip, gzipSync } from 'node:zlib';
 import { defaultScript, isAgentTurn, type Reply, type ScriptFn } from './fake-anthropic/script.ts';
 import { buildMessage, errorBody, estimateInputTokens, newId, streamFrames, type MessagesRequest, type UsageOverride } from './fake-anthropic/wire.ts';
+import { CUT_AFTER_MS, MIDSTREAM_TEXT, type FailFn, type Failure } from './fake-failure.ts';
 
 export type { Reply, ScriptFn } from './fake-anthropic/script.ts';
 export type { MessagesRequest, ReplyBlock, UsageOverride } from './fake-anthropic/wire.ts';
+export type { Failure, FailFn } from './fake-failure.ts';
 
 export interface FakeAnthropicOptions {
   /** Default 0: the system picks a free port. */
@@ -60,6 +65,13 @@ export interface FakeAnthropicOptions {
    * (whatever the client asked, as a misbehaving middlebox does).
    */
   compress?: 'never' | 'when-accepted' | 'always';
+  /**
+   * Answers chosen Messages requests with a failure instead of the script's
+   * answer; `requestIndex` is the request's place in `requests`.
+   *
+   *   fail: (_body, i) => (i === 0 ? { kind: 'overloaded' } : undefined)
+   */
+  fail?: FailFn<MessagesRequest>;
 }
 
 /** One request as it arrived, kept so tests can check what a client really sent. */
@@ -183,6 +195,9 @@ export class FakeAnthropic extends EventEmitter<Events> {
       return sendJson(res, 400, errorBody('invalid_request_error', 'messages: Field required', id));
     }
 
+    const failure = this.opts.fail?.(body, this.requests.indexOf(record));
+    if (failure) return this.#fail(res, failure, body, id);
+
     const reply: Reply = (await this.opts.script?.(body)) ?? defaultScript(body);
     const waited = await this.#hold(res, (this.opts.latencyMs ?? 0) + (reply.delayMs ?? 0));
     if (!waited) return;
@@ -208,6 +223,42 @@ export class FakeAnthropic extends EventEmitter<Events> {
       res.end(payload);
     } else {
       sendJson(res, 200, message);
+    }
+  }
+
+  /** Writes `failure` as the real API does (never compressed). */
+  #fail(res: ServerResponse, failure: Failure, body: MessagesRequest, requestId: string): void {
+    switch (failure.kind) {
+      case 'rate_limit':
+        res.setHeader('retry-after', String(failure.retryAfterSec ?? 1));
+        return sendJson(res, 429, errorBody('rate_limit_error', 'This request would exceed the rate limit for your organization (fake). Please try again later.', requestId));
+      case 'overloaded':
+        return sendJson(res, 529, errorBody('overloaded_error', 'Overloaded', requestId));
+      case 'quota': {
+        const message = 'You have reached your specified workspace API usage limits. You will regain access on the first of next month.';
+        const refusal = errorBody('rate_limit_error', message, requestId);
+        return sendJson(res, 429, { ...refusal, error: { ...refusal.error, details: { error_code: 'enforced_spend_limit_reached' } } });
+      }
+      case 'http': {
+        if (failure.retryAfterSec !== undefined) res.setHeader('retry-after', String(failure.retryAfterSec));
+        const refusal = errorBody(failure.type ?? 'invalid_request_error', failure.message ?? `Fake failure ${failure.status}.`, requestId);
+        const details = failure.code ? { details: { error_code: failure.code } } : {};
+        return sendJson(res, failure.status, { ...refusal, error: { ...refusal.error, ...details } });
+      }
+      case 'midstream': {
+        if (body.stream !== true) return sendJson(res, 500, errorBody('api_error', 'Internal server error', requestId));
+        // The real opening of a text answer, up to its last text delta.
+        const all = streamFrames(buildMessage([{ type: 'text', text: failure.text ?? MIDSTREAM_TEXT }], body.model ?? 'claude-fake', estimateInputTokens(body)));
+        const frames = all.slice(0, all.findIndex((f) => f.startsWith('event: content_block_stop')));
+        const end = failure.end ?? 'error';
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+        // Cut a moment after the opening reached the socket (see CUT_AFTER_MS).
+        frames.forEach((f, i) => res.write(f, end === 'cut' && i === frames.length - 1 ? () => setTimeout(() => res.destroy(), CUT_AFTER_MS) : undefined));
+        if (end !== 'error') return;
+        const error = { type: 'error', error: { type: failure.errorType ?? 'api_error', message: 'Internal server error (fake, mid-stream)' } };
+        res.write(`event: error\ndata: ${JSON.stringify(error)}\n\n`);
+        return void res.end();
+      }
     }
   }
 
