@@ -96,9 +96,12 @@ export function classifyHttpError(status: number, headers: Headers, bodyText: st
   try { parsed = JSON.parse(bodyText); } catch { parsed = undefined; }
   const fields = errorFields(parsed);
   const kind = errorKind(status, fields);
-  const serverMessage = (fields.message ?? (parsed === undefined ? bodyText.trim() : '')).slice(0, MAX_MESSAGE_CHARS);
   const label = [fields.type, fields.code ?? fields.detailCode].filter(Boolean).join(' ');
-  const message = serverMessage || `The ${what} answered HTTP ${status}${label ? ` (${label})` : ''} without a message.`;
+  // A body that is not JSON is usually a proxy's HTML page: quoted briefly, not passed on whole.
+  const plain = parsed === undefined ? bodyText.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 300) : '';
+  const message = fields.message
+    ? fields.message.slice(0, MAX_MESSAGE_CHARS)
+    : `The ${what} answered HTTP ${status}${label ? ` (${label})` : ''}${plain ? `: ${plain}` : ' without a message.'}`;
   return new ProviderError(kind, message, { status, retryAfterMs: retryAfterMs(headers) });
 }
 

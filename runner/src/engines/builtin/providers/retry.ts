@@ -49,8 +49,13 @@ export async function* retrying(call: () => AsyncIterable<ModelEvent>, signal: A
       continue;
     }
     if (first.done) return;
-    yield first.value;
-    yield* { [Symbol.asyncIterator]: () => events };
+    try {
+      yield first.value;
+      yield* { [Symbol.asyncIterator]: () => events };
+    } finally {
+      // A caller that stops early (break) still releases the connection.
+      await events.return?.();
+    }
     return;
   }
 }
