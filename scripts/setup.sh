@@ -62,8 +62,10 @@ bash image/build.sh
 # `--for-tests` (npm test): Podman, so its runtime is tested against a real
 # engine too (catatonit is its init), and Dovecot, the IMAP server the email
 # channel is tested against (run from the test's own config, never the
-# system's). Where one cannot be installed, its tests skip, saying why.
+# system's), and ripgrep, which the built-in engine's grep and glob tools run
+# (the image has its own). Where one cannot be installed, its tests skip, saying why.
 if [ "${1:-}" = "--for-tests" ]; then
+  need_command rg ripgrep || say "continuing without ripgrep; the built-in engine's grep and glob tool tests will be skipped"
   need_command podman podman catatonit || say "continuing without Podman; its end-to-end tests will be skipped"
   need_command dovecot dovecot-imapd || say "continuing without Dovecot; the email channel's tests will be skipped"
 fi

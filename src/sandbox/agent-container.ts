@@ -451,5 +451,5 @@ function describeExit(exit: ContainerExit | undefined, memoryMb: number): string
  * reopens the engine when it binds). Bare `/v1/messages` paths go to it too.
  */
 function prewarmProvider(deps: AgentContainerDeps): string | undefined {
-  return deps.config.agent.providers.find((n) => deps.providers.get(n)?.settings.kind === 'anthropic');
+  return deps.config.agent.providers.find((n) => deps.providers.get(n)?.settings.kind === 'anthropic' && !deps.providers.get(n)?.missingKey);
 }

@@ -8,7 +8,7 @@ import type { Block, ToolDef, TranscriptMessage } from './model.ts';
  * answer), the older part of the transcript is summarised by the model and
  * replaced by that summary; the latest turns are kept as they are.
  *
- *   if (overBudget(system, tools, messages, provider)) messages = await compact(messages, summarise);
+ *   if (overBudget(estimateTokens(system, tools, messages), provider)) messages = await compact(messages, fits, summarise);
  */
 
 /** Share of the context window (after room for the answer) that triggers compaction. */
@@ -29,15 +29,20 @@ export function overBudget(tokens: number, window: { contextTokens: number; maxO
 }
 
 /**
- * The transcript with everything before the last few turns replaced by a
- * summary. `summarise` gets the older part as plain text and returns the
- * summary (a model call). A turn starts at a user message that is not tool
- * results, so a tool call is never split from its result. With a single long
- * turn there is nothing to summarise: old tool results are shortened instead.
+ * The transcript with its older part replaced by a summary. The latest turns
+ * are kept as they are, as many as `fits` accepts (at least the last one);
+ * `summarise` gets the rest as plain text and returns the summary (a model
+ * call). A turn starts at a user message that is not tool results, so a tool
+ * call is never split from its result. With a single long turn there is
+ * nothing to summarise: old tool results are shortened instead.
  */
-export async function compact(messages: TranscriptMessage[], summarise: (text: string) => Promise<string>, keepTurns = 2): Promise<TranscriptMessage[]> {
+export async function compact(messages: TranscriptMessage[], fits: (kept: TranscriptMessage[]) => boolean, summarise: (text: string) => Promise<string>): Promise<TranscriptMessage[]> {
   const starts = messages.flatMap((m, i) => (isTurnStart(m) ? [i] : []));
-  const cut = starts.length > keepTurns ? starts[starts.length - keepTurns] : starts.length > 1 ? starts[starts.length - 1] : 0;
+  let cut = starts.length ? starts[starts.length - 1] : 0;
+  for (let i = starts.length - 2; i >= 1; i--) {
+    if (!fits(messages.slice(starts[i]))) break;
+    cut = starts[i];
+  }
   if (cut <= 0) return shortenResults(messages);
   const summary = await summarise(render(messages.slice(0, cut)));
   return [

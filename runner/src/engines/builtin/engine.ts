@@ -123,7 +123,9 @@ export class BuiltinEngine implements Engine {
     }
     const before = this.messages.length;
     const context = [describeSender(job.sender), describeAttachments(job.attachments)].filter(Boolean).join('\n');
-    this.messages.push({ role: 'user', blocks: [{ type: 'text', text: `<context>${context}</context>` }, { type: 'text', text: job.text }] });
+    // Who wrote and what came with it, in a block of its own (the form the
+    // Claude engine uses too), so the person's text stays as they wrote it.
+    this.messages.push({ role: 'user', blocks: [{ type: 'text', text: `<system-reminder>${context}</system-reminder>` }, { type: 'text', text: job.text }] });
     const tools = [...this.tools, ...(this.mcp ? (await this.mcp).tools : [])];
     const defs: ToolDef[] = tools.map((t) => t.def);
     const system = systemPrompt(this.opts);
@@ -194,7 +196,8 @@ export class BuiltinEngine implements Engine {
     const window = this.chain[0].spec;
     if (!force && !overBudget(estimateTokens(system, defs, this.messages), window)) return;
     const sizeBefore = this.messages.length;
-    this.messages = await compact(this.messages, async (text) => {
+    const fits = (messages: TranscriptMessage[]) => estimateTokens(system, defs, messages) <= (window.contextTokens - window.maxOutputTokens) * 0.5;
+    this.messages = await compact(this.messages, fits, async (text) => {
       const answer = await answerFromChain(this.chain, (link) => ({
         system: SUMMARY_SYSTEM, tools: [], maxTokens: Math.min(4096, link.spec.maxOutputTokens), signal,
         messages: [{ role: 'user', blocks: [{ type: 'text', text: `Summarise this conversation:\n\n${text.slice(-(window.contextTokens * 2))}` }] }],
