@@ -16,7 +16,10 @@ const runtimes = ['runc', ...(execFileSync('docker', ['info', '--format', '{{jso
  * Nothing here sends a packet off this machine: the container has no network
  * interface, and the egress proxy refuses before it connects.
  */
-for (const runtime of runtimes) describe(`attacks (${runtime})`, () => {
+// Each engine under each runtime: the container is the boundary whatever runs inside it.
+const cases = runtimes.flatMap((runtime) => ['claude', 'builtin'].map((engine) => ({ runtime, engine })));
+
+for (const { runtime, engine } of cases) describe(`attacks (${runtime}, ${engine} engine)`, () => {
   let h: Harness;
   let server: Server;
   let port = 0;
@@ -29,7 +32,7 @@ for (const runtime of runtimes) describe(`attacks (${runtime})`, () => {
     server = createServer((req, res) => { hits.push(req.url ?? ''); res.end('host loopback service'); });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     port = (server.address() as AddressInfo).port;
-    h = await startHarness({ env: { NANOCLAW_CONTAINER_RUNTIME: runtime, NANOCLAW_CONTAINER_PIDS_LIMIT: '64', NANOCLAW_CONTAINER_MEMORY_MB: '512' } });
+    h = await startHarness({ env: { NANOCLAW_CONTAINER_RUNTIME: runtime, NANOCLAW_AGENT_ENGINE: engine, NANOCLAW_CONTAINER_PIDS_LIMIT: '64', NANOCLAW_CONTAINER_MEMORY_MB: '512' } });
     await healthy();
   });
   after(async () => { await h?.close(); server?.close(); });

@@ -23,11 +23,11 @@ import { startMcpHttpServer, type McpHttpServer } from './support/mcp-http-serve
  */
 const ENGINES = [
   // Until runner/src/engines/claude.ts hands the servers to its SDK, these run as to-dos: reported, never failing the suite.
-  { engine: 'claude', tool: (server: string, name: string) => `mcp__${server}__${name}`, pending: { todo: 'the Claude engine passes claudeMcpServers(opts.mcpServers, opts.env) into its mcpServers' } },
-  { engine: 'builtin', tool: (server: string, name: string) => `${server}__${name}`, pending: {} },
+  { engine: 'claude', tool: (server: string, name: string) => `mcp__${server}__${name}` },
+  { engine: 'builtin', tool: (server: string, name: string) => `${server}__${name}` },
 ] as const;
 
-for (const { engine, tool, pending } of ENGINES) describe(`MCP servers with the ${engine} engine`, () => {
+for (const { engine, tool } of ENGINES) describe(`MCP servers with the ${engine} engine`, () => {
   let h: Harness;
   let web: McpHttpServer;
   let outside: string;
@@ -66,12 +66,12 @@ for (const { engine, tool, pending } of ENGINES) describe(`MCP servers with the 
     rmSync(outside, { recursive: true, force: true });
   });
 
-  it('runs a stdio server\'s tool inside the container, as the agent\'s user, with its configured environment and no token', pending, async () => {
+  it('runs a stdio server\'s tool inside the container, as the agent\'s user, with its configured environment and no token', async () => {
     const reply = await h.ask(`mcp-stdio-${engine}`, `tool: ${tool('echo', 'reverse')} {"text":"abc"}`);
     assert.match(reply, /Tool output:\nreversed: cba \(echo-mcp pid=\d+ uid=61000 cwd=\/workspace greeting=from-config token=unset\)/);
   });
 
-  it('refuses an HTTP server whose host is not allowed: nothing reaches it and the engine carries on without its tools', pending, async () => {
+  it('refuses an HTTP server whose host is not allowed: nothing reaches it and the engine carries on without its tools', async () => {
     const reply = await h.ask(`mcp-web-refused-${engine}`, `tool: ${tool('web', 'reverse')} {"text":"abc"}`);
     // The fake model reads a name the request does not offer as one of the host's tools.
     assert.match(reply, new RegExp(`No such tool: (mcp__nanoclaw__)?${tool('web', 'reverse')}\\.`));
@@ -82,7 +82,7 @@ for (const { engine, tool, pending } of ENGINES) describe(`MCP servers with the 
     assert.match(await h.ask(`mcp-web-refused-${engine}`, `tool: ${tool('echo', 'reverse')} {"text":"xyz"}`), /reversed: zyx/);
   });
 
-  it('uses an HTTP server through the egress proxy once its host is allowed', pending, async () => {
+  it('uses an HTTP server through the egress proxy once its host is allowed', async () => {
     const conv = `mcp-web-${engine}`;
     assert.match(await h.ask(conv, `/allow 127.0.0.2:${web.port}`), /now reachable/);
     const reply = await h.ask(conv, `tool: ${tool('web', 'reverse')} {"text":"abc"}`);

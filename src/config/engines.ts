@@ -79,6 +79,6 @@ export const EngineChoiceFields = {
 };
 
 export const McpConfig = z.strictObject({
-  servers: z.preprocess(jsonText, z.record(name, McpServerConfig)).default({})
+  servers: z.preprocess(jsonText, z.record(name.refine((n) => n !== 'nanoclaw', 'the name "nanoclaw" is taken by the host\'s own tools'), McpServerConfig)).default({})
     .describe('MCP servers by name: {"command", "args", "env"} runs a stdio server inside the conversation\'s container; {"url"} is a Streamable HTTP server reached through the egress proxy. Offered where agent.mcpServers or an override names them.'),
 }).prefault({});

@@ -4,6 +4,7 @@ import { describeAttachments, describeSender } from '../sender.ts';
 import { summarizeInput, truncate } from '../progress-text.ts';
 import type { Attachment, Engine, EngineEvents, EngineOptions, HostToolCaller, Sender } from './engine.ts';
 import { HOST_TOOLS_SERVER, hostToolsServer } from './claude-host-tools.ts';
+import { claudeMcpServers } from '../mcp/index.ts';
 
 /**
  * The Claude Agent SDK in streaming-input mode: one live session per
@@ -45,7 +46,9 @@ export class ClaudeEngine implements Engine {
         env: { ...opts.env, ANTHROPIC_BASE_URL: provider ? `${opts.modelBridge}/p/${provider.name}` : opts.modelBridge },
         ...(provider ? { model: provider.model } : {}),
         // A server per session: an MCP server instance serves one connection.
-        mcpServers: { [HOST_TOOLS_SERVER]: hostToolsServer((tool, input) => this.callHost(tool, input)) },
+        // The conversation's MCP servers, then the host's own (last, so a
+        // configured server cannot take its name).
+        mcpServers: { ...claudeMcpServers(opts.mcpServers, opts.env), [HOST_TOOLS_SERVER]: hostToolsServer((tool, input) => this.callHost(tool, input)) },
         stderr: (data: string) => this.events.log('warn', `engine: ${data.trim().slice(0, 500)}`),
       },
     });

@@ -10,7 +10,9 @@
  *    `<system-reminder>...</system-reminder>` that Claude Code adds):
  *    - a line starting with `run: ` -> `Running it.` and a `tool_use` of `Bash`
  *      with `{command: <everything after 'run: ', may span lines>, description}`,
- *      stop_reason tool_use (only when the request offers a `Bash` tool);
+ *      stop_reason tool_use (only when the request offers a `Bash` tool; to
+ *      the built-in engine, which offers `shell` instead, a `shell` call with
+ *      `{command}`);
  *    - lines of the form `tool: <name> <JSON object>` -> `Calling <names>.` and
  *      one `tool_use` per such line, in order, with the JSON (on that line;
  *      none means `{}`) as its input. A tool the request offers is named as it
@@ -84,6 +86,10 @@ export function defaultScript(body: MessagesRequest): Reply {
         { type: 'tool_use', name: 'Bash', input: { command: run[1], description: 'Run the requested command' } },
       ],
     };
+  }
+  // The built-in engine's shell tool.
+  if (run && offersTool(body, 'shell')) {
+    return { blocks: [{ type: 'text', text: 'Running it.' }, { type: 'tool_use', name: 'shell', input: { command: run[1] } }] };
   }
 
   const calls = [...userText.matchAll(/^tool: (\S+)(.*)$/gm)];
