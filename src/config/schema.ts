@@ -40,7 +40,7 @@ export const ConfigSchema = z.strictObject({
   }).prefault({}),
   model: z.strictObject({
     baseUrl: z.url().default('https://api.anthropic.com')
-      .describe('Anthropic-compatible endpoint the credential proxy forwards to (env ANTHROPIC_BASE_URL also sets it).'),
+      .describe('Endpoint of the "anthropic" provider (unless providers.anthropic redefines it), with the key from ANTHROPIC_API_KEY; env ANTHROPIC_BASE_URL also sets it. Other providers: see providers.'),
     maxCallsInFlight: z.number().int().min(1).max(8).default(2)
       .describe('Most model calls one container may have in flight at once; up to 16 more wait for a slot, further ones get 429 (the engine retries). Budgets are checked as a call leaves, so parallel calls cannot overspend together.'),
     maxRequestBytes: z.number().int().min(64 * 1024).default(32 * 1024 * 1024)
