@@ -65,6 +65,8 @@ const attacks: Array<{ mode: string; what: string; told: RegExp; detail?: RegExp
   { mode: 'call-huge-input', what: 'a host tool call with an input over its bounds', told: /wrong shape/, detail: /call\.input\.text/ },
   { mode: 'call-repeated', what: 'the same host tool call number twice in a turn', told: /repeated call 1 of this turn/ },
   { mode: 'calls-too-many-open', what: 'more host tool calls open at once than allowed', told: /more than 4 host tool calls at once/ },
+  { mode: 'model-other-turn', what: 'which model answered a turn that is not running', told: /model for a turn that is not running/, detail: /not-this-one/ },
+  { mode: 'model-huge-name', what: 'a model name over its bound', told: /wrong shape/, detail: /model\.provider/ },
   { mode: 'endless-line', what: 'a line that grows past the limit without ending', told: /line over \d+ characters/ },
   { mode: 'stalled-line', what: 'a line that starts and never ends', told: /did not end it within \d+ s/ },
 ];

@@ -73,6 +73,9 @@ async function attack({ mode, protocol }: Plan): Promise<void> {
       case 'call-huge-input': return void sock.write(line({ type: 'call', id, call: 1, tool: 'send_message', input: { text: 'x'.repeat(70 * 1024) } }));
       case 'call-repeated': return void sock.write([1, 1].map((call) => line({ type: 'call', id, call, tool: 'send_file', input: { path: 'not-here.txt' } })).join(''));
       case 'calls-too-many-open': return void sock.write([1, 2, 3, 4, 5].map((call) => line({ type: 'call', id, call, tool: 'send_file', input: { path: 'not-here.txt' } })).join(''));
+      // Which model answered: for another turn, and with a provider name over its bound.
+      case 'model-other-turn': return void sock.write(line({ type: 'model', id: `${id}-not-this-one`, provider: 'forged', model: 'forged', passedOver: [] }));
+      case 'model-huge-name': return void sock.write(line({ type: 'model', id, provider: 'p'.repeat(4096), model: 'm', passedOver: [] }));
       // Well-formed, but claims a stop nobody asked for.
       case 'unasked-interrupted': return void sock.write(line({ type: 'turn_end', id, ok: false, code: 'interrupted', error: 'stopped (forged)' }));
       // Never ends the turn, and ignores the host's interrupt.
