@@ -9,6 +9,7 @@ import { runPairAdd, runPairApprove, runPairList, runPairRevoke } from './pair.t
 import { runStart } from './start.ts';
 import { runStatus } from './status.ts';
 import { runSetupChannel } from './setup-channel.ts';
+import { addProviderOptions, providerFlagsGiven, runSetupProvider, type SetupProviderOptions } from './setup-provider.ts';
 
 const program = new Command('nanoclaw')
   .description('A security-first personal AI agent: every conversation runs in its own hardened container.')
@@ -24,9 +25,17 @@ program.command('config').description('list every option with its default, curre
 program.command('memory').description('persistent memory').command('log <conversation>')
   .description('show the recorded changes to a conversation\'s memory (an API id or a c-... id)').action(runMemoryLog);
 
-program.command('setup <channel>').description('connect a chat channel (telegram, slack, discord, whatsapp, email, gmail): explains the steps, checks the credentials, saves them')
-  .option('--option <key=value...>', 'a channel option, e.g. mode=webhook (otherwise asked, or the default)')
-  .action((channel: string, opts: { option?: string[] }) => runSetupChannel(channel, opts));
+const setup = program.command('setup <what>').description('connect a chat channel (telegram, slack, discord, whatsapp, email, gmail), or add a model provider (`setup provider`): explains the steps, checks the credentials, saves them')
+  .option('--option <key=value...>', 'a channel option, e.g. mode=webhook (otherwise asked, or the default)');
+addProviderOptions(setup).action((what: string, opts: SetupProviderOptions & { option?: string[] }) => {
+  const providerFlags = providerFlagsGiven(opts);
+  if (what === 'provider') {
+    if (opts.option) throw new Error('--option is for `nanoclaw setup <channel>`; a provider takes --name, --kind, --base-url, --model (see `nanoclaw setup --help`).');
+    return runSetupProvider(opts);
+  }
+  if (providerFlags.length) throw new Error(`${providerFlags.join(', ')} ${providerFlags.length > 1 ? 'are' : 'is'} for \`nanoclaw setup provider\`, not \`setup ${what}\`.`);
+  return runSetupChannel(what, opts);
+});
 const pair = program.command('pair').description('who may talk to the agent on chat channels');
 pair.command('approve <code>').description('approve the sender who received this pairing code').action(runPairApprove);
 pair.command('add <sender>').description('approve a sender who has not written yet (channel:sender, e.g. email:bob@example.com)').action(runPairAdd);
