@@ -77,8 +77,11 @@ export class BenchGateway {
     app.gateway.on('event', (ev: GatewayEvent) => this.events.push({ t: performance.now(), ev }));
   }
 
-  /** `audit`: the audit log's options (default: the gateway's own, group commit). */
-  static async start(opts: { fake: FakeAnthropic; prestart: number; cleanup: Cleanup; audit?: AuditLogOptions }): Promise<BenchGateway> {
+  /**
+   * `audit`: the audit log's options (default: the gateway's own, group commit).
+   * `env`: more configuration, e.g. `{ NANOCLAW_AGENT_ENGINE: 'builtin', NANOCLAW_CONTAINER_RUNNER_RUNTIME: 'bun' }`.
+   */
+  static async start(opts: { fake: FakeAnthropic; prestart: number; cleanup: Cleanup; audit?: AuditLogOptions; env?: Record<string, string> }): Promise<BenchGateway> {
     const home = opts.cleanup.tempHome();
     const runtime = new TimedRuntime(new DockerRuntime());
     const proxied: Array<{ t: number; container: string }> = [];
@@ -92,6 +95,7 @@ export class BenchGateway {
         NANOCLAW_CHANNELS_API_PORT: '0',
         NANOCLAW_CONTAINER_PRESTART: String(opts.prestart),
         NANOCLAW_LOG: process.env.NANOCLAW_LOG ?? 'warn',
+        ...opts.env,
       },
       onModelRequest: (container) => proxied.push({ t: performance.now(), container }),
       audit: opts.audit,
