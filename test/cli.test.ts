@@ -2,6 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { cli } from './support/cli.ts';
 import { startHarness, REAL_KEY, type Harness } from './support/harness.ts';
+import { freePort } from './support/gateway-process.ts';
+import { startKeyGate } from './support/key-gate.ts';
+import { startFakeOpenAI, type FakeOpenAI } from '../src/devtools/fake-openai.ts';
 
 describe('the nanoclaw command', () => {
   let h: Harness;
@@ -45,16 +48,83 @@ describe('the nanoclaw command', () => {
     const { code, stdout } = await cli(['doctor'], env);
     assert.match(stdout, /\u2714 engine: Docker Engine/);
     assert.match(stdout, /\u2714 agent image: nanoclaw-agent:latest/);
-    assert.match(stdout, /\u2714 model endpoint: http:\/\/127\.0\.0\.1:\d+ answered 200/);
+    assert.match(stdout, /\u2714 provider anthropic key: ANTHROPIC_API_KEY in the environment/);
+    assert.match(stdout, /\u2714 provider anthropic endpoint: http:\/\/127\.0\.0\.1:\d+ answered 200/);
+    assert.match(stdout, /\u2714 agent: claude engine with anthropic/);
+    assert.ok(!stdout.includes(REAL_KEY), 'the key is never printed');
     assert.match(stdout, /All checks passed/);
     assert.equal(code, 0);
   });
 
   it('doctor: names what is wrong and how to fix it', async () => {
-    const { code, stdout } = await cli(['doctor'], { ...env, ANTHROPIC_API_KEY: '', ANTHROPIC_BASE_URL: 'http://127.0.0.1:9', NANOCLAW_CONTAINER_MAX_RUNNING: 'lots' });
+    const badConfig = await cli(['doctor'], { ...env, NANOCLAW_CONTAINER_MAX_RUNNING: 'lots' });
+    assert.equal(badConfig.code, 1);
+    assert.match(badConfig.stdout, /\u2718 config: .*container\.maxRunning.*NANOCLAW_CONTAINER_MAX_RUNNING/s);
+    const { code, stdout } = await cli(['doctor'], { ...env, ANTHROPIC_API_KEY: '', ANTHROPIC_BASE_URL: `http://127.0.0.1:${await freePort()}` });
     assert.equal(code, 1);
-    assert.match(stdout, /\u2718 config: .*container\.maxRunning.*NANOCLAW_CONTAINER_MAX_RUNNING/s);
-    assert.match(stdout, /\u2718 model key: ANTHROPIC_API_KEY is not set\n +fix: export ANTHROPIC_API_KEY/);
+    assert.match(stdout, /\u2718 provider anthropic key: ANTHROPIC_API_KEY is not set.*\n +fix: export ANTHROPIC_API_KEY/);
+    assert.match(stdout, /\u2718 provider anthropic endpoint: http:\/\/127\.0\.0\.1:\d+ unreachable .*\n +fix: start the server/);
+    assert.match(stdout, /\u2718 agent: provider "anthropic" has no API key/);
+  });
+
+  describe('doctor: each provider a chain uses', () => {
+    let openai: FakeOpenAI;
+    let gate: Awaited<ReturnType<typeof startKeyGate>>;
+    const OPENAI_KEY = 'sk-standin-right-0123456789';
+    // One provider per test, as the builtin engine's only choice (environment overrides; no file is written).
+    const doctorWith = (provider: object, extra: Record<string, string> = {}) => cli(['doctor'], {
+      ...env, NANOCLAW_PROVIDERS: JSON.stringify({ standin: provider }), NANOCLAW_AGENT_ENGINE: 'builtin', NANOCLAW_AGENT_PROVIDERS: 'standin', ...extra,
+    });
+    before(async () => {
+      openai = await startFakeOpenAI();
+      gate = await startKeyGate(openai.url, OPENAI_KEY);
+    });
+    after(async () => { await gate?.close(); await openai?.close(); });
+
+    it('an OpenAI-compatible provider whose key works: both checks pass', async () => {
+      const { code, stdout } = await doctorWith({ kind: 'openai', baseUrl: gate.baseUrl, model: 'fake-gpt', apiKeySecret: 'STANDIN_API_KEY' }, { STANDIN_API_KEY: OPENAI_KEY });
+      assert.match(stdout, /\u2714 provider standin key: STANDIN_API_KEY in the environment/);
+      assert.match(stdout, /\u2714 provider standin endpoint: http:\/\/127\.0\.0\.1:\d+\/v1 answered 200; it serves fake-gpt/);
+      assert.match(stdout, /\u2714 agent: builtin engine with standin/);
+      assert.ok(!stdout.includes(OPENAI_KEY), 'the key is never printed');
+      assert.match(stdout, /All checks passed/);
+      assert.equal(code, 0);
+      assert.equal(openai.requests.at(-1)?.headers.authorization, `Bearer ${OPENAI_KEY}`);
+    });
+
+    it('a wrong key: the endpoint check says the key was refused and where it came from', async () => {
+      const { code, stdout } = await doctorWith({ kind: 'openai', baseUrl: gate.baseUrl, model: 'fake-gpt', apiKeySecret: 'STANDIN_API_KEY' }, { STANDIN_API_KEY: 'sk-wrong' });
+      assert.equal(code, 1);
+      assert.match(stdout, /\u2718 provider standin endpoint: http:\/\/127\.0\.0\.1:\d+\/v1 answered 401: the key was refused \(Incorrect API key provided\.\)\n +fix: check STANDIN_API_KEY in the environment/);
+    });
+
+    it('a keyless local server only has to answer', async () => {
+      const asked = openai.requests.length;
+      const { code, stdout } = await doctorWith({ kind: 'openai', baseUrl: openai.baseUrl, model: 'fake-gpt' });
+      assert.match(stdout, /\u2714 provider standin key: none configured/);
+      assert.match(stdout, /\u2714 provider standin endpoint: .* answered 200/);
+      assert.equal(code, 0);
+      assert.equal(openai.requests.length, asked + 1);
+      assert.equal(openai.requests.at(-1)?.headers.authorization, undefined);
+    });
+
+    it('an unreachable server fails with a fix line; a provider no chain uses gets a line of its own', async () => {
+      const port = await freePort();
+      const { code, stdout } = await cli(['doctor'], {
+        ...env, NANOCLAW_AGENT_ENGINE: 'builtin', NANOCLAW_AGENT_PROVIDERS: 'gone',
+        NANOCLAW_PROVIDERS: JSON.stringify({ gone: { kind: 'openai', baseUrl: `http://127.0.0.1:${port}/v1`, model: 'llama3.2' }, spare: { kind: 'openai', baseUrl: openai.baseUrl, model: 'fake-gpt' } }),
+      });
+      assert.equal(code, 1);
+      assert.match(stdout, new RegExp(`\u2718 provider gone endpoint: http://127\\.0\\.0\\.1:${port}/v1 unreachable \\(.*ECONNREFUSED.*\\)\n +fix: start the server \\(Ollama: \`ollama serve\`.*providers\\.gone\\.baseUrl`));
+      assert.match(stdout, /\u2714 provider spare: configured, not used by any chain/);
+    });
+
+    it('a chain that cannot run is a failed check naming its place in the config', async () => {
+      const { code, stdout } = await cli(['doctor'], { ...env, NANOCLAW_AGENT_BY_CHANNEL: JSON.stringify({ telegram: { engine: 'builtin', providers: ['nowhere'] } }) });
+      assert.equal(code, 1);
+      assert.match(stdout, /\u2714 agent: claude engine with anthropic/);
+      assert.match(stdout, /\u2718 agent\.byChannel\.telegram: provider "nowhere" is not configured .*\n +fix: correct agent\.byChannel\.telegram in /);
+    });
   });
 
   it('memory log: shows each recorded change to a conversation\'s memory', async () => {
