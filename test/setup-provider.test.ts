@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../src/config/load.ts';
 import { Providers } from '../src/config/providers.ts';
 import { Secrets } from '../src/config/secrets.ts';
+import { startFakeAnthropic } from '../src/devtools/fake-anthropic.ts';
 import { startFakeOpenAI, type FakeOpenAI } from '../src/devtools/fake-openai.ts';
 import { cli } from './support/cli.ts';
 import { startKeyGate } from './support/key-gate.ts';
@@ -40,6 +41,24 @@ describe('nanoclaw setup provider', () => {
     const providers = Providers.load(loadConfig(home, {}), new Secrets(join(home, 'secrets.json'), {}));
     assert.equal(providers.get('standin')?.apiKey, KEY);
     assert.equal(providers.check(['standin']), undefined);
+  });
+
+  it('--anthropic: the Messages API, checked with count_tokens and the key in x-api-key', async () => {
+    const anthropic = await startFakeAnthropic();
+    try {
+      const home = newHome();
+      const { code, stdout, stderr } = await cli(['setup', 'provider', '--anthropic', '--name', 'claude-direct', '--base-url', anthropic.url], { NANOCLAW_HOME: home }, KEY);
+      assert.equal(code, 0, stderr);
+      assert.deepEqual(readJson(join(home, 'config.json')).providers['claude-direct'],
+        { kind: 'anthropic', baseUrl: anthropic.url, model: 'claude-sonnet-4-5', apiKeySecret: 'CLAUDE_DIRECT_API_KEY', contextTokens: 200000 });
+      assert.match(stdout, /\u2714 claude-direct: http:\/\/127\.0\.0\.1:\d+ answered 200/);
+      const asked = anthropic.requests.at(-1);
+      assert.equal(asked?.path, '/v1/messages/count_tokens');
+      assert.equal(asked?.headers['x-api-key'], KEY);
+      assert.equal(asked?.body?.model, 'claude-sonnet-4-5');
+    } finally {
+      await anthropic.close();
+    }
   });
 
   it('keeps everything else in config.json and updates a provider in place', async () => {

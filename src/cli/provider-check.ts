@@ -140,5 +140,7 @@ function errorMessage(text: string): string {
 function networkReason(err: unknown): string {
   const e = err as Error & { cause?: { code?: string; message?: string } };
   if (e.name === 'TimeoutError') return 'no answer in time';
+  // fetch never connects to ports browsers block (6000, 6667, ...), whatever listens there.
+  if (e.cause?.message === 'bad port') return 'fetch refuses to connect to this port; move the server to another one';
   return e.cause?.message ?? e.cause?.code ?? e.message;
 }

@@ -147,6 +147,8 @@ export async function runSetupProvider(opts: SetupProviderOptions): Promise<void
       else throw new Error(`a model id is needed: --model <id>${served?.length ? ` (${baseUrl} lists ${served.slice(0, 10).join(', ')})` : ''}.`);
     }
 
+    const use = opts.use ?? (prompt ? /^y/i.test(await prompt.ask('Make it the first choice for every conversation (builtin engine)? y/n', 'n')) : false);
+
     // The config this would write, validated before anything is stored.
     const secretName = `${/^[0-9]/.test(name) ? 'PROVIDER_' : ''}${name.toUpperCase().replace(/-/g, '_')}_API_KEY`;
     const file = layout.config;
@@ -158,7 +160,7 @@ export async function runSetupProvider(opts: SetupProviderOptions): Promise<void
     const entry: Record<string, unknown> = { ...kept, kind, baseUrl, model, ...(key ? { apiKeySecret: secretName } : {}) };
     if (preset.contextTokens && entry.contextTokens === undefined) entry.contextTokens = preset.contextTokens;
     next.providers[name] = entry;
-    if (opts.use) {
+    if (use) {
       next.agent ??= {};
       next.agent.engine = 'builtin';
       next.agent.providers = [name, ...((next.agent.providers as string[] | undefined) ?? []).filter((n) => n !== name)];
@@ -183,7 +185,7 @@ export async function runSetupProvider(opts: SetupProviderOptions): Promise<void
         process.exitCode = 1;
       }
     }
-    out.write(nextSteps(name, opts.use === true, layout.home));
+    out.write(nextSteps(name, use, layout.home));
   } finally {
     prompt?.close();
   }
