@@ -18,7 +18,7 @@ const program = new Command('nanoclaw')
 program.command('start').description('run the gateway (HTTP API on 127.0.0.1, terminal chat)').action(runStart);
 program.command('chat').description('chat with the agent from this terminal (needs a running gateway)').action(runChat);
 program.command('status').description('show the API address and token, conversations and their containers').option('--json', 'machine-readable output').action(runStatus);
-program.command('doctor').description('check Docker, the agent image, config, the data folder and the model endpoint').action(runDoctor);
+program.command('doctor').description('check Docker, the agent image, config, the data folder and each model provider').action(runDoctor);
 program.command('demo').description('offline demo: a stand-in model scripts a shell command in a real container').action(runDemo);
 program.command('config').description('list every option with its default, current value and environment variable')
   .option('--markdown', 'print the options table of docs/configuration.md').action(runConfig);

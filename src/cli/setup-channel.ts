@@ -15,7 +15,7 @@ import { CHAT_CHANNEL_NAMES, loadChatChannel, type ChatChannelName } from '../ch
  */
 export async function runSetupChannel(name: string, opts: { option?: string[] } = {}): Promise<void> {
   if (!(CHAT_CHANNEL_NAMES as readonly string[]).includes(name)) {
-    throw new Error(`unknown channel "${name}"; \`nanoclaw setup\` knows ${CHAT_CHANNEL_NAMES.join(', ')}.`);
+    throw new Error(`unknown channel "${name}"; \`nanoclaw setup\` knows ${CHAT_CHANNEL_NAMES.join(', ')}, and \`provider\` for a model provider.`);
   }
   const channel = name as ChatChannelName;
   const layout = ensureHome(resolveHome());
