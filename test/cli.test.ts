@@ -39,9 +39,10 @@ describe('the nanoclaw command', () => {
     const conv = status.conversations.find((c: any) => c.chat === 'cli-status');
     assert.match(conv.container, /^nanoclaw-[0-9a-f]{10}$/);
     assert.ok(conv.usage.outputTokens > 0);
+    assert.deepEqual(conv.agent, { engine: 'claude', providers: ['anthropic'], mcpServers: [] });
     const text = await cli(['status'], env);
     assert.match(text.stdout, new RegExp(`token: +${h.app.token}`));
-    assert.match(text.stdout, /api:cli-status +container nanoclaw-/);
+    assert.match(text.stdout, /api:cli-status +container nanoclaw-\S+ +claude engine, anthropic +memory off/);
   });
 
   it('doctor: passes every check against a working set-up', async () => {

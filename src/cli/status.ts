@@ -3,6 +3,8 @@ import { homeLayout, resolveHome } from '../config/home.ts';
 import { runningGateway } from '../config/gateway-pid.ts';
 import { createRuntime } from '../app.ts';
 import { loadConfig } from '../config/load.ts';
+import type { Config } from '../config/schema.ts';
+import { agentPlan } from '../core/agent-plan.ts';
 import { LABEL_CONVERSATION, LABEL_HOME, LABEL_MANAGED } from '../sandbox/profile.ts';
 import { usd } from '../sandbox/budget.ts';
 import { openDatabase } from '../store/database.ts';
@@ -22,8 +24,10 @@ export async function runStatus(opts: { json?: boolean }): Promise<void> {
   const store = new Store(openDatabase(layout.db));
   let containers: Array<{ name: string; state: string; labels: Record<string, string> }> = [];
   let engineError: string | undefined;
+  let config: Config | undefined;
   try {
-    containers = await createRuntime(loadConfig(layout.home)).list({ [LABEL_MANAGED]: 'true', [LABEL_HOME]: layout.home });
+    config = loadConfig(layout.home);
+    containers = await createRuntime(config).list({ [LABEL_MANAGED]: 'true', [LABEL_HOME]: layout.home });
   } catch (err) {
     engineError = (err as Error).message;
   }
@@ -35,6 +39,8 @@ export async function runStatus(opts: { json?: boolean }): Promise<void> {
   const byConv = new Map(containers.flatMap((c) => { const id = conversationOf(c); return id ? [[id, c] as const] : []; }));
   const conversations = store.listConversations().map((c) => ({
     id: c.id, channel: c.channel, chat: c.chat, thread: c.thread, memory: c.memory,
+    // What the conversation runs (config, then the owner's /model choice); unknown when the config does not load.
+    agent: config ? agentPlan(config, c) : null,
     lastActive: new Date(c.lastActiveAt).toISOString(), container: byConv.get(c.id)?.name ?? null,
     usage: store.usage(c.id),
     // Replies the delivery worker gave up on: the owner hears of them here (and in the log and audit).
@@ -57,7 +63,7 @@ export async function runStatus(opts: { json?: boolean }): Promise<void> {
     '',
     conversations.length ? 'conversations:' : 'no conversations yet',
     ...conversations.map((c) => `  ${c.id}  ${c.channel}:${c.chat}${c.thread ? `/${c.thread}` : ''}  ${c.container ? `container ${c.container}` : 'no container'}` +
-      `  memory ${c.memory ? 'on' : 'off'}  ${c.usage.inputTokens}/${c.usage.outputTokens}/${c.usage.cacheWriteTokens}/${c.usage.cacheReadTokens} tokens in/out/cache write/cache read, ~${usd(c.usage.costUsd)}  last active ${c.lastActive}` +
+      `  ${c.agent ? `${c.agent.engine} engine, ${c.agent.providers.join(' then ')}  ` : ''}memory ${c.memory ? 'on' : 'off'}  ${c.usage.inputTokens}/${c.usage.outputTokens}/${c.usage.cacheWriteTokens}/${c.usage.cacheReadTokens} tokens in/out/cache write/cache read, ~${usd(c.usage.costUsd)}  last active ${c.lastActive}` +
       c.undelivered.map((u) => `\n    undelivered reply ${u.id} of ${u.at}: ${u.error}`).join('')),
   ].filter((l, i) => l !== '' || i > 5);
   process.stdout.write(out.join('\n') + '\n');
