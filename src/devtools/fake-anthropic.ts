@@ -40,6 +40,7 @@ import { constants as zlibConstants, createGzip, gzipSync } from 'node:zlib';
 import { defaultScript, isAgentTurn, type Reply, type ScriptFn } from './fake-anthropic/script.ts';
 import { buildMessage, errorBody, estimateInputTokens, newId, streamFrames, type MessagesRequest, type UsageOverride } from './fake-anthropic/wire.ts';
 import { CUT_AFTER_MS, MIDSTREAM_TEXT, type FailFn, type Failure } from './fake-failure.ts';
+import { readBody, sendJson } from './json-http.ts';
 
 export type { Reply, ScriptFn } from './fake-anthropic/script.ts';
 export type { MessagesRequest, ReplyBlock, UsageOverride } from './fake-anthropic/wire.ts';
@@ -306,21 +307,6 @@ const ROUTES: Record<string, 'messages' | 'count_tokens'> = {
  */
 export function startFakeAnthropic(opts: FakeAnthropicOptions = {}): Promise<FakeAnthropic> {
   return new FakeAnthropic(opts).listen();
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => parts.push(chunk));
-    req.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-function sendJson(res: ServerResponse, status: number, value: unknown): void {
-  const payload = JSON.stringify(value);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
-  res.end(payload);
 }
 
 // Manual use: `node dist/src/devtools/fake-anthropic.js [--port 8788] [--host 127.0.0.1] [--latency 0]`.

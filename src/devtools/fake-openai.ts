@@ -28,6 +28,7 @@ import { pathToFileURL } from 'node:url';
 import { defaultScript, isAgentTurn, type Reply, type ScriptFn } from './fake-anthropic/script.ts';
 import { estimateInputTokens } from './fake-anthropic/wire.ts';
 import { CUT_AFTER_MS, MIDSTREAM_TEXT, type FailFn, type Failure } from './fake-failure.ts';
+import { readBody, sendJson } from './json-http.ts';
 import {
   asMessagesRequest, buildCompletion, dataFrame, openaiErrorBody, openaiId, openingChunks, streamChunks,
   type ChatRequest, type ChatUsageOverride,
@@ -226,21 +227,6 @@ const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache
  */
 export function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<FakeOpenAI> {
   return new FakeOpenAI(opts).listen();
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => parts.push(chunk));
-    req.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-function sendJson(res: ServerResponse, status: number, value: unknown): void {
-  const payload = JSON.stringify(value);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
-  res.end(payload);
 }
 
 // Manual use: `node dist/src/devtools/fake-openai.js [--port 8789] [--host 127.0.0.1] [--latency 0]`.
