@@ -185,6 +185,7 @@ describe('the real runner against a host line it cannot accept', () => {
       const container = spawn('docker', ['run', '--rm', '--name', name, '--network', 'none', '--read-only', '--cap-drop', 'ALL',
         '--security-opt', 'no-new-privileges', '--user', `${AGENT_UID}:${AGENT_UID}`, '--tmpfs', '/tmp',
         '--tmpfs', `/home/agent:uid=${AGENT_UID},gid=${AGENT_UID}`, '-e', 'NANOCLAW_TOKEN=test-token',
+        '-e', `NANOCLAW_RUNNER_RUNTIME=${process.env.NANOCLAW_CONTAINER_RUNNER_RUNTIME ?? 'bun'}`,
         '-v', `${run}:/run/nanoclaw:ro`, AGENT_IMAGE], { stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';
       container.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });

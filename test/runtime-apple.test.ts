@@ -131,7 +131,7 @@ describe('AppleContainerRuntime: the exact `container` command lines', () => {
     answer({ run: { stdout: 'nanoclaw-abc123\n' } });
     await runtime.start(profileSpec());
     const [call] = calls();
-    assert.deepEqual(call.envFile, { text: 'HOME=/home/agent\nNANOCLAW_TOKEN=tok-123\nNANOCLAW_RUNNER_RUNTIME=node\n', mode: 0o600 });
+    assert.deepEqual(call.envFile, { text: 'HOME=/home/agent\nNANOCLAW_TOKEN=tok-123\nNANOCLAW_RUNNER_RUNTIME=bun\n', mode: 0o600 });
     assert.ok(!call.argv.some((a) => a.includes('tok-123')), 'the token is not on the command line');
     const file = call.argv.find((a) => a.startsWith('--env-file='))!.slice('--env-file='.length);
     assert.equal(existsSync(file), false);

@@ -117,7 +117,7 @@ describe('PodmanRuntime: the exact requests Podman gets', () => {
     assert.deepEqual(create.body, {
       Image: 'nanoclaw-agent:latest',
       User: '61000:61000',
-      Env: ['HOME=/home/agent', 'NANOCLAW_TOKEN=tok-123', 'NANOCLAW_RUNNER_RUNTIME=node'],
+      Env: ['HOME=/home/agent', 'NANOCLAW_TOKEN=tok-123', 'NANOCLAW_RUNNER_RUNTIME=bun'],
       Labels: { 'org.nanoclaw.managed': 'true', 'org.nanoclaw.home': '/srv/nc', 'org.nanoclaw.conversation': 'api:x' },
       NetworkDisabled: true,
       HostConfig: {

@@ -5,7 +5,8 @@
  * (trailing `role: 'system'` messages skipped, see below):
  *
  * 1. A user message holding `tool_result` blocks -> text
- *    `Tool output:\n<the results' text, trimmed, at most 4000 chars>`, end_turn.
+ *    `Tool output:\n<the results' text, trimmed, at most 4000 chars>`, end_turn
+ *    (any `<system-reminder>` in them left out).
  * 2. Otherwise the user's text (text blocks and the string form, minus any
  *    `<system-reminder>...</system-reminder>` that Claude Code adds):
  *    - a line starting with `run: ` -> `Running it.` and a `tool_use` of `Bash`
@@ -68,7 +69,9 @@ export function defaultScript(body: MessagesRequest): Reply {
 
   const results = blocks.filter((b) => b.type === 'tool_result');
   if (last?.role === 'user' && results.length > 0) {
-    const output = results.map((r) => blockText(r.content)).join('\n').trim();
+    // Claude Code adds reminders to tool results for some models (the tokens
+    // left in the context, with Sonnet 4.5): a model reads them, it does not quote them.
+    const output = results.map((r) => stripReminders(blockText(r.content))).join('\n').trim();
     return text(`Tool output:\n${output.slice(0, TOOL_OUTPUT_LIMIT)}`);
   }
 
