@@ -299,7 +299,6 @@ describe('protocol 2: failure codes, the sender and interrupt', () => {
 
 describe('protocol 4: host tool calls', () => {
   const call = { type: 'call', id: 'm1', call: 1 };
-  it('is version 4', () => assert.equal(PROTOCOL_VERSION, 4));
 
   it('a call names one of the host\'s tools with that tool\'s strict, bounded input', () => {
     assert.deepEqual([...HOST_TOOLS], ['send_message', 'send_file', 'ask_user', 'compose_mail']);
@@ -334,5 +333,31 @@ describe('protocol 4: host tool calls', () => {
     assert.ok(HostToRunner.safeParse({ ...r, ok: false, error: 'no such file' }).success);
     assert.equal(HostToRunner.safeParse({ ...r, ok: true, error: 'x' }).success, false);
     assert.equal(HostToRunner.safeParse({ ...r, ok: true, text: 'x'.repeat(LIMITS.callText + 1) }).success, false);
+  });
+});
+
+describe('protocol 5: engines, providers and MCP servers', () => {
+  it('is version 5', () => assert.equal(PROTOCOL_VERSION, 5));
+
+  it('start names the engine, the provider chain (names and models, no key, no address) and the MCP servers', () => {
+    const start = { type: 'start', conversation: 'c', engine: 'builtin', memory: false };
+    const provider = { name: 'groq', kind: 'openai', model: 'llama-3.3-70b', contextTokens: 128000, maxOutputTokens: 8192 };
+    assert.ok(HostToRunner.safeParse({ ...start, providers: [provider], mcpServers: [
+      { type: 'stdio', name: 'files', command: 'node', args: ['/mnt/x/s.mjs'], env: { ROOT: '/workspace' } },
+      { type: 'http', name: 'web', url: 'https://mcp.example.com/mcp' },
+    ] }).success);
+    assert.equal(HostToRunner.safeParse({ ...start, engine: 'gpt' }).success, false, 'an unknown engine');
+    assert.equal(HostToRunner.safeParse({ ...start, providers: [{ ...provider, apiKey: 'sk-x' }] }).success, false, 'a key has no place in start');
+    assert.equal(HostToRunner.safeParse({ ...start, providers: [{ ...provider, baseUrl: 'https://api.groq.com' }] }).success, false, 'nor an address');
+    assert.equal(HostToRunner.safeParse({ ...start, providers: Array(LIMITS.providers + 1).fill(provider) }).success, false, 'a bounded chain');
+    assert.equal(HostToRunner.safeParse({ ...start, mcpServers: [{ type: 'http', name: 'web', url: 'not a url' }] }).success, false);
+  });
+
+  it('model says which provider answered a turn and why the ones before were passed over, bounded', () => {
+    const m = { type: 'model', id: 'm1', provider: 'groq', model: 'llama', passedOver: [{ provider: 'anthropic', error: 'overloaded (HTTP 529)' }] };
+    assert.ok(RunnerToHost.safeParse(m).success);
+    assert.equal(RunnerToHost.safeParse({ ...m, passedOver: Array(LIMITS.providers + 1).fill(m.passedOver[0]) }).success, false);
+    assert.equal(RunnerToHost.safeParse({ ...m, passedOver: [{ provider: 'a', error: 'x'.repeat(LIMITS.text + 1) }] }).success, false);
+    assert.equal(RunnerToHost.safeParse({ ...m, deliverTo: 'everyone' }).success, false, 'no extra keys');
   });
 });
