@@ -1,4 +1,4 @@
-import { createSdkMcpServer, tool, type McpSdkServerConfigWithInstance } from '@anthropic-ai/claude-agent-sdk';
+import { createSdkMcpServer, tool, type McpSdkServerConfigWithInstance } from '@anthropic-ai/claude-agent-sdk/core';
 import type { HostToolInput, HostToolName, HostToolResult } from '../../../src/protocol/messages.ts';
 import { HOST_TOOL_DEFS } from '../host-tool-defs.ts';
 

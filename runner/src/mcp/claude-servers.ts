@@ -1,4 +1,4 @@
-import type { McpServerConfig } from '@anthropic-ai/claude-agent-sdk';
+import type { McpServerConfig } from '@anthropic-ai/claude-agent-sdk/core';
 import type { McpServerSpec } from '../../../src/protocol/messages.ts';
 import { MCP_CALL_TIMEOUT_MS } from './limits.ts';
 import { serverEnv } from './server-env.ts';
