@@ -84,9 +84,11 @@ function anonKb(pid: number): number | null {
 
 /** `/usr/local/bin/node /opt/.../main.js` -> `node main.js`; `/opt/.../claude --output-format ...` -> `claude`. */
 function shortCommand(args: string): string {
-  const [exe, first] = args.split(/\s+/);
+  // The program and its first argument that is not an option: `bun --smol .../main.js` is `bun main.js`.
+  const [exe, ...rest] = args.split(/\s+/);
+  const first = rest.find((a) => a && !a.startsWith('-'));
   const base = (x: string) => x.split('/').pop() ?? x;
-  return first && !first.startsWith('-') ? `${base(exe)} ${base(first)}` : base(exe);
+  return first ? `${base(exe)} ${base(first)}` : base(exe);
 }
 
 /** Running containers that a gateway with this home started. */
