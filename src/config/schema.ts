@@ -77,7 +77,7 @@ export const ConfigSchema = z.strictObject({
       .describe('Podman API socket; empty means /run/podman/podman.sock as root, else $XDG_RUNTIME_DIR/podman/podman.sock.'),
     image: z.string().min(1).default('nanoclaw-agent:latest').describe('Agent image (built by scripts/setup.sh).'),
     runtime: z.enum(['runc', 'runsc']).default('runc').describe('OCI runtime: runc, or runsc for gVisor (a user-space kernel).'),
-    runnerRuntime: z.enum(['node', 'bun']).default('bun').describe('JavaScript runtime of the agent runner inside the container: bun (the default: the built-in engine\'s container holds about 18 MiB on Bun against 44 on Node, and starts cold in half the time; docs/benchmarks.md) or node (Node 24). Both are in the image.'),
+    runnerRuntime: z.enum(['node', 'bun']).default('bun').describe('JavaScript runtime of the agent runner inside the container: bun (the default: the built-in engine\'s container holds about 17 MiB on Bun against 37 on Node, and starts cold faster; docs/benchmarks.md) or node (Node 24). Both are in the image.'),
     memoryMb: z.number().int().min(64).default(1024).describe('Memory limit per container, MiB (swap is not allowed on top).'),
     cpus: z.number().positive().max(64).default(1).describe('CPU limit per container, in cores.'),
     pidsLimit: z.number().int().min(16).default(256).describe('Most processes and threads one container may run.'),
