@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/schema.ts';
 import type { HomeLayout } from '../config/home.ts';
-import { CONTAINER_EGRESS_PORT, type EngineName, type FailureCode, type HostToRunner, type RunnerToHost, type TurnOutcome } from '../protocol/messages.ts';
+import type { EngineName, FailureCode, HostToRunner, RunnerToHost, TurnOutcome } from '../protocol/messages.ts';
+import { prewarmProvider, runnerEnv } from './runner-env.ts';
+import { describeExit, describeSpec } from './container-report.ts';
 import type { AuditEvent } from '../audit/audit-log.ts';
 import { dataDirs, prepareDataDirs, type DataDirs } from './data-dirs.ts';
 import { ControlChannel, ProtocolViolation } from './control-channel.ts';
@@ -17,7 +19,7 @@ import { startCredentialProxy, type CredentialProxy } from './credential-proxy.t
 import type { MeteredUsage } from './pricing.ts';
 import { hardenedSpec } from './profile.ts';
 import { defaultMountAllowlistPath, loadMountAllowlist, MountAllowlistError, resolveExtraMounts } from './mount-policy.ts';
-import type { ContainerExit, ContainerRuntime, ContainerSpec, Mount } from './runtime.ts';
+import type { ContainerExit, ContainerRuntime, Mount } from './runtime.ts';
 import type { Providers } from '../config/providers.ts';
 
 export interface AgentContainerDeps {
@@ -114,7 +116,7 @@ export class AgentContainer extends EventEmitter {
       socketPath: join(runDir, 'model.sock'),
       token,
       routes: deps.providers.routes(),
-      defaultRoute: prewarmProvider(deps),
+      defaultRoute: prewarmProvider(deps.config, deps.providers),
       onUsage: (u) => { if (self?.conversationId) deps.onUsage?.(self.conversationId, u); },
       onRequest: () => deps.onModelRequest?.(name),
       checkBudget: () => (self?.conversationId ? deps.checkBudget?.(self.conversationId) : undefined),
@@ -160,24 +162,7 @@ export class AgentContainer extends EventEmitter {
         memoryDir, globalDir: layout.global, token, home: layout.home, conversationId: this.conversationId,
         extraMounts: this.extraMounts(),
       });
-      spec.env.NANOCLAW_ENGINE = this.engine;
-      // The egress proxy, for every HTTP client in the container (the
-      // runner's own fetch under Node and Bun, the engines' tools, the
-      // agent's shell); the container token is its password. Loopback (the
-      // model bridge) goes direct.
-      const proxy = `http://nanoclaw:${encodeURIComponent(token)}@127.0.0.1:${CONTAINER_EGRESS_PORT}`;
-      Object.assign(spec.env, {
-        HTTP_PROXY: proxy, HTTPS_PROXY: proxy, http_proxy: proxy, https_proxy: proxy,
-        NO_PROXY: '127.0.0.1,localhost,::1', no_proxy: '127.0.0.1,localhost,::1', NODE_USE_ENV_PROXY: '1',
-      });
-      if (prewarm) {
-        spec.env.NANOCLAW_PREWARM = '1';
-        const provider = prewarmProvider(this.deps);
-        if (provider) {
-          spec.env.NANOCLAW_PREWARM_PROVIDER = provider;
-          spec.env.NANOCLAW_PREWARM_MODEL = this.deps.providers.get(provider)!.settings.model;
-        }
-      }
+      Object.assign(spec.env, runnerEnv({ engine: this.engine, token, prewarm, config, providers: this.deps.providers }));
       await runtime.start(spec);
       this.deps.audit?.({ type: 'container.created', container: this.name, conversation: this.conversationId, data: describeSpec(spec, config.security.profile) });
     } catch (err) {
@@ -422,34 +407,4 @@ export class AgentContainer extends EventEmitter {
     await this.egress.close();
     rmSync(this.runDir, { recursive: true, force: true });
   }
-}
-
-/** What the audit log records about a container: everything but its token. */
-function describeSpec(spec: ContainerSpec, profile: string): Record<string, unknown> {
-  return {
-    profile, image: spec.image, runtime: spec.runtime ?? 'runc', user: spec.user,
-    mounts: spec.mounts.map((m) => `${m.hostPath}:${m.containerPath}:${m.readOnly ? 'ro' : 'rw'}`),
-    readOnlyRoot: spec.readOnlyRoot, capabilities: spec.dropAllCapabilities ? 'none' : 'default', noNewPrivileges: spec.noNewPrivileges,
-    network: spec.network ? 'bridge' : 'none', memoryBytes: spec.memoryBytes, nanoCpus: spec.nanoCpus, pidsLimit: spec.pidsLimit,
-  };
-}
-
-function describeExit(exit: ContainerExit | undefined, memoryMb: number): string {
-  if (!exit) return 'the agent container stopped unexpectedly';
-  if (exit.oomKilled || exit.exitCode === 137) {
-    return exit.oomKilled ? `the agent container ran out of memory (limit ${memoryMb} MiB) and was stopped`
-      : 'the agent container was killed (exit 137: out of memory or stopped)';
-  }
-  if (exit.exitCode === 0) return 'the agent container exited';
-  if (exit.exitCode === -1) return 'the agent container was removed';
-  return `the agent container crashed (exit code ${exit.exitCode})`;
-}
-
-/**
- * The provider a pooled Claude engine warms up against: the first Anthropic
- * one of the config's own chain (a conversation whose chain starts elsewhere
- * reopens the engine when it binds). Bare `/v1/messages` paths go to it too.
- */
-function prewarmProvider(deps: AgentContainerDeps): string | undefined {
-  return deps.config.agent.providers.find((n) => deps.providers.get(n)?.settings.kind === 'anthropic' && !deps.providers.get(n)?.missingKey);
 }
