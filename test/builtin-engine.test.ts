@@ -57,7 +57,7 @@ describe('the built-in engine against the Anthropic Messages API stand-in', () =
     assert.deepEqual(toolNames(req.body).slice(0, 7), ['shell', 'read', 'write', 'edit', 'glob', 'grep', 'web_fetch']);
     assert.ok(toolNames(req.body).includes('send_message'), 'the host tools are offered too');
     assert.equal(req.headers['x-api-key'], REAL_KEY, 'the proxy put the real key in');
-    assert.match(String(req.body?.system), /sandboxed Linux container/);
+    assert.match(JSON.stringify(req.body?.system), /sandboxed Linux container/);
     const env = await h.ask('b-echo', 'tool: shell {"command":"env | grep -c sk-ant-test-REAL || true; id -u"}');
     assert.match(env, /^Tool output:\n0\n61000\n\nExit code 0\.$/);
   });
@@ -224,7 +224,7 @@ describe('transcripts, compaction and /model', () => {
     await withGateway(BUILTIN, small, async (g) => {
       const long = 'lorem ipsum '.repeat(600);
       for (let i = 0; i < 4; i++) assert.match(await g.ask('compact', `${i}: ${long}`), /^Echo: /);
-      const summaries = fake.requests.filter((r) => /compress a conversation/.test(String(r.body?.system)));
+      const summaries = fake.requests.filter((r) => /compress a conversation/.test(JSON.stringify(r.body?.system)));
       assert.ok(summaries.length >= 1, 'a summary was asked for');
       const last = fake.requests.at(-1)!;
       assert.match(JSON.stringify(last.body?.messages), /summary of the conversation so far/);

@@ -110,7 +110,9 @@ for (const kind of ['anthropic', 'openai'] as const) {
         assert.equal(sent.path, '/v1/messages');
         assert.equal(sent.headers['x-api-key'], 'sk-ant-test-key');
         assert.equal(sent.headers['anthropic-version'], '2023-06-01');
-        assert.equal(body.system, 'You are a careful assistant in a test.');
+        assert.deepEqual(body.system, [{ type: 'text', text: 'You are a careful assistant in a test.', cache_control: { type: 'ephemeral' } }], 'the system prompt is a cache breakpoint');
+        const last = (body.messages as Array<{ content: Array<Record<string, unknown>> }>).at(-1)!.content.at(-1)!;
+        assert.deepEqual(last.cache_control, { type: 'ephemeral' }, 'so is the conversation\'s last block');
         assert.deepEqual(body.tools, [{ name: 'read_file', description: READ_TOOL.description, input_schema: READ_TOOL.inputSchema }]);
       } else {
         assert.equal(sent.path, '/v1/chat/completions');
@@ -149,7 +151,7 @@ for (const kind of ['anthropic', 'openai'] as const) {
       ]));
       const messages = fake.requests.at(-1)!.body!.messages as Array<Record<string, unknown>>;
       if (kind === 'anthropic') {
-        assert.deepEqual(messages.at(-1), { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'call_bad', content: 'No such file: /missing', is_error: true }] });
+        assert.deepEqual(messages.at(-1), { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'call_bad', content: 'No such file: /missing', is_error: true, cache_control: { type: 'ephemeral' } }] });
       } else {
         assert.deepEqual(messages.at(-1), { role: 'tool', tool_call_id: 'call_bad', content: 'Error: No such file: /missing' });
       }

@@ -59,16 +59,30 @@ export class AnthropicClient implements ModelClient {
 }
 
 /** The request body: system as a string, tools with `input_schema`, tool calls and results as blocks. */
+/**
+ * The request body. Two prompt-cache breakpoints: after the system prompt
+ * (so the tools and system prompt, the same every call, are cached) and on
+ * the last block of the conversation (so each step reads all earlier ones
+ * from the cache and only pays full price for what is new). An agent's loop
+ * re-sends the whole transcript at every step; without them every step
+ * would be billed as fresh input.
+ */
 export function anthropicBody(model: string, req: ModelRequest): Record<string, unknown> {
+  const messages = anthropicMessages(req.messages);
+  const lastBlock = messages.at(-1)?.content.at(-1) as Record<string, unknown> | undefined;
+  if (lastBlock) lastBlock.cache_control = CACHE;
   return {
     model,
     max_tokens: req.maxTokens,
     stream: true,
-    ...(req.system ? { system: req.system } : {}),
-    messages: anthropicMessages(req.messages),
+    ...(req.system ? { system: [{ type: 'text', text: req.system, cache_control: CACHE }] } : {}),
+    messages,
     ...(req.tools.length > 0 ? { tools: req.tools.map(anthropicTool) } : {}),
   };
 }
+
+/** The five-minute prompt cache. */
+const CACHE = { type: 'ephemeral' } as const;
 
 function anthropicTool(t: ToolDef) {
   return { name: t.name, description: t.description, input_schema: t.inputSchema };
