@@ -30,9 +30,7 @@
  *
  * Run by hand: `node dist/src/devtools/fake-anthropic.js --port 8788`.
  */
-import { EventEmitter } from 'node:events';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
@@ -41,6 +39,7 @@ import { defaultScript, isAgentTurn, type Reply, type ScriptFn } from './fake-an
 import { buildMessage, errorBody, estimateInputTokens, newId, streamFrames, type MessagesRequest, type UsageOverride } from './fake-anthropic/wire.ts';
 import { CUT_AFTER_MS, MIDSTREAM_TEXT, type FailFn, type Failure } from './fake-failure.ts';
 import { readBody, sendJson } from './json-http.ts';
+import { FakeApiServer } from './fake-server.ts';
 
 export type { Reply, ScriptFn } from './fake-anthropic/script.ts';
 export type { MessagesRequest, ReplyBlock, UsageOverride } from './fake-anthropic/wire.ts';
@@ -95,75 +94,16 @@ export interface RecordedRequest {
   kind: 'turn' | 'side' | 'count_tokens' | 'other';
 }
 
-interface Events {
-  request: [RecordedRequest];
-}
-
-export class FakeAnthropic extends EventEmitter<Events> {
-  /** Base URL for clients, e.g. `http://127.0.0.1:41234` (no trailing slash). */
-  url = '';
-  readonly requests: RecordedRequest[] = [];
-  readonly #server = createServer((req, res) => {
-    // A throwing script or 'request' listener answers 500 instead of killing the test process.
-    this.#handle(req, res).catch((err: unknown) => {
-      if (res.headersSent) return void res.destroy();
-      const message = `fake Anthropic API failed on ${req.method} ${req.url}: ${err instanceof Error ? err.message : String(err)}`;
-      sendJson(res, 500, errorBody('api_error', message, String(res.getHeader('request-id') ?? '')));
-    });
-  });
-  /** Answers being held back (latency, `sleep:`); cancelled on close or client disconnect. */
-  readonly #pending = new Set<() => void>();
-
+export class FakeAnthropic extends FakeApiServer<RecordedRequest> {
   constructor(private readonly opts: FakeAnthropicOptions = {}) {
-    super();
+    super(opts, 'fake Anthropic API');
   }
 
-  /** Starts listening; resolves once `url` is set. */
-  async listen(): Promise<this> {
-    const { port = 0, host = '127.0.0.1' } = this.opts;
-    await new Promise<void>((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(port, host, () => resolve());
-    });
-    const address = this.#server.address() as AddressInfo;
-    const hostPart = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    this.url = `http://${hostPart}:${address.port}`;
-    return this;
+  protected internalError(res: ServerResponse, message: string): void {
+    sendJson(res, 500, errorBody('api_error', message, String(res.getHeader('request-id') ?? '')));
   }
 
-  /**
-   * Resolves with the recorded requests once at least `n` have arrived.
-   *
-   *   const [first] = await fake.waitForRequests(1, 5000);
-   */
-  waitForRequests(n: number, timeoutMs: number): Promise<RecordedRequest[]> {
-    if (this.requests.length >= n) return Promise.resolve([...this.requests]);
-    return new Promise((resolve, reject) => {
-      const onRequest = () => {
-        if (this.requests.length < n) return;
-        clearTimeout(timer);
-        this.off('request', onRequest);
-        resolve([...this.requests]);
-      };
-      const timer = setTimeout(() => {
-        this.off('request', onRequest);
-        const seen = this.requests.map((r) => `${r.method} ${r.path}`).join(', ') || 'none';
-        reject(new Error(`fake Anthropic API: waited ${timeoutMs} ms for ${n} request(s), got ${this.requests.length} (${seen})`));
-      }, timeoutMs);
-      this.on('request', onRequest);
-    });
-  }
-
-  /** Stops listening, drops held-back answers and open connections. */
-  async close(): Promise<void> {
-    for (const cancel of this.#pending) cancel();
-    this.#pending.clear();
-    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    this.#server.closeAllConnections();
-    await closed;
-  }
-
-  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const receivedAt = performance.now();
     const receivedAtEpochMs = Date.now();
     const id = newId('req');
@@ -282,14 +222,14 @@ export class FakeAnthropic extends EventEmitter<Events> {
       const done = (ok: boolean) => {
         clearTimeout(timer);
         res.off('close', gone);
-        this.#pending.delete(cancel);
+        this.pending.delete(cancel);
         resolve(ok);
       };
       const timer = setTimeout(() => done(!res.destroyed), ms);
       const gone = () => done(false);
       const cancel = () => done(false);
       res.on('close', gone);
-      this.#pending.add(cancel);
+      this.pending.add(cancel);
     });
   }
 }

@@ -20,15 +20,14 @@
  *
  * Run by hand: `node dist/src/devtools/fake-openai.js --port 8789`.
  */
-import { EventEmitter } from 'node:events';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { defaultScript, isAgentTurn, type Reply, type ScriptFn } from './fake-anthropic/script.ts';
 import { estimateInputTokens } from './fake-anthropic/wire.ts';
 import { CUT_AFTER_MS, MIDSTREAM_TEXT, type FailFn, type Failure } from './fake-failure.ts';
 import { readBody, sendJson } from './json-http.ts';
+import { FakeApiServer } from './fake-server.ts';
 import {
   asMessagesRequest, buildCompletion, dataFrame, openaiErrorBody, openaiId, openingChunks, streamChunks,
   type ChatRequest, type ChatUsageOverride,
@@ -70,67 +69,25 @@ export interface RecordedChatRequest {
 
 export const FAKE_OPENAI_MODEL = 'fake-gpt';
 
-export class FakeOpenAI extends EventEmitter<{ request: [RecordedChatRequest] }> {
-  /** The server's root, e.g. `http://127.0.0.1:41234`. */
-  url = '';
+export class FakeOpenAI extends FakeApiServer<RecordedChatRequest> {
   /** What OpenAI clients take as their base URL: `url` + `/v1`. */
   baseUrl = '';
-  readonly requests: RecordedChatRequest[] = [];
-  readonly #server = createServer((req, res) => {
-    this.#handle(req, res).catch((err: unknown) => {
-      if (res.headersSent) return void res.destroy();
-      const message = `fake OpenAI API failed on ${req.method} ${req.url}: ${err instanceof Error ? err.message : String(err)}`;
-      sendJson(res, 500, openaiErrorBody(message, 'server_error', null));
-    });
-  });
-  /** Answers being held back (latency, `sleep:`); cancelled on close. */
-  readonly #pending = new Set<() => void>();
 
   constructor(private readonly opts: FakeOpenAIOptions = {}) {
-    super();
+    super(opts, 'fake OpenAI API');
   }
 
-  async listen(): Promise<this> {
-    const { port = 0, host = '127.0.0.1' } = this.opts;
-    await new Promise<void>((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(port, host, () => resolve());
-    });
-    const address = this.#server.address() as AddressInfo;
-    const hostPart = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    this.url = `http://${hostPart}:${address.port}`;
+  override async listen(): Promise<this> {
+    await super.listen();
     this.baseUrl = `${this.url}/v1`;
     return this;
   }
 
-  /** Resolves with the recorded requests once at least `n` have arrived. */
-  waitForRequests(n: number, timeoutMs: number): Promise<RecordedChatRequest[]> {
-    if (this.requests.length >= n) return Promise.resolve([...this.requests]);
-    return new Promise((resolve, reject) => {
-      const onRequest = () => {
-        if (this.requests.length < n) return;
-        clearTimeout(timer);
-        this.off('request', onRequest);
-        resolve([...this.requests]);
-      };
-      const timer = setTimeout(() => {
-        this.off('request', onRequest);
-        reject(new Error(`fake OpenAI API: waited ${timeoutMs} ms for ${n} request(s), got ${this.requests.length}`));
-      }, timeoutMs);
-      this.on('request', onRequest);
-    });
+  protected internalError(res: ServerResponse, message: string): void {
+    sendJson(res, 500, openaiErrorBody(message, 'server_error', null));
   }
 
-  /** Stops listening, drops held-back answers and open connections (stalled streams too). */
-  async close(): Promise<void> {
-    for (const cancel of this.#pending) cancel();
-    this.#pending.clear();
-    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    this.#server.closeAllConnections();
-    await closed;
-  }
-
-  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const id = openaiId('req_');
     const path = new URL(req.url ?? '/', 'http://fake').pathname.replace(/\/+$/, '') || '/';
     const text = await readBody(req);
@@ -205,14 +162,14 @@ export class FakeOpenAI extends EventEmitter<{ request: [RecordedChatRequest] }>
       const done = (ok: boolean) => {
         clearTimeout(timer);
         res.off('close', gone);
-        this.#pending.delete(cancel);
+        this.pending.delete(cancel);
         resolve(ok);
       };
       const timer = setTimeout(() => done(!res.destroyed), ms);
       const gone = () => done(false);
       const cancel = () => done(false);
       res.on('close', gone);
-      this.#pending.add(cancel);
+      this.pending.add(cancel);
     });
   }
 }
