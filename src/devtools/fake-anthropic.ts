@@ -140,7 +140,7 @@ export class FakeAnthropic extends FakeApiServer<RecordedRequest> {
     if (failure) return this.#fail(res, failure, body, id);
 
     const reply: Reply = (await this.opts.script?.(body)) ?? defaultScript(body);
-    const waited = await this.#hold(res, (this.opts.latencyMs ?? 0) + (reply.delayMs ?? 0));
+    const waited = await this.hold(res, (this.opts.latencyMs ?? 0) + (reply.delayMs ?? 0));
     if (!waited) return;
     const message = buildMessage(reply.blocks, body.model ?? 'claude-fake', estimateInputTokens(body), this.opts.usage?.(body));
     const gzip = this.#gzips(req);
@@ -212,24 +212,6 @@ export class FakeAnthropic extends FakeApiServer<RecordedRequest> {
       const [name, ...params] = entry.split(';').map((x) => x.trim().toLowerCase());
       const q = params.find((p) => p.startsWith('q='));
       return (name === 'gzip' || name === '*') && (q === undefined || Number(q.slice(2)) > 0);
-    });
-  }
-
-  /** Waits `ms`; false if the client went away or the server closed meanwhile. */
-  #hold(res: ServerResponse, ms: number): Promise<boolean> {
-    if (ms <= 0) return Promise.resolve(!res.destroyed);
-    return new Promise((resolve) => {
-      const done = (ok: boolean) => {
-        clearTimeout(timer);
-        res.off('close', gone);
-        this.pending.delete(cancel);
-        resolve(ok);
-      };
-      const timer = setTimeout(() => done(!res.destroyed), ms);
-      const gone = () => done(false);
-      const cancel = () => done(false);
-      res.on('close', gone);
-      this.pending.add(cancel);
     });
   }
 }

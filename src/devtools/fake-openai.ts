@@ -118,7 +118,7 @@ export class FakeOpenAI extends FakeApiServer<RecordedChatRequest> {
 
     const asMessages = asMessagesRequest(body);
     const reply: Reply = (await this.opts.script?.(asMessages)) ?? defaultScript(asMessages);
-    if (!(await this.#hold(res, (this.opts.latencyMs ?? 0) + (reply.delayMs ?? 0)))) return;
+    if (!(await this.hold(res, (this.opts.latencyMs ?? 0) + (reply.delayMs ?? 0)))) return;
     const completion = buildCompletion(reply.blocks, model, estimateInputTokens(asMessages), this.opts.usage?.(body));
     if (body.stream !== true) return sendJson(res, 200, completion);
     res.writeHead(200, SSE_HEADERS);
@@ -153,24 +153,6 @@ export class FakeOpenAI extends FakeApiServer<RecordedChatRequest> {
         return void res.end();
       }
     }
-  }
-
-  /** Waits `ms`; false if the client went away or the server closed meanwhile. */
-  #hold(res: ServerResponse, ms: number): Promise<boolean> {
-    if (ms <= 0) return Promise.resolve(!res.destroyed);
-    return new Promise((resolve) => {
-      const done = (ok: boolean) => {
-        clearTimeout(timer);
-        res.off('close', gone);
-        this.pending.delete(cancel);
-        resolve(ok);
-      };
-      const timer = setTimeout(() => done(!res.destroyed), ms);
-      const gone = () => done(false);
-      const cancel = () => done(false);
-      res.on('close', gone);
-      this.pending.add(cancel);
-    });
   }
 }
 

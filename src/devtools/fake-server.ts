@@ -17,7 +17,7 @@ export abstract class FakeApiServer<R extends { method: string; path: string }> 
   /** The server's root, e.g. `http://127.0.0.1:41234` (no trailing slash). */
   url = '';
   readonly requests: R[] = [];
-  /** Answers being held back; each cancels its own wait. */
+  /** Answers being held back (hold); each cancels its own wait. */
   protected readonly pending = new Set<() => void>();
   readonly #server = createServer((req, res) => {
     this.handle(req, res).catch((err: unknown) => {
@@ -67,6 +67,24 @@ export abstract class FakeApiServer<R extends { method: string; path: string }> 
         reject(new Error(`${this.label}: waited ${timeoutMs} ms for ${n} request(s), got ${this.requests.length} (${seen})`));
       }, timeoutMs);
       this.on('request', onRequest);
+    });
+  }
+
+  /** Waits `ms` before an answer; false if the client went away or the server closed meanwhile. */
+  protected hold(res: ServerResponse, ms: number): Promise<boolean> {
+    if (ms <= 0) return Promise.resolve(!res.destroyed);
+    return new Promise((resolve) => {
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        res.off('close', gone);
+        this.pending.delete(cancel);
+        resolve(ok);
+      };
+      const timer = setTimeout(() => done(!res.destroyed), ms);
+      const gone = () => done(false);
+      const cancel = () => done(false);
+      res.on('close', gone);
+      this.pending.add(cancel);
     });
   }
 
