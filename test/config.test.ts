@@ -80,6 +80,7 @@ describe('configuration', () => {
       budget: { conversationTokensPerDay: 0, globalTokensPerDay: 0, conversationCostPerDayUsd: 0, globalCostPerDayUsd: 0, prices: {} },
       agent: { systemPrompt: '', engine: 'claude', providers: ['anthropic'], mcpServers: [], byChannel: {}, byConversation: {} },
       tools: { askTimeoutSec: 1800, outboxMaxFiles: 10 },
+      tasks: { timezone: '', maxPerConversation: 50, minIntervalSec: 300 },
       delivery: { maxAttempts: 8, backoffMs: 1000, maxBackoffMs: 300_000 },
     });
   });
@@ -267,6 +268,9 @@ describe('configuration', () => {
       ['agent.byConversation', '{}', 'NANOCLAW_AGENT_BY_CONVERSATION'],
       ['tools.askTimeoutSec', '1800', 'NANOCLAW_TOOLS_ASK_TIMEOUT_SEC'],
       ['tools.outboxMaxFiles', '10', 'NANOCLAW_TOOLS_OUTBOX_MAX_FILES'],
+      ['tasks.timezone', '""', 'NANOCLAW_TASKS_TIMEZONE'],
+      ['tasks.maxPerConversation', '50', 'NANOCLAW_TASKS_MAX_PER_CONVERSATION'],
+      ['tasks.minIntervalSec', '300', 'NANOCLAW_TASKS_MIN_INTERVAL_SEC'],
       ['delivery.maxAttempts', '8', 'NANOCLAW_DELIVERY_MAX_ATTEMPTS'],
       ['delivery.backoffMs', '1000', 'NANOCLAW_DELIVERY_BACKOFF_MS'],
       ['delivery.maxBackoffMs', '300000', 'NANOCLAW_DELIVERY_MAX_BACKOFF_MS'],

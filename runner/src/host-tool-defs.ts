@@ -31,6 +31,24 @@ export const HOST_TOOL_DESCRIPTIONS: Record<HostToolName, string> = {
     'and asked "Send" or "Don\'t send", and this tool returns whether it was sent. Only your owner can have mail sent, ' +
     'so the tool is refused in anyone else\'s conversation. It needs the email or Gmail channel running; when both are, ' +
     'name one in `via`. To answer a mail in its thread, reply normally instead.',
+  schedule_task:
+    'Schedule a task in this conversation: at its time the prompt you give runs as a turn of its own (you, with this ' +
+    'conversation\'s workspace and memory), and what you answer then is posted here. Use it for reminders, briefings and ' +
+    'checks the person asks for. `schedule` is one of: `at 2026-12-24 18:00` (local time), `in 20m`, `every 2h` ' +
+    '(m, h or d), or `cron <5 fields>` (minute hour day-of-month month day-of-week, e.g. `cron 0 7 * * 1-5` for weekdays at 07:00). ' +
+    'Times are in `timezone` (IANA, e.g. Europe/Berlin), else the configured zone. Write the prompt as an instruction to ' +
+    'your future self with everything it needs, since it runs without this conversation\'s latest messages in view. ' +
+    '`missed`: what a run due while NanoClaw was not running does when it is back: `run` (once, late; the default) or `skip`.',
+  list_tasks: 'List the scheduled tasks of this conversation: id, name, schedule, state and next run.',
+  change_task:
+    'Change a scheduled task of this conversation by its id (list_tasks shows them): `pause`, `resume`, `cancel`, or `edit` ' +
+    'with any of schedule, prompt, name, timezone, missed (as in schedule_task).',
+  propose_skill:
+    'Propose a new skill, or a new version of one, for the owner to approve. Draft it first in your workspace as a folder ' +
+    'named after the skill (lowercase letters, digits, hyphens), holding SKILL.md: YAML front matter with `name` (the folder\'s ' +
+    'name) and `description` (what it does and when to use it), then the instructions in Markdown; other files (scripts, ' +
+    'references) may sit beside it. `path` is that folder. The owner is shown the draft and what changed and approves or ' +
+    'rejects it; it is used only once approved. Only the owner can have skills proposed. Say in `note` what it is for or what changed.',
 };
 
 export const HOST_TOOL_DEFS = HOST_TOOLS.map((name) => ({ name, description: HOST_TOOL_DESCRIPTIONS[name], input: HostToolInputs[name] }));

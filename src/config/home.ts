@@ -36,6 +36,13 @@ export function homeLayout(home: string) {
     secrets: join(home, 'secrets.json'),
     /** Per-channel files (channels/<name>/): caches, sessions; never mounted. */
     channels: join(home, 'channels'),
+    /**
+     * Skills (src/skills/): every version by content hash, the drafts the
+     * agent proposed, and `live/`, the approved and enabled ones laid out as
+     * one plugin folder, mounted read-only into every container.
+     */
+    skills: join(home, 'skills'),
+    skillsLive: join(home, 'skills', 'live'),
   };
 }
 

@@ -34,6 +34,16 @@ function jsonText(value: unknown): unknown {
   try { return JSON.parse(value); } catch { return value; }
 }
 
+/** True for a time zone name the runtime knows (IANA, e.g. "Europe/Berlin"). */
+export function validTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export const ConfigSchema = z.strictObject({
   security: z.strictObject({
     profile: z.enum(['strict', 'standard']).default('strict').describe('Security preset: "strict" lets limits only be tightened; "standard" lets the operator loosen limits, grant read-write extra mounts and open private egress ranges. The isolation itself (no network, no capabilities, read-only root, no secrets) is the same in both.'),
@@ -128,6 +138,12 @@ export const ConfigSchema = z.strictObject({
   tools: z.strictObject({
     askTimeoutSec: z.number().int().min(10).default(1800).describe('How long the agent\'s question to the user (ask_user), or a mail draft waiting for the owner\'s confirmation (compose_mail), waits for an answer before the agent is told nobody answered. The turn\'s own time limit does not run meanwhile.'),
     outboxMaxFiles: z.number().int().min(0).max(50).default(10).describe('Most files sent from the agent\'s /workspace/outbox after one turn (each within the channel\'s file size limit); the rest wait for the next turn. 0 turns the outbox off.'),
+  }).prefault({}),
+  tasks: z.strictObject({
+    timezone: z.string().default('').refine((tz) => !tz || validTimeZone(tz), { message: 'expected an IANA time zone such as "Europe/Berlin" or "America/New_York"' })
+      .describe('Time zone (IANA, e.g. "Europe/Berlin") of scheduled tasks that name none; empty: the host\'s own zone.'),
+    maxPerConversation: z.number().int().min(1).max(1000).default(50).describe('Most scheduled tasks (active or paused) one conversation may have.'),
+    minIntervalSec: z.number().int().min(1).default(300).describe('Shortest interval a recurring task may have (`every`, or a cron expression\'s shortest gap): a task is a whole agent turn, paid for each time.'),
   }).prefault({}),
   delivery: z.strictObject({
     maxAttempts: z.number().int().min(1).max(50).default(8).describe('How often an outbound message is handed to its channel before it is given up as failed (the owner sees it in `nanoclaw status` and the agent is told on its next turn). A permanent error (a blocked bot, a deleted chat) fails it at once.'),

@@ -73,6 +73,8 @@ export class HostTools {
         return this.ask(ctx, call, call.input.question, call.input.choices ?? [], signal);
       case 'compose_mail':
         return this.compose(ctx, call, call.input, signal);
+      default:
+        return { ok: false, error: `${call.tool} is not available yet.` };
     }
   }
 

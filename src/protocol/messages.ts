@@ -21,6 +21,8 @@ export const CONTAINER_PATHS = {
   workspace: '/workspace',
   memory: '/memory',
   global: '/global',
+  /** Approved skills as one plugin folder (.claude-plugin/plugin.json, skills/<name>/SKILL.md), read-only. */
+  skills: '/skills',
   home: '/home/agent',
   /** The engine's own state (session transcripts), kept across container restarts. */
   state: '/home/agent/.claude',

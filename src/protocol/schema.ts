@@ -20,7 +20,7 @@ import { z } from 'zod';
  * host: a runner from another build is stopped with a clear reason instead of
  * half-understanding the stream. Bump it with any change to a message's shape.
  */
-export const PROTOCOL_VERSION = 5;
+export const PROTOCOL_VERSION = 6;
 
 /**
  * Bounds on every field, in characters (UTF-16 code units, what
@@ -75,6 +75,10 @@ export const LIMITS = {
   /** An MCP server's command line: arguments, and the length of each (and of a URL). */
   args: 64,
   arg: 4096,
+  /** A scheduled task's schedule (`every 2h`, `cron 0 7 * * 1-5`), prompt and name. */
+  schedule: 200,
+  taskPrompt: 8 * 1024,
+  taskName: 100,
 } as const;
 
 const id = z.string().min(1).max(LIMITS.id);
@@ -236,8 +240,18 @@ const TurnEnd = z.discriminatedUnion('ok', [
  *   Only in the owner's own conversations, and sent only after the owner
  *   answered "Send" to the draft shown to them: an agent that mails
  *   addresses of its choosing could carry data anywhere.
+ * - `schedule_task`: a task in this conversation: a prompt run as a turn of
+ *   its own at a time (`at 2026-12-24 18:00`, `in 20m`), on a cron
+ *   expression (`cron 0 7 * * 1-5`) in an IANA zone, or at an interval
+ *   (`every 2h`); `missed` says what a run due while the gateway was down
+ *   does (run once when it is back, or skip).
+ * - `list_tasks`, `change_task`: this conversation's tasks; pause, resume,
+ *   cancel or edit one.
+ * - `propose_skill`: a skill folder the agent drafted in /workspace, put to
+ *   the owner, who approves or rejects it (/skills approve <n>); only in the
+ *   owner's conversations, and never active before the owner said yes.
  */
-export const HOST_TOOLS = ['send_message', 'send_file', 'ask_user', 'compose_mail'] as const;
+export const HOST_TOOLS = ['send_message', 'send_file', 'ask_user', 'compose_mail', 'schedule_task', 'list_tasks', 'change_task', 'propose_skill'] as const;
 export type HostToolName = typeof HOST_TOOLS[number];
 
 export const HostToolInputs = {
@@ -255,6 +269,27 @@ export const HostToolInputs = {
     subject: z.string().max(LIMITS.subject),
     text: z.string().max(LIMITS.callText),
     via: z.enum(['email', 'gmail']).optional(),
+  }),
+  schedule_task: z.strictObject({
+    schedule: z.string().min(1).max(LIMITS.schedule),
+    prompt: z.string().min(1).max(LIMITS.taskPrompt),
+    name: z.string().min(1).max(LIMITS.taskName).optional(),
+    timezone: z.string().min(1).max(LIMITS.name).optional(),
+    missed: z.enum(['run', 'skip']).optional(),
+  }),
+  list_tasks: z.strictObject({}),
+  change_task: z.strictObject({
+    id: z.number().int().min(1),
+    action: z.enum(['pause', 'resume', 'cancel', 'edit']),
+    schedule: z.string().min(1).max(LIMITS.schedule).optional(),
+    prompt: z.string().min(1).max(LIMITS.taskPrompt).optional(),
+    name: z.string().min(1).max(LIMITS.taskName).optional(),
+    timezone: z.string().min(1).max(LIMITS.name).optional(),
+    missed: z.enum(['run', 'skip']).optional(),
+  }),
+  propose_skill: z.strictObject({
+    path: z.string().min(1).max(LIMITS.path),
+    note: z.string().max(LIMITS.question).optional(),
   }),
 } as const;
 export type HostToolInput<T extends HostToolName> = z.infer<typeof HostToolInputs[T]>;
@@ -276,7 +311,10 @@ export type HostToolInput<T extends HostToolName> = z.infer<typeof HostToolInput
 const callOf = <T extends HostToolName>(tool: T) => z.strictObject({
   type: z.literal('call'), id, call: callNumber, tool: z.literal(tool), input: HostToolInputs[tool],
 });
-const Call = z.discriminatedUnion('tool', [callOf('send_message'), callOf('send_file'), callOf('ask_user'), callOf('compose_mail')]);
+const Call = z.discriminatedUnion('tool', [
+  callOf('send_message'), callOf('send_file'), callOf('ask_user'), callOf('compose_mail'),
+  callOf('schedule_task'), callOf('list_tasks'), callOf('change_task'), callOf('propose_skill'),
+]);
 
 /**
  * Which model answered turn `id`, sent before its `turn_end` when that is not

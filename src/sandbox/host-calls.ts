@@ -107,7 +107,11 @@ export function describeCall(call: HostToolCall, max = 300): string {
     : call.tool === 'send_file' ? call.input.path
     // A mail's recipients and subject, never its body.
     : call.tool === 'compose_mail' ? `to ${call.input.to.join(', ')}: ${call.input.subject}`
-    : call.input.question;
+    : call.tool === 'ask_user' ? call.input.question
+    : call.tool === 'schedule_task' ? `${call.input.schedule}: ${call.input.prompt}`
+    : call.tool === 'change_task' ? `${call.input.action} task ${call.input.id}`
+    : call.tool === 'propose_skill' ? call.input.path
+    : '';
   return summarize(what, max);
 }
 

@@ -200,6 +200,82 @@ export const MIGRATIONS: string[] = [
   // The owner's /model choice for one conversation (JSON: engine, providers),
   // laid over the config's; NULL follows the config.
   `ALTER TABLE conversations ADD COLUMN agent_choice TEXT;`,
+  // Scheduled tasks (src/tasks/). A task belongs to one conversation; its
+  // schedule is a one-off time, a cron expression in an IANA zone, or an
+  // interval. Each run is claimed once, keyed (task, scheduled time), in the
+  // same transaction that queues its message (inbound.task_id), so a
+  // restart, a crash or two overlapping ticks never run one twice; a run
+  // skipped (missed while the gateway was down, or the previous one still
+  // going) gets its row too, with the reason.
+  `CREATE TABLE tasks (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     conversation_id TEXT NOT NULL REFERENCES conversations(id),
+     name TEXT NOT NULL,
+     prompt TEXT NOT NULL,
+     kind TEXT NOT NULL CHECK (kind IN ('once', 'cron', 'every')),
+     spec TEXT NOT NULL,
+     tz TEXT NOT NULL,
+     missed TEXT NOT NULL CHECK (missed IN ('run', 'skip')),
+     state TEXT NOT NULL CHECK (state IN ('active', 'paused', 'done', 'cancelled')),
+     next_run_at INTEGER,
+     created_by TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL
+   );
+   CREATE INDEX tasks_due ON tasks (next_run_at) WHERE state = 'active';
+   CREATE INDEX tasks_by_conversation ON tasks (conversation_id);
+   CREATE TABLE task_runs (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     task_id INTEGER NOT NULL REFERENCES tasks(id),
+     scheduled_for INTEGER NOT NULL,
+     claimed_at INTEGER NOT NULL,
+     inbound_id INTEGER REFERENCES inbound(id),
+     outcome TEXT NOT NULL CHECK (outcome IN ('queued', 'skipped')),
+     reason TEXT,
+     UNIQUE (task_id, scheduled_for)
+   );
+   ALTER TABLE inbound ADD COLUMN task_id INTEGER REFERENCES tasks(id);`,
+  // Skills (src/skills/): every version the owner approved or was asked to,
+  // by content hash (the files live under skills/versions/<name>/<hash>/);
+  // proposals waiting for the owner's word; and per skill the version in use
+  // and whether it is on. Nothing is deleted, so any version can come back.
+  `CREATE TABLE skill_versions (
+     name TEXT NOT NULL,
+     hash TEXT NOT NULL,
+     description TEXT NOT NULL,
+     source TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     PRIMARY KEY (name, hash)
+   );
+   CREATE TABLE skill_proposals (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     name TEXT NOT NULL,
+     hash TEXT NOT NULL,
+     base_hash TEXT,
+     conversation_id TEXT REFERENCES conversations(id),
+     proposed_by TEXT NOT NULL,
+     state TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'rejected', 'superseded')),
+     decided_by TEXT,
+     created_at INTEGER NOT NULL,
+     decided_at INTEGER,
+     FOREIGN KEY (name, hash) REFERENCES skill_versions(name, hash)
+   );
+   CREATE TABLE skills (
+     name TEXT PRIMARY KEY,
+     hash TEXT NOT NULL,
+     enabled INTEGER NOT NULL DEFAULT 1,
+     updated_by TEXT NOT NULL,
+     updated_at INTEGER NOT NULL,
+     FOREIGN KEY (name, hash) REFERENCES skill_versions(name, hash)
+   );
+   CREATE TABLE skill_history (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     name TEXT NOT NULL,
+     action TEXT NOT NULL,
+     hash TEXT,
+     actor TEXT NOT NULL,
+     at INTEGER NOT NULL
+   );`,
 ];
 
 function migrate(db: Database.Database): void {

@@ -45,6 +45,8 @@ export interface Inbound {
   lastError: string | null;
   /** How a done message ended; null while pending. */
   outcome: 'answered' | 'failed' | null;
+  /** Set when a scheduled task's run queued this message (src/tasks/), not a person. */
+  taskId: number | null;
 }
 
 /**
@@ -83,7 +85,7 @@ function parseChoice(json: string | null): AgentOverride | null {
   } catch { return null; }
 }
 const inbound = (r: any): Inbound => ({
-  id: r.id, conversationId: r.conversation_id, clientId: r.client_id, sender: r.sender, senderName: r.sender_name ?? null, text: r.text,
+  id: r.id, conversationId: r.conversation_id, clientId: r.client_id, sender: r.sender, senderName: r.sender_name ?? null, text: r.text, taskId: r.task_id ?? null,
   status: r.status, receivedAt: r.received_at, attempts: r.attempts, lastError: r.last_error, outcome: r.outcome,
 });
 /**
