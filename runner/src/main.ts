@@ -63,6 +63,7 @@ async function main(): Promise<void> {
     modelBridge: bridge.url,
     providers: prewarmProvider && prewarmModel ? [{ name: prewarmProvider, kind: 'anthropic', model: prewarmModel, contextTokens: 200_000, maxOutputTokens: 8192 }] : [],
     mcpServers: [],
+    skillsDir: CONTAINER_PATHS.skills,
     env: {
       PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
       HOME: CONTAINER_PATHS.home,

@@ -4,6 +4,7 @@ import { query, type Query, type SDKMessage, type SDKUserMessage } from '@anthro
 import type { FailureCode, ProviderSpec } from '../../../src/protocol/messages.ts';
 import { describeAttachments, describeSender } from '../sender.ts';
 import { summarizeInput, truncate } from '../progress-text.ts';
+import { SkillIndexReader, skillSetKey, type Skill } from '../skills.ts';
 import type { Attachment, Engine, EngineEvents, EngineOptions, HostToolCaller, Sender } from './engine.ts';
 import { HOST_TOOLS_SERVER, hostToolsServer } from './claude-host-tools.ts';
 import { claudeMcpServers } from '../mcp/index.ts';
@@ -32,6 +33,11 @@ const CLI_MEMORY_TUNING = {
  * Permission prompts are skipped on purpose: the container is the boundary,
  * and nobody is there to answer a prompt. The host's tools are offered as the
  * in-process MCP server `nanoclaw` (see claude-host-tools.ts).
+ *
+ * Approved skills reach the CLI as one read-only plugin folder (`ncskills`,
+ * see skills.ts), narrowed to the names the index lists. The CLI reads
+ * skills when its session opens, so a session opened with other skills is
+ * reopened (resuming it) before the next turn.
  */
 export class ClaudeEngine implements Engine {
   readonly id = 'claude' as const;
@@ -43,12 +49,17 @@ export class ClaudeEngine implements Engine {
   private interrupted = new Set<string>();
   private sessionId?: string;
   private opts?: EngineOptions;
+  private skills?: SkillIndexReader;
+  /** The skills the open session was started with (skillSetKey). */
+  private skillsKey = '';
 
   constructor(private readonly events: EngineEvents, private readonly host: HostToolCaller) {}
 
   open(opts: EngineOptions): void {
     this.opts = opts;
     const provider = anthropicProvider(opts);
+    const skills = this.readSkills(opts);
+    this.skillsKey = skillSetKey(skills);
     this.inbox?.end();
     const inbox = new MessageQueue();
     this.inbox = inbox;
@@ -69,6 +80,7 @@ export class ClaudeEngine implements Engine {
         // The conversation's MCP servers, then the host's own (last, so a
         // configured server cannot take its name).
         mcpServers: { ...claudeMcpServers(opts.mcpServers, opts.env), [HOST_TOOLS_SERVER]: hostToolsServer((tool, input) => this.callHost(tool, input)) },
+        ...skillOptions(opts.skillsDir, skills),
         stderr: (data: string) => this.events.log('warn', `engine: ${data.trim().slice(0, 500)}`),
       },
     });
@@ -77,12 +89,20 @@ export class ClaudeEngine implements Engine {
 
   canKeep(opened: EngineOptions, wanted: EngineOptions): boolean {
     return !wanted.resumeSession && !wanted.systemPrompt && !wanted.mcpServers.length
-      && anthropicProvider(opened)?.name === anthropicProvider(wanted)?.name && anthropicProvider(wanted)?.model === anthropicProvider(opened)?.model;
+      && anthropicProvider(opened)?.name === anthropicProvider(wanted)?.name && anthropicProvider(wanted)?.model === anthropicProvider(opened)?.model
+      // A warmed-up session offers the skills of when it opened; the owner may have approved one since.
+      && opened.skillsDir === wanted.skillsDir && this.skillsKey === skillSetKey(this.readSkills(wanted));
   }
 
   send(id: string, text: string, sender: Sender, attachments: Attachment[] = []): void {
     if (!this.inbox || this.inbox.ended) {
       // The previous session ended (crash of the engine process); carry on in a new one, resuming if we can.
+      this.open({ ...this.opts!, resumeSession: this.sessionId ?? this.opts!.resumeSession });
+    } else if (!this.turns.length && skillSetKey(this.readSkills(this.opts!)) !== this.skillsKey) {
+      // Skills were approved, changed or withdrawn since the session opened:
+      // reopen it, resumed, so this turn has them. Only between turns: a
+      // reopen would cut a running turn off, so a message queued behind one
+      // sees the new skills from the turn after.
       this.open({ ...this.opts!, resumeSession: this.sessionId ?? this.opts!.resumeSession });
     }
     this.turns.push(id);
@@ -177,6 +197,12 @@ export class ClaudeEngine implements Engine {
     this.events.turnEnd(id, { ok: false, code, error: code === 'interrupted' ? 'the turn was interrupted' : error });
   }
 
+  /** The index as it is now; a broken one is logged once (see skills.ts). */
+  private readSkills(opts: EngineOptions): Skill[] {
+    if (this.skills?.dir !== opts.skillsDir) this.skills = new SkillIndexReader(opts.skillsDir, (text) => this.events.log('warn', text));
+    return this.skills.read();
+  }
+
   async close(): Promise<void> {
     this.inbox?.end();
     try { this.q?.interrupt?.(); } catch { /* already finished */ }
@@ -210,6 +236,25 @@ class MessageQueue implements AsyncIterable<SDKUserMessage> {
     };
   }
 }
+
+/**
+ * How the CLI is offered the approved skills: the skills folder as a local
+ * plugin (its own MCP configuration, if any, ignored: MCP servers are the
+ * host's to choose), and the list narrowed to those skills by their
+ * plugin-qualified names. Without skills the list is narrowed to none: the
+ * CLI would otherwise offer its own bundled skills (dataviz, update-config),
+ * which nobody approved.
+ */
+function skillOptions(skillsDir: string, skills: Skill[]): { plugins?: Array<{ type: 'local'; path: string; skipMcpDiscovery: boolean }>; skills: string[] } {
+  if (!skills.length) return { skills: [] };
+  return {
+    plugins: [{ type: 'local', path: skillsDir, skipMcpDiscovery: true }],
+    skills: skills.map((s) => `${SKILLS_PLUGIN}:${s.name}`),
+  };
+}
+
+/** The name the host gives the skills folder's plugin (.claude-plugin/plugin.json). */
+const SKILLS_PLUGIN = 'ncskills';
 
 /** The provider this engine talks to: the chain's first Anthropic one (the SDK speaks no other API). */
 function anthropicProvider(opts: EngineOptions): ProviderSpec | undefined {

@@ -47,6 +47,14 @@ export interface EngineOptions {
   /** The provider chain, first choice first; empty: the bridge's default (Anthropic) route. */
   providers: ProviderSpec[];
   mcpServers: McpServerSpec[];
+  /**
+   * The read-only folder of approved skills (CONTAINER_PATHS.skills): a
+   * plugin folder with an index.json the engines read at each turn (see
+   * skills.ts), since the owner may approve a skill while the container runs.
+   */
+  skillsDir: string;
+  /** Where the engine keeps its own state (transcripts); default CONTAINER_PATHS.state. */
+  stateDir?: string;
 }
 
 export interface EngineEvents {

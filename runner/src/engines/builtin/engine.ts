@@ -3,6 +3,7 @@ import { CONTAINER_PATHS, HOST_TOOLS, type HostToolName, type ProviderSpec } fro
 import { HOST_TOOL_DEFS } from '../../host-tool-defs.ts';
 import { summarizeInput, truncate } from '../../progress-text.ts';
 import { describeAttachments, describeSender } from '../../sender.ts';
+import { SkillIndexReader } from '../../skills.ts';
 import type { Attachment, Engine, EngineEvents, EngineOptions, HostToolCaller, Sender } from '../engine.ts';
 import { compact, estimateTokens, overBudget, SUMMARY_SYSTEM } from './compaction.ts';
 import { answerFromChain, ChainFailed, isBudgetRefusal, type ChainLink } from './fallback.ts';
@@ -10,6 +11,7 @@ import { ProviderError, type Block, type ToolDef, type TranscriptMessage } from 
 import { modelClient } from './providers/index.ts';
 import { systemPrompt } from './system-prompt.ts';
 import { coreTools, type Tool, type ToolOutput } from './tools/index.ts';
+import { skillTool } from './tools/skill.ts';
 import { TranscriptStore } from './transcript-store.ts';
 
 /** Most model calls in one turn; a loop that long is stopped with a message. */
@@ -28,11 +30,13 @@ interface Job { id: string; text: string; sender: Sender; attachments: Attachmen
  *
  * The chain's first provider is asked first; a failing one is passed over
  * (fallback.ts) and the host is told which model answered. The tools are the
- * core ones (tools/), the host's (the same as the Claude engine's, with the
- * same descriptions) and the conversation's MCP servers'.
+ * core ones (tools/), `skill` when the owner approved skills (the index is
+ * read at each turn, and the system prompt lists them), the host's (the same
+ * as the Claude engine's, with the same descriptions) and the conversation's
+ * MCP servers'.
  *
  *   const engine = new BuiltinEngine(events, hostTools);
- *   engine.open({ cwd: '/workspace', env, modelBridge, providers, mcpServers: [] });
+ *   engine.open({ cwd: '/workspace', env, modelBridge, providers, mcpServers: [], skillsDir: '/skills' });
  *   engine.send('m1', 'hello', { id: 'tg:42' });
  */
 export class BuiltinEngine implements Engine {
@@ -40,9 +44,12 @@ export class BuiltinEngine implements Engine {
   readonly name = 'nanoclaw-builtin';
   private opts?: EngineOptions;
   private chain: ChainLink[] = [];
-  private tools: Tool[] = [];
+  /** The core tools, then the host's: the same for the session's life (the skill tool joins per turn). */
+  private ownTools: Tool[] = [];
+  private toolsOfHost: Tool[] = [];
   private mcp?: Promise<{ tools: Tool[]; close(): Promise<void> }>;
-  private readonly store = new TranscriptStore(join(CONTAINER_PATHS.state, 'builtin'));
+  private store = new TranscriptStore(join(CONTAINER_PATHS.state, 'builtin'));
+  private skills?: SkillIndexReader;
   private sessionId = '';
   /** The session to resume could not be read: the next turn reports it lost. */
   private lost = false;
@@ -56,9 +63,12 @@ export class BuiltinEngine implements Engine {
 
   open(opts: EngineOptions): void {
     this.opts = opts;
+    this.store = new TranscriptStore(join(opts.stateDir ?? CONTAINER_PATHS.state, 'builtin'));
+    if (this.skills?.dir !== opts.skillsDir) this.skills = new SkillIndexReader(opts.skillsDir, (text) => this.events.log('warn', text));
     const token = opts.env.ANTHROPIC_API_KEY ?? '';
     this.chain = opts.providers.map((spec) => ({ spec, client: modelClient({ kind: spec.kind, baseUrl: `${opts.modelBridge}/p/${spec.name}`, apiKey: token, model: spec.model }) }));
-    this.tools = [...coreTools(), ...hostTools((tool, input) => this.callHost(tool, input))];
+    this.ownTools = coreTools();
+    this.toolsOfHost = hostTools((tool, input) => this.callHost(tool, input));
     void this.mcp?.then((m) => m.close()).catch(() => {});
     this.mcp = opts.mcpServers.length ? this.connectMcp(opts) : undefined;
     this.lost = false;
@@ -126,9 +136,12 @@ export class BuiltinEngine implements Engine {
     // Who wrote and what came with it, in a block of its own (the form the
     // Claude engine uses too), so the person's text stays as they wrote it.
     this.messages.push({ role: 'user', blocks: [{ type: 'text', text: `<system-reminder>${context}</system-reminder>` }, { type: 'text', text: job.text }] });
-    const tools = [...this.tools, ...(this.mcp ? (await this.mcp).tools : [])];
+    // The skills as the index says now: the owner may have approved one since the last turn.
+    const skills = this.skills!.read();
+    const skill = skills.length ? [skillTool(this.opts.skillsDir, skills)] : [];
+    const tools = [...this.ownTools, ...skill, ...this.toolsOfHost, ...(this.mcp ? (await this.mcp).tools : [])];
     const defs: ToolDef[] = tools.map((t) => t.def);
-    const system = systemPrompt(this.opts);
+    const system = systemPrompt(this.opts, skills);
     let answeredBy: { provider: ProviderSpec; model: string } | undefined;
     const passedOver: Array<{ provider: string; error: string }> = [];
     try {
