@@ -321,16 +321,17 @@ describe('the Claude engine with skills: the real Claude Code CLI against the An
     const home = join(root, `home-${++folders}`);
     mkdirSync(home);
     const engine = new ClaudeEngine(rec.events, host);
-    engine.open({
+    const opts: EngineOptions = {
       cwd: home, modelBridge: fake.url, providers: [], mcpServers: [], skillsDir,
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, LANG: 'C.UTF-8', ANTHROPIC_API_KEY: 'container-token', IS_SANDBOX: '1', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1', DISABLE_AUTOUPDATER: '1' },
-    });
-    return engine;
+    };
+    engine.open(opts);
+    return { engine, opts };
   }
 
   it('lists no skill at all without approved skills: not even the CLI\'s bundled ones', async () => {
     const rec = recorder();
-    const engine = claudeEngine(freshDir(), rec);
+    const { engine } = claudeEngine(freshDir(), rec);
     try {
       assert.deepEqual(await rec.turn(engine, 'c0', 'hello'), { ok: true, replies: ['Echo: hello'] });
       const body = JSON.stringify(lastAgentRequest(fake));
@@ -345,14 +346,16 @@ describe('the Claude engine with skills: the real Claude Code CLI against the An
     const dir = freshDir();
     writeSkills(dir, [{ name: 'weather-report', description: 'Writes a weather report for a city.' }]);
     const rec = recorder();
-    const engine = claudeEngine(dir, rec);
+    const { engine, opts } = claudeEngine(dir, rec);
     try {
       assert.deepEqual(await rec.turn(engine, 'c1', 'first message'), { ok: true, replies: ['Echo: first message'] });
       let body = JSON.stringify(lastAgentRequest(fake));
       assert.match(body, /ncskills:weather-report: Writes a weather report for a city\./);
       assert.doesNotMatch(body, /ncskills:tide-table|dataviz/);
 
+      assert.equal(engine.canKeep(opts, opts), true);
       writeSkills(dir, [{ name: 'weather-report', description: 'Writes a weather report for a city.' }, tide]);
+      assert.equal(engine.canKeep(opts, opts), false, 'a warmed-up session opened with other skills is not kept');
       assert.deepEqual(await rec.turn(engine, 'c2', 'second message'), { ok: true, replies: ['Echo: second message'] });
       const second = lastAgentRequest(fake)!;
       body = JSON.stringify(second);
