@@ -181,6 +181,7 @@ describe('scheduler', () => {
     const missed = w.create('in 30m', { missed: 'skip' });
     w.clock.now += 20 * MIN;
     w.scheduler.tick();
+    assert.equal(w.inbound()[0].text, `[Scheduled task #${once} "news", due 2026-12-02 06:20 CET]\n\nSummarise the news`);
     assert.equal(w.task(once).state, 'done');
     assert.equal(w.task(once).nextRunAt, null);
     w.clock.now += 5 * 60 * MIN;

@@ -4,11 +4,14 @@
  * what, and that one conversation never sees another's tasks.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type Database from 'better-sqlite3';
+import { readAuditLog } from '../src/audit/audit-log.ts';
+import { runTaskOp } from '../src/cli/tasks.ts';
+import { homeLayout } from '../src/config/home.ts';
 import { ConfigSchema } from '../src/config/schema.ts';
 import { openDatabase } from '../src/store/database.ts';
 import { Store } from '../src/store/store.ts';
@@ -56,7 +59,7 @@ describe('task operations', () => {
     assert.equal(row.next_run_at, Date.parse('2026-12-02T06:00:00Z'));
     assert.deepEqual(w.audits, [{ type: 'task.created', conversation: w.home.id, actor: 'telegram:ann', data: { id: 1, name: 'Morning briefing: weather, calendar --', schedule: 'every day at 07:00 (Europe/Berlin)' } }]);
     assert.equal(w.changes(), 1, 'the scheduler is woken');
-    assert.match(w.chat('add at 2026-12-24 18:00 — Wish everyone a merry Christmas'), /^Task #2 "Wish everyone a merry Christmas": once, at 2026-12-24 18:00 CET, next run 2026-12-24 18:00 CET\./, 'an em dash separates too');
+    assert.match(w.chat('add at 2026-12-24 18:00 — Wish everyone a merry Christmas'), /^Task #2 "Wish everyone a merry Christmas": once, at 2026-12-24 18:00 CET\. Pause it/, 'an em dash separates too');
   });
 
   it('takes a zone, a name and a missed-run policy from the CLI and the API', () => {
@@ -212,5 +215,27 @@ describe('task operations', () => {
     assert.match(w.chat('help'), /^Scheduled tasks of this conversation:\n\/tasks: list them\n\/tasks add <schedule> -- <what to do>/);
     assert.match(w.chat('frobnicate 3'), /^Unknown \/tasks frobnicate\.\nScheduled tasks/);
     assert.equal(w.chat('pause three'), 'Use /tasks pause <id>; /tasks lists the ids.');
+  });
+
+  it('works from the CLI without a gateway: on the data folder, with its audit record', async () => {
+    const home = join(dir, `home-${++n}`);
+    const layout = homeLayout(home);
+    mkdirSync(home, { recursive: true });
+    writeFileSync(layout.config, JSON.stringify({ tasks: { timezone: 'Europe/Berlin' } }));
+    const db = openDatabase(layout.db);
+    const conv = new Store(db).conversation({ channel: 'api', chat: 'my-chat', thread: '' });
+    db.close();
+    const saved = process.env.NANOCLAW_HOME;
+    process.env.NANOCLAW_HOME = home;
+    try {
+      const created = await runTaskOp('create', { conversationId: conv.id, schedule: 'cron 0 7 * * *', prompt: 'Morning briefing' });
+      assert.equal(created.ok, true, created.text);
+      assert.match(created.text, /^Task #1 "Morning briefing": every day at 07:00 \(Europe\/Berlin\), next run /);
+      assert.deepEqual(await runTaskOp('pause', { id: 7 }), { ok: false, text: 'No task 7; `nanoclaw tasks list --all` lists them.' });
+      assert.equal((await runTaskOp('cancel', { id: 1 })).ok, true);
+    } finally {
+      if (saved === undefined) delete process.env.NANOCLAW_HOME; else process.env.NANOCLAW_HOME = saved;
+    }
+    assert.deepEqual(readAuditLog(join(home, 'audit.log')).map((r) => [r.type, r.actor, r.conversation]), [['task.created', 'cli', conv.id], ['task.cancelled', 'cli', conv.id]]);
   });
 });

@@ -149,7 +149,8 @@ export class Scheduler {
 
   /** The run's message in the durable inbox, headed so the agent (and the transcript) can tell it from a person's. */
   private queueMessage(t: Task, at: number, now: number, lateNote: string | undefined): number {
-    const lines = [`[Scheduled task #${t.id} "${t.name}", ${describeSchedule(scheduleOf(t), t.tz)}, due ${formatInZone(at, t.tz)}]`];
+    const what = t.kind === 'once' ? '' : `, ${describeSchedule(scheduleOf(t), t.tz)}`;
+    const lines = [`[Scheduled task #${t.id} "${t.name}"${what}, due ${formatInZone(at, t.tz)}]`];
     if (lateNote !== undefined) lines.push(`(running late: NanoClaw was not running at that time${lateNote ? `; ${lateNote}` : ''})`);
     lines.push('', t.prompt);
     const clientId = `task:${t.id}:${at}`;

@@ -32,8 +32,9 @@ export interface EditTaskArgs {
   missed?: 'run' | 'skip';
 }
 
-const MAX_PROMPT = 8000;
-const MAX_NAME = 80;
+/** As the host tool's bounds (protocol/schema.ts LIMITS), so the agent and the CLI meet the same limits. */
+const MAX_PROMPT = 8 * 1024;
+const MAX_NAME = 100;
 
 /** A task for API clients and `--json`: times as ISO text. */
 function taskData(t: Task) {
@@ -249,8 +250,10 @@ export class TaskOps {
 
   /** `Task #3 "morning briefing": every day at 07:00 (Europe/Berlin), next run 2026-12-03 07:00 CET` */
   private summary(t: Task): string {
-    const when = t.state === 'active' && t.nextRunAt !== null ? `next run ${formatInZone(t.nextRunAt, t.tz)}` : t.state;
-    return `Task #${t.id} "${t.name}": ${describeSchedule(scheduleOf(t), t.tz)}, ${when}`;
+    const what = describeSchedule(scheduleOf(t), t.tz);
+    if (t.state !== 'active' || t.nextRunAt === null) return `Task #${t.id} "${t.name}": ${what}, ${t.state}`;
+    // A one-off's description is its time already.
+    return `Task #${t.id} "${t.name}": ${what}${t.kind === 'once' ? '' : `, next run ${formatInZone(t.nextRunAt, t.tz)}`}`;
   }
 
   private checkedSchedule(text: string, zone: string, now: number): Schedule | { error: string } {
