@@ -178,6 +178,7 @@ describe('versions, history and audit', () => {
     assert.ok(t.ops.enable('tide', OWNER).ok);
     assert.deepEqual(t.ops.store.history('tide').map((h) => h.action), ['proposed', 'approved', 'proposed', 'approved', 'rolled_back', 'rolled_back', 'disabled', 'enabled']);
     assert.deepEqual(t.events.map((e) => e.type), ['skill.proposed', 'skill.approved', 'skill.proposed', 'skill.approved', 'skill.rolled_back', 'skill.rolled_back', 'skill.disabled', 'skill.enabled']);
+    assert.deepEqual(t.events.filter((e) => e.type === 'skill.rolled_back').map((e) => e.conversation), [undefined, t.conv.id], 'a change from the chat names its conversation');
     const approved = t.events.find((e) => e.type === 'skill.approved')!;
     assert.deepEqual(approved, { type: 'skill.approved', actor: OWNER.actor, conversation: t.conv.id, data: { name: 'tide', hash: p1.hash, proposal: p1.id } });
     // Both versions are kept, with their source.

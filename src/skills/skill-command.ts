@@ -18,7 +18,8 @@ const USAGE = [
 /**
  * The chat command /skills. Looking is open to anyone the conversation lets
  * in; changing (approve, reject, enable, disable, rollback) is the owner's,
- * checked in SkillOps against `who`, never against the chat.
+ * checked in SkillOps against `who`, never against the chat. The audit
+ * record of a change names `conversationId`, where it was asked.
  *
  *   skillCommand(ops, conv.id, 'approve 4', { actor: 'telegram:12345', owner: true });
  *   skillCommand(ops, conv.id, '', who);   // the list
@@ -36,11 +37,11 @@ export function skillCommand(ops: SkillOps, conversationId: string, rawArg: stri
     case 'show': return named((n) => bounded(ops.show(n, rest[1]).text, CHAT_MAX, `nanoclaw skills show ${n}`));
     case 'proposals': return ops.proposals().text;
     case 'proposal': case 'show-proposal': return number((n) => bounded(ops.showProposal(n).text, CHAT_MAX, `nanoclaw skills show-proposal ${n}`));
-    case 'approve': return number((n) => ops.approve(n, who).text);
-    case 'reject': return number((n) => ops.reject(n, who).text);
-    case 'enable': return named((n) => ops.enable(n, who).text);
-    case 'disable': return named((n) => ops.disable(n, who).text);
-    case 'rollback': return named((n) => ops.rollback(n, rest[1], who).text);
+    case 'approve': return number((n) => ops.approve(n, who, conversationId).text);
+    case 'reject': return number((n) => ops.reject(n, who, conversationId).text);
+    case 'enable': return named((n) => ops.enable(n, who, conversationId).text);
+    case 'disable': return named((n) => ops.disable(n, who, conversationId).text);
+    case 'rollback': return named((n) => ops.rollback(n, rest[1], who, conversationId).text);
     case 'history': return named((n) => bounded(ops.history(n).text, CHAT_MAX, `nanoclaw skills history ${n}`));
     case 'help': return USAGE;
     default: return `Unknown: /skills ${sub.slice(0, 40)}.\n${USAGE}`;

@@ -19,7 +19,9 @@ import { ACTIVATING, SkillStore, type HistoryAction, type ProposalRow } from './
  * host tool. Each returns an OpResult: text for a person (or, from propose,
  * for the agent) and data for --json and API clients. Changes are the
  * owner's only; each one is kept in skill_history, sent to the audit log,
- * and laid into the live folder containers mount (skill-live.ts).
+ * and laid into the live folder containers mount (skill-live.ts). `where`
+ * is the conversation a change was asked from (a chat command), for the
+ * audit log; a decision on a proposal names the proposal's otherwise.
  *
  *   const ops = new SkillOps({ db, layout, audit: (e) => log.append(e) });
  *   ops.approve(4, { actor: 'telegram:12345', owner: true }).text;
@@ -46,6 +48,8 @@ export interface ProposeRequest {
 
 /** How much of a draft's diff the chat announcement shows; the CLI's show-proposal shows all. */
 export const ANNOUNCE_MAX = 3500;
+/** The agent's note on a draft, as the owner is shown it. */
+const NOTE_MAX = 1000;
 
 export class SkillOps {
   readonly store: SkillStore;
@@ -68,6 +72,7 @@ export class SkillOps {
    */
   propose(req: ProposeRequest, who: OpActor): OpResult {
     if (!who.owner) return { ok: false, text: 'Only the owner can have skills proposed; this message is not from the owner, so nothing was proposed.' };
+    const note = req.note?.trim().slice(0, NOTE_MAX);
     let draft: SkillDraft;
     try {
       draft = readSkillFolder(req.workspace, req.path);
@@ -83,13 +88,13 @@ export class SkillOps {
       this.store.addHistory(draft.name, 'proposed', hash, who.actor);
       return made;
     });
-    this.record('skill.proposed', who, req.conversationId, { name: draft.name, hash, proposal: id, ...(superseded.length && { superseded }), ...(req.note && { note: req.note }) });
+    this.record('skill.proposed', who, req.conversationId, { name: draft.name, hash, proposal: id, ...(superseded.length && { superseded }), ...(note && { note }) });
 
     const base = active ? this.store.readVersion(draft.name, active.hash) : undefined;
     const announcement = [
       `${base ? 'New version of skill' : 'New skill'} "${draft.name}" proposed (draft #${id}, ${shortHash(hash)}${base ? `, replacing ${shortHash(active!.hash)}` : ''}):`,
       draft.manifest.description,
-      ...(req.note ? [`Note: ${req.note}`] : []),
+      ...(note ? [`Note: ${note}`] : []),
       ...(superseded.length ? [`(Supersedes draft ${superseded.map((n) => `#${n}`).join(', ')}.)`] : []),
       '',
       bounded(describeChange(base, draft.files), ANNOUNCE_MAX, `nanoclaw skills show-proposal ${id}`),
@@ -104,7 +109,7 @@ export class SkillOps {
   }
 
   /** The owner says yes: the proposal's version becomes the one in use, enabled, and is laid into the live folder. */
-  approve(id: number, who: OpActor): OpResult {
+  approve(id: number, who: OpActor, where?: string): OpResult {
     if (!who.owner) return ownerOnly('approve skills');
     const p = this.store.proposal(id);
     if (!p) return { ok: false, text: `No skill proposal #${id}; /skills proposals lists the pending ones.` };
@@ -117,12 +122,12 @@ export class SkillOps {
     });
     if (!decided) return { ok: false, text: `Proposal #${id} was decided meanwhile; /skills proposals shows what is pending.` };
     this.relive(p.name);
-    this.record('skill.approved', who, p.conversationId ?? undefined, { name: p.name, hash: p.hash, proposal: id });
+    this.record('skill.approved', who, where ?? p.conversationId ?? undefined, { name: p.name, hash: p.hash, proposal: id });
     return { ok: true, text: `Skill ${p.name} ${shortHash(p.hash)} is approved and active from the next turn.`, data: { id, name: p.name, hash: p.hash } };
   }
 
   /** The owner says no: the draft stays kept (history), never in the live folder. */
-  reject(id: number, who: OpActor): OpResult {
+  reject(id: number, who: OpActor, where?: string): OpResult {
     if (!who.owner) return ownerOnly('reject skills');
     const p = this.store.proposal(id);
     if (!p) return { ok: false, text: `No skill proposal #${id}; /skills proposals lists the pending ones.` };
@@ -133,7 +138,7 @@ export class SkillOps {
       return true;
     });
     if (!decided) return { ok: false, text: `Proposal #${id} was decided meanwhile; /skills proposals shows what is pending.` };
-    this.record('skill.rejected', who, p.conversationId ?? undefined, { name: p.name, hash: p.hash, proposal: id });
+    this.record('skill.rejected', who, where ?? p.conversationId ?? undefined, { name: p.name, hash: p.hash, proposal: id });
     return { ok: true, text: `Proposal #${id} (${p.name} ${shortHash(p.hash)}) is rejected; it will not be used.`, data: { id, name: p.name, hash: p.hash } };
   }
 
@@ -210,12 +215,12 @@ export class SkillOps {
     };
   }
 
-  enable(name: string, who: OpActor): OpResult {
-    return this.setEnabled(name, true, who);
+  enable(name: string, who: OpActor, where?: string): OpResult {
+    return this.setEnabled(name, true, who, where);
   }
 
-  disable(name: string, who: OpActor): OpResult {
-    return this.setEnabled(name, false, who);
+  disable(name: string, who: OpActor, where?: string): OpResult {
+    return this.setEnabled(name, false, who, where);
   }
 
   /**
@@ -224,7 +229,7 @@ export class SkillOps {
    * version that was once in use (approved, installed) can come back: a
    * draft never approved goes through /skills approve.
    */
-  rollback(name: string, hash: string | undefined, who: OpActor): OpResult {
+  rollback(name: string, hash: string | undefined, who: OpActor, where?: string): OpResult {
     if (!who.owner) return ownerOnly('roll skills back');
     const active = this.store.skill(name);
     if (!active) return unknown(name);
@@ -246,7 +251,7 @@ export class SkillOps {
       this.store.addHistory(name, 'rolled_back', target, who.actor);
     });
     this.relive(name);
-    this.record('skill.rolled_back', who, undefined, { name, hash: target, from: active.hash });
+    this.record('skill.rolled_back', who, where, { name, hash: target, from: active.hash });
     return { ok: true, text: `${name} is back to ${shortHash(target)} (was ${shortHash(active.hash)}), active from the next turn.`, data: { name, hash: target, from: active.hash } };
   }
 
@@ -330,7 +335,7 @@ export class SkillOps {
     }
   }
 
-  private setEnabled(name: string, enabled: boolean, who: OpActor): OpResult {
+  private setEnabled(name: string, enabled: boolean, who: OpActor, where?: string): OpResult {
     if (!who.owner) return ownerOnly(`${enabled ? 'enable' : 'disable'} skills`);
     const s = this.store.skill(name);
     if (!s) return unknown(name);
@@ -341,7 +346,7 @@ export class SkillOps {
       this.store.addHistory(name, action, s.hash, who.actor);
     });
     this.relive(name);
-    this.record(`skill.${action}`, who, undefined, { name, hash: s.hash });
+    this.record(`skill.${action}`, who, where, { name, hash: s.hash });
     return { ok: true, text: `${name} is ${enabled ? 'on' : 'off'} from the next turn.`, data: { name, enabled } };
   }
 
@@ -382,7 +387,7 @@ export class SkillOps {
 }
 
 const name = z.string().min(1).max(64);
-const id = z.coerce.number().int().min(1);
+const id = z.coerce.number({ error: 'expected the number of a draft, as `proposals` lists them (e.g. 4)' }).int().min(1);
 const DISPATCH = {
   list: z.strictObject({}),
   show: z.strictObject({ name, version: z.string().min(1).max(64).optional() }),
