@@ -143,6 +143,12 @@ describe('reading a draft from the workspace', () => {
     refused(() => readSkillFolder(ws, 'skills/none'), /does not exist/);
   });
 
+  it('refuses a device without opening it', { skip: process.getuid?.() !== 0 && 'mknod needs root' }, () => {
+    const ws = workspace({ 'skills/x/SKILL.md': good('x') });
+    execFileSync('mknod', [join(ws, 'skills/x/zero'), 'c', '1', '5']);
+    refused(() => readSkillFolder(ws, 'skills/x'), /zero is a device/);
+  });
+
   it('never blocks on a FIFO named SKILL.md', () => {
     const ws = workspace({ 'skills/x/other.md': 'x' });
     execFileSync('mkfifo', [join(ws, 'skills/x/SKILL.md')]);
