@@ -191,15 +191,18 @@ describe('scheduler', () => {
     assert.match(w.notices()[0], new RegExp(`^Skipped scheduled task #${missed} "news": the run due 2026-12-02 06:30 CET was missed while NanoClaw was not running\\. It does not run again\\.$`));
   });
 
-  it('starts with missed runs handled and keeps time with an unref\'d timer', async () => {
-    const clock = { now: Date.now() };
-    const w = world(undefined, clock);
-    w.create('in 1m');
-    w.clock.now += 90_000; // half a minute late is not yet "missed"
+  it('starts with due runs handled, then wakes for a task added later, on the real clock', async () => {
+    const w = world(undefined, { get now() { return Date.now(); } });
+    w.db.prepare("INSERT INTO tasks (conversation_id, name, prompt, kind, spec, tz, missed, state, next_run_at, created_by, created_at, updated_at) VALUES (?, 'old', 'p', 'once', ?, 'UTC', 'run', 'active', ?, 'cli', 0, 0)")
+      .run(w.conv.id, String(Date.now() - 30_000), Date.now() - 30_000); // half a minute late is not yet "missed"
     w.scheduler.start();
     try {
-      assert.equal(w.inbound().length, 1);
+      assert.equal(w.inbound().length, 1, 'claimed by start() itself');
       assert.doesNotMatch(w.inbound()[0].text, /running late/);
+      w.create('in 1s'); // TaskOps.onChange wakes the sleeping scheduler
+      const deadline = Date.now() + 5_000;
+      while (w.inbound().length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(w.inbound().length, 2, 'the timer fired for the new task');
     } finally { w.scheduler.stop(); }
   });
 

@@ -12,6 +12,8 @@ import { formatInZone } from './zone-time.ts';
 export const MISSED_AFTER_MS = 60_000;
 /** The timer never sleeps longer than this: a clock jump or a change made by another process is noticed soon. */
 const MAX_SLEEP_MS = 30_000;
+/** How soon a task whose claim failed is tried again. */
+const RETRY_MS = 1_000;
 /** Missed occurrences counted at most (a frequent task down for months); the latest is still exact. */
 const COUNT_CAP = 10_000;
 
@@ -89,7 +91,9 @@ export class Scheduler {
   private arm(): void {
     clearTimeout(this.timer);
     const at = this.tasks.earliest();
-    const delay = at === undefined ? MAX_SLEEP_MS : Math.min(Math.max(at - this.deps.clock(), 0), MAX_SLEEP_MS);
+    const wait = at === undefined ? MAX_SLEEP_MS : at - this.deps.clock();
+    // Still due right after a tick means a claim failed: retry after a pause, not in a tight loop.
+    const delay = wait > 0 ? Math.min(wait, MAX_SLEEP_MS) : RETRY_MS;
     this.timer = setTimeout(() => {
       this.tick();
       if (this.running) this.arm();
