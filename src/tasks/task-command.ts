@@ -8,7 +8,7 @@ const HELP = [
   '  schedules: `every 30m`, `every 1d`, `cron 0 7 * * 1-5`, `at 2026-12-24 18:00`, `at 18:00`, `in 20m`',
   '/tasks pause|resume|cancel <id>',
   '/tasks edit <id> schedule|prompt|name|timezone|missed <value>  (missed: run or skip)',
-  '/tasks runs <id>: its latest runs',
+  '/tasks show <id>: its prompt and last run; /tasks runs <id>: its latest runs',
   'Anyone here can list; a change needs the owner or whoever added the task.',
 ].join('\n');
 

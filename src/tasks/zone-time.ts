@@ -4,14 +4,14 @@
  * (peers' most reported scheduling bug is a run announced or fired in UTC).
  */
 
-const parts = new Map<string, Intl.DateTimeFormat>();
+const formatters = new Map<string, Intl.DateTimeFormat>();
 
 function formatter(tz: string): Intl.DateTimeFormat {
-  let f = parts.get(tz);
+  let f = formatters.get(tz);
   if (!f) {
     f = new Intl.DateTimeFormat('en-US', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
-    if (parts.size > 200) parts.clear();
-    parts.set(tz, f);
+    if (formatters.size > 200) formatters.clear();
+    formatters.set(tz, f);
   }
   return f;
 }
