@@ -58,6 +58,8 @@ export async function startApp(opts: {
   log?: Logger;
   runtime?: ContainerRuntime;
   onModelRequest?: (container: string) => void;
+  /** The scheduled tasks' clock; tests inject one. */
+  clock?: () => number;
   /** How the audit log syncs (the benchmark compares the synchronous writer). */
   audit?: AuditLogOptions;
 }): Promise<App> {
@@ -103,7 +105,7 @@ export async function startApp(opts: {
   };
   const stt = config.transcription;
   const transcriber = stt.baseUrl ? new OpenAiTranscriber({ baseUrl: stt.baseUrl, model: stt.model, apiKey: secrets.get(stt.apiKeySecret), timeoutMs: stt.timeoutSec * 1000 }) : undefined;
-  const gateway = new Gateway({ config, layout, store, runtime, providers, log, audit, onModelRequest: opts.onModelRequest, transcriber });
+  const gateway = new Gateway({ config, layout, store, runtime, providers, log, audit, onModelRequest: opts.onModelRequest, transcriber, clock: opts.clock });
   // The one place that wires config to channel implementations.
   const api = config.channels.api;
   const http = new HttpChannel({
@@ -112,6 +114,7 @@ export async function startApp(opts: {
       status: () => gateway.status(),
       approvePairing: (code, actor) => gateway.approvePairing(code, actor),
       openQuestion: (id) => gateway.openQuestion(id),
+      manage: (area, op, args, actor) => gateway.manage(area, op, args, actor),
       attachmentRoot: layout.attachments,
     },
   });

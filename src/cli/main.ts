@@ -8,6 +8,8 @@ import { runMemoryLog } from './memory.ts';
 import { runPairAdd, runPairApprove, runPairList, runPairRevoke } from './pair.ts';
 import { runStart } from './start.ts';
 import { runStatus } from './status.ts';
+import { registerSkillsCommand } from './skills.ts';
+import { registerTasksCommand } from './tasks.ts';
 import { runSetupChannel } from './setup-channel.ts';
 import { addProviderOptions, providerFlagsGiven, runSetupProvider, type SetupProviderOptions } from './setup-provider.ts';
 
@@ -43,6 +45,8 @@ pair.command('list').description('approved senders and pending codes').action(ru
 pair.command('revoke <sender>').description('forget an approved sender (channel:sender)').action(runPairRevoke);
 
 program.addCommand(auditCommand());
+registerTasksCommand(program);
+registerSkillsCommand(program);
 
 program.parseAsync(process.argv).catch((err) => {
   process.stderr.write(`nanoclaw: ${(err as Error).message}\n`);

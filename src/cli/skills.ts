@@ -1,12 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { AuditLog, auditLogPath } from '../audit/audit-log.ts';
-import { runningGateway } from '../config/gateway-pid.ts';
-import { homeLayout, resolveHome } from '../config/home.ts';
 import type { OpResult } from '../core/ops.ts';
 import { SkillOps } from '../skills/skill-ops.ts';
-import { openDatabase } from '../store/database.ts';
+import { runOp } from './manage.ts';
 
 /**
  * `nanoclaw skills ...`: list, show, decide drafts, enable, disable,
@@ -48,26 +44,6 @@ async function run(op: string, args: Record<string, unknown>, opts: { json?: boo
   if (!result.ok) process.exitCode = 1;
 }
 
-async function perform(op: string, args: Record<string, unknown>): Promise<OpResult> {
-  const layout = homeLayout(resolveHome());
-  const gateway = runningGateway(layout);
-  if (gateway) {
-    const res = await fetch(`${gateway.url}/api/v1/manage/skills`, {
-      method: 'POST', body: JSON.stringify({ op, args }),
-      headers: { authorization: `Bearer ${readFileSync(layout.apiToken, 'utf8').trim()}`, 'content-type': 'application/json' },
-    });
-    const body = await res.json().catch(() => undefined) as OpResult | undefined;
-    if (body && typeof body.text === 'string') return body;
-    throw new Error(`the gateway at ${gateway.url} answered ${res.status} to skills ${op}; is it the same version as this CLI? (nanoclaw status)`);
-  }
-  if (!existsSync(layout.db)) throw new Error(`no NanoClaw data in ${layout.home}: start the gateway first (nanoclaw start)`);
-  const db = openDatabase(layout.db);
-  const log = AuditLog.open(auditLogPath(layout.home));
-  try {
-    const ops = new SkillOps({ db, layout, audit: (e) => log.append(e) });
-    return ops.dispatch(op, args, { actor: 'cli', owner: true });
-  } finally {
-    log.close();
-    db.close();
-  }
+function perform(op: string, args: Record<string, unknown>): Promise<OpResult> {
+  return runOp('skills', op, args, ({ db, layout, audit }) => new SkillOps({ db, layout, audit }));
 }

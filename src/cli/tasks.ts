@@ -1,47 +1,17 @@
-import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { AuditLog, auditLogPath } from '../audit/audit-log.ts';
-import { runningGateway } from '../config/gateway-pid.ts';
-import { homeLayout, resolveHome } from '../config/home.ts';
 import { loadConfig } from '../config/load.ts';
-import type { OpActor, OpResult } from '../core/ops.ts';
-import { openDatabase } from '../store/database.ts';
+import type { OpResult } from '../core/ops.ts';
+import { runOp } from './manage.ts';
 import { conversationIdFromArgument } from '../store/store.ts';
 import { TaskOps } from '../tasks/task-ops.ts';
 
-const CLI: OpActor = { actor: 'cli', owner: true };
-
 /**
- * Runs one task operation: through the running gateway's API when there is
- * one (the gateway is the audit log's only writer, and its scheduler must
- * hear of the change at once), else on the data folder directly, with its
- * audit record.
+ * Runs one task operation through the running gateway or on the data folder (cli/manage.ts).
  *
  *   const res = await runTaskOp('pause', { id: 3 }); // { ok: true, text: 'Task #3 … is paused. …' }
  */
-export async function runTaskOp(op: string, args: Record<string, unknown>): Promise<OpResult> {
-  const layout = homeLayout(resolveHome());
-  const gateway = runningGateway(layout);
-  if (gateway) {
-    const res = await fetch(`${gateway.url}/api/v1/manage/tasks`, {
-      method: 'POST', body: JSON.stringify({ op, args }),
-      headers: { authorization: `Bearer ${readFileSync(layout.apiToken, 'utf8').trim()}`, 'content-type': 'application/json' },
-    });
-    const body = await res.json().catch(() => undefined) as OpResult | undefined;
-    if (!body || typeof body.text !== 'string') throw new Error(`the gateway at ${gateway.url} answered ${res.status} without a task result; is it up to date? (\`nanoclaw start\` again after an upgrade)`);
-    return body;
-  }
-  if (!existsSync(layout.db)) throw new Error(`no NanoClaw data in ${layout.home}: start the gateway first`);
-  const db = openDatabase(layout.db);
-  let log: AuditLog | undefined;
-  try {
-    log = AuditLog.open(auditLogPath(layout.home), { commit: 'each' });
-    const ops = new TaskOps({ db, config: loadConfig(layout.home), clock: Date.now, audit: (e) => log!.append(e) });
-    return ops.dispatch(op, args, CLI);
-  } finally {
-    log?.close();
-    db.close();
-  }
+export function runTaskOp(op: string, args: Record<string, unknown>): Promise<OpResult> {
+  return runOp('tasks', op, args, ({ db, layout, audit }) => new TaskOps({ db, config: loadConfig(layout.home), clock: Date.now, audit }));
 }
 
 type Flags = { json?: boolean; all?: boolean; conversation?: string; schedule?: string; prompt?: string; name?: string; tz?: string; missed?: string };

@@ -52,11 +52,13 @@ export function ensureHome(home: string): HomeLayout {
   const layout = homeLayout(home);
   mkdirSync(home, { recursive: true, mode: 0o700 });
   chmodSync(home, 0o700);
-  for (const dir of [layout.run, layout.conversations, layout.memory, layout.memoryHistory, layout.attachments]) {
+  for (const dir of [layout.run, layout.conversations, layout.memory, layout.memoryHistory, layout.attachments, layout.skills]) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   }
   // Readable by the container's user: it is mounted read-only into every container.
   mkdirSync(layout.global, { recursive: true });
   chmodSync(layout.global, 0o755);
+  mkdirSync(layout.skillsLive, { recursive: true });
+  chmodSync(layout.skillsLive, 0o755);
   return layout;
 }

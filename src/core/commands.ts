@@ -9,8 +9,13 @@ import type { Sender } from '../store/senders.ts';
 import type { Conversation, Store } from '../store/store.ts';
 import type { Providers } from '../config/providers.ts';
 import { modelCommand } from './model-command.ts';
+import type { SkillOps } from '../skills/skill-ops.ts';
+import { skillCommand } from '../skills/skill-command.ts';
+import type { TaskOps } from '../tasks/task-ops.ts';
+import { taskCommand } from '../tasks/task-command.ts';
 
-export type Command = { name: string; arg: string };
+/** A chat command: its name, its argument lowercased (for verbs and ids), and the argument as typed (for prompts and names). */
+export type Command = { name: string; arg: string; raw: string };
 
 /**
  * Commands that take the control lane: sent while a turn runs, they are
@@ -31,19 +36,22 @@ export interface CommandContext {
   stopStarting(conversationId: string): boolean;
   endContainer(conversationId: string, c: AgentContainer | undefined, reason: string, endSession: boolean): Promise<void>;
   approvePairing(code: string, actor: string): Sender | undefined;
+  tasks: TaskOps;
+  skills: SkillOps;
 }
 
 /**
  * Commands a user can type in any conversation. They are handled by the
  * gateway and never reach the agent.
  *
- *   parseCommand('/memory on')  // { name: 'memory', arg: 'on' }
+ *   parseCommand('/memory on')  // { name: 'memory', arg: 'on', raw: 'on' }
  *   parseCommand('hello')       // undefined
  */
 export function parseCommand(text: string): Command | undefined {
-  const m = /^\/([a-z]+)(?:\s+(.*))?$/i.exec(text.trim());
+  const m = /^\/([a-z]+)(?:\s+([\s\S]*))?$/i.exec(text.trim());
   if (!m) return undefined;
-  return { name: m[1].toLowerCase(), arg: (m[2] ?? '').trim().toLowerCase() };
+  const raw = (m[2] ?? '').trim();
+  return { name: m[1].toLowerCase(), arg: raw.toLowerCase(), raw };
 }
 
 /**
@@ -134,8 +142,14 @@ export async function runCommand(ctx: CommandContext, conv: Conversation, cmd: C
     }
     case 'model':
       return modelCommand(ctx, conv, cmd.arg, who);
+    case 'tasks':
+    case 'task':
+      return taskCommand(ctx.tasks, conv.id, cmd.raw, who);
+    case 'skills':
+    case 'skill':
+      return skillCommand(ctx.skills, conv.id, cmd.raw, who);
     case 'help':
-      return 'Commands: /stop (stop the running turn), /end (stop it and destroy this conversation\'s container), /memory on|off|status, /allow [domain], /disallow <domain>, /pair approve <code>, /model [engine] [providers]. Owner only: /memory on|off, /allow <domain>, /disallow, /pair, /model <choice>, /end <other conversation>.';
+      return 'Commands: /stop (stop the running turn), /end (stop it and destroy this conversation\'s container), /memory on|off|status, /allow [domain], /disallow <domain>, /pair approve <code>, /model [engine] [providers], /tasks (scheduled tasks: /tasks help), /skills (skills and proposals: /skills help). Owner only: /memory on|off, /allow <domain>, /disallow, /pair, /model <choice>, /end <other conversation>, /skills approve|reject|enable|disable|rollback; a task is changed by the owner or whoever created it.';
     default:
       return `Unknown command /${cmd.name}. Try /help.`;
   }

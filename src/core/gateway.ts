@@ -22,6 +22,8 @@ import { TurnRunner, type Reply } from './turn-runner.ts';
 import { HostTools } from './host-tools.ts';
 import { channelHost } from './channel-host.ts';
 import { TurnIndicators } from './turn-indicators.ts';
+import { Management } from './management.ts';
+import type { OpResult } from './ops.ts';
 
 /** What channels see of a turn as it runs (channels/channel.ts). */
 export type GatewayEvent = TurnEvent;
@@ -41,6 +43,8 @@ export interface GatewayDeps {
   audit?: (event: AuditEvent) => void;
   /** Transcribes voice notes as their turn starts (transcription.*); absent: the agent gets the audio with a note. */
   transcriber?: Transcriber;
+  /** The scheduled tasks' clock (default Date.now); tests inject one. */
+  clock?: () => number;
 }
 
 /**
@@ -73,6 +77,8 @@ export class Gateway extends EventEmitter {
   private readonly access: AccessPolicy;
   private readonly hostTools: HostTools;
   private readonly indicators: TurnIndicators;
+  /** Scheduled tasks and skills: their operations and the scheduler. */
+  readonly management: Management;
 
   constructor(private readonly deps: GatewayDeps) {
     super();
@@ -95,6 +101,13 @@ export class Gateway extends EventEmitter {
       busy: (id) => this.draining.has(id),
       emit: (ev) => this.emitEvent(ev),
     });
+    this.management = new Management({
+      config, layout, store, log: deps.log, audit: deps.audit, clock: deps.clock ?? Date.now,
+      queued: (id) => {
+        this.kick(id);
+        void this.delivery.wake(id);
+      },
+    });
     this.hostTools = new HostTools({
       db: store.db, attachmentRoot: layout.attachments,
       capabilities: (name) => this.channels.get(name)?.capabilities,
@@ -105,6 +118,7 @@ export class Gateway extends EventEmitter {
       askTimeoutMs: config.tools.askTimeoutSec * 1000,
       isOwner: (channel, sender) => this.access.isOwner(this.channelInfo(channel), sender),
       channel: (name) => this.channels.get(name),
+      manage: (call, ctx, who) => this.management.hostTool(call, ctx, who),
     });
     this.indicators = new TurnIndicators({
       channel: (name) => this.channels.get(name),
@@ -143,6 +157,12 @@ export class Gateway extends EventEmitter {
     const pending = new Set(this.deps.store.pendingInbound().map((m) => m.conversationId));
     if (pending.size) this.deps.log.info(`resuming ${pending.size} conversation(s) with unanswered messages`);
     for (const id of pending) this.kick(id);
+    this.management.start();
+  }
+
+  /** A task or skill operation from the HTTP API (and through it the CLI), as the owner (core/management.ts). */
+  manage(area: string, op: string, args: unknown, actor: string): OpResult | undefined {
+    return this.management.manage(area, op, args, { actor, owner: true });
   }
 
   /**
@@ -300,6 +320,12 @@ export class Gateway extends EventEmitter {
         await this.giveUp(next);
         continue;
       }
+      // A scheduled task's run that was started and cut short (a crash, a
+      // stop) is not run again: what it did before may not be safe to do twice.
+      if (next.taskId !== null && next.attempts > 0) {
+        await this.taskCutShort(next);
+        continue;
+      }
       const attempt = store.startAttempt(next.id);
       try {
         await this.handle(next);
@@ -317,6 +343,12 @@ export class Gateway extends EventEmitter {
     this.deps.audit?.({ type: 'turn.failed', conversation: msg.conversationId, data: { inbound: msg.id, attempts: msg.attempts, error: msg.lastError ?? 'interrupted' } });
     const why = msg.lastError ? `the last error was: ${msg.lastError}` : 'each attempt was cut short, for example by a crash';
     await this.finish(msg, [{ kind: 'error', text: `Sorry, I could not handle this message after ${msg.attempts} attempts (${why}). I set it aside so the conversation can go on; send it again to retry.` }], 'failed');
+  }
+
+  private async taskCutShort(msg: Inbound): Promise<void> {
+    this.deps.audit?.({ type: 'task.cut_short', conversation: msg.conversationId, actor: msg.sender, data: { task: msg.taskId, inbound: msg.id, error: msg.lastError ?? 'interrupted' } });
+    const name = msg.senderName ? ` (${msg.senderName})` : '';
+    await this.finish(msg, [{ kind: 'notice', text: `Task #${msg.taskId}${name} was cut short${msg.lastError ? ` (${msg.lastError})` : ' when NanoClaw stopped during its run'} and is not run again, so nothing it did happens twice. It runs again at its next scheduled time; /tasks shows when.` }], 'failed');
   }
 
   private async handle(msg: Inbound): Promise<void> {
@@ -363,6 +395,8 @@ export class Gateway extends EventEmitter {
       stopStarting: (id) => this.turns.stopStarting(id),
       endContainer: (id, c, reason, endSession) => this.containers.end(id, c, reason, endSession),
       approvePairing: (code, actor) => this.approvePairing(code, actor),
+      tasks: this.management.tasks,
+      skills: this.management.skills,
     };
   }
 
@@ -403,6 +437,7 @@ export class Gateway extends EventEmitter {
   async stop(): Promise<void> {
     this.stopped = true;
     this.stopping.abort();
+    this.management.stop();
     await this.deliveryWorker?.stop();
     await this.indicators.stop();
     this.attachmentRetention?.stop();

@@ -7,6 +7,7 @@ import { HostCallLedger } from '../store/host-calls.ts';
 import { insertOutbound, type NewOutbound } from '../store/outbox.ts';
 import { Questions } from '../store/questions.ts';
 import type { Conversation, Inbound } from '../store/store.ts';
+import type { OpActor } from './ops.ts';
 
 export interface HostToolsDeps {
   db: Database.Database;
@@ -26,6 +27,8 @@ export interface HostToolsDeps {
   isOwner?: (channel: string, sender: string) => boolean;
   /** A running channel by name (`compose_mail` looks for email and gmail); absent: none. */
   channel?: (name: string) => Pick<Channel, 'name' | 'compose'> | undefined;
+  /** The task and skill tools (core/management.ts); absent: refused. */
+  manage?: (call: HostToolCall, ctx: { conversationId: string; workspace: string }, who: OpActor) => { result: HostToolResult; notice?: string };
 }
 
 /** The channels a composed mail can go out through, in the order they are looked for. */
@@ -73,9 +76,34 @@ export class HostTools {
         return this.ask(ctx, call, call.input.question, call.input.choices ?? [], signal);
       case 'compose_mail':
         return this.compose(ctx, call, call.input, signal);
-      default:
-        return { ok: false, error: `${call.tool} is not available yet.` };
+      case 'schedule_task':
+      case 'list_tasks':
+      case 'change_task':
+      case 'propose_skill':
+        return this.manage(ctx, call);
     }
+  }
+
+  /**
+   * A task or skill tool, acting for the person whose message the turn
+   * answers (a task's run acts as the task: never as the owner). Its effect,
+   * the owner's announcement of a proposed skill, and its result are stored
+   * in one transaction under the call's key, so a re-run turn repeats nothing.
+   */
+  private manage(ctx: CallContext, call: HostToolCall): HostToolResult {
+    const { conversation: conv, message: msg } = ctx;
+    if (!this.deps.manage) return { ok: false, error: `${call.tool} is not available here.` };
+    const who: OpActor = msg.taskId !== null
+      ? { actor: msg.sender, owner: false }
+      : { actor: `${conv.channel}:${msg.sender}`, owner: !!this.deps.isOwner?.(conv.channel, msg.sender) };
+    const done = this.deps.db.transaction(() => {
+      const r = this.deps.manage!(call, { conversationId: conv.id, workspace: ctx.workspace }, who);
+      if (r.notice) insertOutbound(this.deps.db, this.deps.attachmentRoot, conv.id, msg.id, { kind: 'notice', text: r.notice });
+      this.ledger.record(msg.id, call.call, call.tool, r.result);
+      return r;
+    })();
+    if (done.notice) this.deps.deliver(conv.id);
+    return done.result;
   }
 
   /** Stores an outbound message with the call's result (one transaction) and has it delivered. */

@@ -124,8 +124,10 @@ export class TurnRunner {
     );
     if (this.deps.stopped()) {
       // A graceful stop ends turns as a crash would: the message stays
-      // pending and runs again at the next start; it is never answered with an error.
-      this.deps.store.releaseAttempt(msg.id);
+      // pending and runs again at the next start; it is never answered with
+      // an error. A task's run keeps its attempt, so, as after a crash, it is
+      // not run again (gateway.ts).
+      if (msg.taskId === null) this.deps.store.releaseAttempt(msg.id);
       return;
     }
     const notes: Reply[] = [...(conv.memory ? await this.commitMemory(conv, msg) : []), ...this.collectOutbox(conv, container.dirs.workspace)];

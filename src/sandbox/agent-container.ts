@@ -159,7 +159,7 @@ export class AgentContainer extends EventEmitter {
     try {
       const spec = hardenedSpec(config, {
         name: this.name, runDir: this.runDir, workspaceDir: this.dirs.workspace, stateDir: this.dirs.state,
-        memoryDir, globalDir: layout.global, token, home: layout.home, conversationId: this.conversationId,
+        memoryDir, globalDir: layout.global, skillsDir: layout.skillsLive, token, home: layout.home, conversationId: this.conversationId,
         extraMounts: this.extraMounts(),
       });
       Object.assign(spec.env, runnerEnv({ engine: this.engine, token, prewarm, config, providers: this.deps.providers }));

@@ -301,7 +301,7 @@ function pathSyntaxProblem(path: string): string | undefined {
   return undefined;
 }
 
-const RESERVED_CONTAINER_PATHS = [CONTAINER_PATHS.run, CONTAINER_PATHS.workspace, CONTAINER_PATHS.memory, CONTAINER_PATHS.global, CONTAINER_PATHS.home, '/tmp'];
+const RESERVED_CONTAINER_PATHS = [CONTAINER_PATHS.run, CONTAINER_PATHS.workspace, CONTAINER_PATHS.memory, CONTAINER_PATHS.global, CONTAINER_PATHS.skills, CONTAINER_PATHS.home, '/tmp'];
 
 function containerPathProblem(path: unknown): string | undefined {
   if (typeof path !== 'string' || path === '') return 'must be an absolute path under /mnt/, e.g. /mnt/projects.';

@@ -29,6 +29,8 @@ export interface ContainerPlan {
   /** Persistent memory work tree, when the conversation has it. */
   memoryDir?: string;
   globalDir: string;
+  /** The approved skills as one plugin folder (layout.skillsLive), mounted read-only at /skills. */
+  skillsDir?: string;
   token: string;
   home: string;
   /** Extra host folders, already checked against the mount allowlist. */
@@ -51,6 +53,7 @@ export function hardenedSpec(config: Config, plan: ContainerPlan): ContainerSpec
     { hostPath: plan.stateDir, containerPath: CONTAINER_PATHS.state, readOnly: false },
     { hostPath: plan.globalDir, containerPath: CONTAINER_PATHS.global, readOnly: true },
   ];
+  if (plan.skillsDir) mounts.push({ hostPath: plan.skillsDir, containerPath: CONTAINER_PATHS.skills, readOnly: true });
   if (plan.memoryDir) mounts.push({ hostPath: plan.memoryDir, containerPath: CONTAINER_PATHS.memory, readOnly: false });
   mounts.push(...(plan.extraMounts ?? []));
   return {

@@ -24,12 +24,13 @@ export interface Harness {
  * with real containers. Each test file gets its own, so their containers
  * never mix (orphan clean-up is scoped to the home folder).
  */
-export async function startHarness(opts: { env?: Record<string, string>; config?: object; script?: ScriptFn; home?: string; fake?: FakeAnthropic } = {}): Promise<Harness> {
+export async function startHarness(opts: { env?: Record<string, string>; config?: object; script?: ScriptFn; home?: string; fake?: FakeAnthropic; clock?: () => number } = {}): Promise<Harness> {
   const home = opts.home ?? mkdtempSync(join(tmpdir(), 'nct-'));
   if (opts.config) writeFileSync(join(home, 'config.json'), JSON.stringify(opts.config));
   const fake = opts.fake ?? await startFakeAnthropic({ script: opts.script });
   const app = await startApp({
     home,
+    clock: opts.clock,
     env: {
       PATH: process.env.PATH,
       ANTHROPIC_API_KEY: REAL_KEY,

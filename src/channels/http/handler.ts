@@ -9,6 +9,7 @@ import type { ChannelHealth, ChannelHost, TurnEvent } from '../channel.ts';
 import { AttachmentError } from '../../inbox/attachments.ts';
 import { Outbox } from '../../store/outbox.ts';
 import { conversationId, type Outbound, type Store } from '../../store/store.ts';
+import type { OpResult } from '../../core/ops.ts';
 
 /** The conversation key every API conversation id maps to. */
 export const apiConversation = (id: string) => ({ channel: 'api', chat: id, thread: '' });
@@ -32,6 +33,8 @@ export interface ApiAdmin {
   openQuestion(conversationId: string): { id: number; question: string; choices: string[]; inboundId: number } | undefined;
   /** Where outbound files are kept (the attachments folder). */
   attachmentRoot: string;
+  /** Runs a management operation (`tasks`, `skills`) as the owner; undefined for an unknown area (core/ops.ts). */
+  manage(area: string, op: string, args: unknown, actor: string): OpResult | undefined;
 }
 
 /**
@@ -239,6 +242,18 @@ export function createApi(opts: { host: ChannelHost; admin: ApiAdmin; store: Sto
     const approved = admin.approvePairing(body.code, 'api');
     if (!approved) return problem(c, 404, `No pending pairing code ${body.code.toUpperCase()} (codes are single-use and expire after an hour).`);
     return c.json({ approved: { channel: approved.channel, sender: approved.sender } });
+  });
+
+  // What `nanoclaw tasks` and `nanoclaw skills` do while the gateway runs:
+  // through it, so the gateway stays the audit log's only writer and its
+  // scheduler and skills folder see each change at once.
+  app.post('/api/v1/manage/:area', async (c) => {
+    let body: any;
+    try { body = await c.req.json(); } catch { return problem(c, 400, 'Body is not valid JSON; expected {"op": "...", "args": {...}}.'); }
+    if (typeof body?.op !== 'string' || body.op.length > 64) return problem(c, 400, 'Expected {"op": "<operation>", "args": {...}}.');
+    const result = admin.manage(c.req.param('area'), body.op, body.args ?? {}, body.via === 'cli' ? 'cli' : 'api');
+    if (!result) return problem(c, 404, `Nothing to manage called "${c.req.param('area').slice(0, 64)}": use tasks or skills.`);
+    return c.json(result);
   });
 
   app.get('/api/v1/conversations/:id/messages', (c) => {

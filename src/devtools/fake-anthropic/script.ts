@@ -23,7 +23,7 @@
  *      (`tool: send_message {"text":"hi"}`). Only when the request offers
  *      every tool named; otherwise `No such tool: <name>.`, and
  *      `Not a JSON object: <input>` for an input that does not parse as one;
- *    - starting with `sleep: <ms>` -> waits that long, then `Slept <ms> ms.`;
+ *    - a line starting with `sleep: <ms>` -> waits that long, then `Slept <ms> ms.`;
  *    - anything else -> `Echo: <text>`.
  *
  * The rules apply to agent turns only: requests that offer tools. Claude Code
@@ -98,7 +98,7 @@ export function defaultScript(body: MessagesRequest): Reply {
   const calls = [...userText.matchAll(/^tool: (\S+)(.*)$/gm)];
   if (calls.length > 0) return toolCalls(body, calls.map((m) => ({ name: m[1], input: m[2].trim() })));
 
-  const sleep = /^sleep: (\d+)/.exec(userText);
+  const sleep = /^sleep: (\d+)/m.exec(userText);
   if (sleep) return { ...text(`Slept ${sleep[1]} ms.`), delayMs: Number(sleep[1]) };
 
   return text(`Echo: ${userText}`);
