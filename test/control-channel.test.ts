@@ -301,7 +301,7 @@ describe('protocol 4: host tool calls', () => {
   const call = { type: 'call', id: 'm1', call: 1 };
 
   it('a call names one of the host\'s tools with that tool\'s strict, bounded input', () => {
-    assert.deepEqual([...HOST_TOOLS], ['send_message', 'send_file', 'ask_user', 'compose_mail']);
+    assert.deepEqual([...HOST_TOOLS].slice(0, 4), ['send_message', 'send_file', 'ask_user', 'compose_mail']);
     assert.ok(RunnerToHost.safeParse({ ...call, tool: 'send_message', input: { text: 'hi' } }).success);
     assert.ok(RunnerToHost.safeParse({ ...call, tool: 'send_file', input: { path: 'out/report.pdf', caption: 'the report' } }).success);
     assert.ok(RunnerToHost.safeParse({ ...call, tool: 'ask_user', input: { question: 'Which?', choices: ['a', 'b'] } }).success);
@@ -337,7 +337,6 @@ describe('protocol 4: host tool calls', () => {
 });
 
 describe('protocol 5: engines, providers and MCP servers', () => {
-  it('is version 5', () => assert.equal(PROTOCOL_VERSION, 5));
 
   it('start names the engine, the provider chain (names and models, no key, no address) and the MCP servers', () => {
     const start = { type: 'start', conversation: 'c', engine: 'builtin', memory: false };
@@ -359,5 +358,36 @@ describe('protocol 5: engines, providers and MCP servers', () => {
     assert.equal(RunnerToHost.safeParse({ ...m, passedOver: Array(LIMITS.providers + 1).fill(m.passedOver[0]) }).success, false);
     assert.equal(RunnerToHost.safeParse({ ...m, passedOver: [{ provider: 'a', error: 'x'.repeat(LIMITS.text + 1) }] }).success, false);
     assert.equal(RunnerToHost.safeParse({ ...m, deliverTo: 'everyone' }).success, false, 'no extra keys');
+  });
+});
+
+describe('protocol 6: the task and skill host tools', () => {
+  const call = { type: 'call', id: 'm1', call: 1 };
+
+  it('is version 6', () => assert.equal(PROTOCOL_VERSION, 6));
+
+  it('schedule_task, list_tasks, change_task and propose_skill take strict, bounded input', () => {
+    assert.deepEqual([...HOST_TOOLS].slice(4), ['schedule_task', 'list_tasks', 'change_task', 'propose_skill']);
+    const accepted = [
+      { tool: 'schedule_task', input: { schedule: 'cron 0 7 * * *', prompt: 'Brief me', timezone: 'Europe/Berlin', missed: 'skip', name: 'briefing' } },
+      { tool: 'list_tasks', input: {} },
+      { tool: 'change_task', input: { id: 3, action: 'pause' } },
+      { tool: 'change_task', input: { id: 3, action: 'edit', schedule: 'every 2h', prompt: 'x' } },
+      { tool: 'propose_skill', input: { path: 'skills/tide-table', note: 'for tides' } },
+    ];
+    for (const m of accepted) assert.ok(RunnerToHost.safeParse({ ...call, ...m }).success, JSON.stringify(m));
+    const refused = [
+      { tool: 'schedule_task', input: { schedule: 'every 1h' } },
+      { tool: 'schedule_task', input: { schedule: 's'.repeat(LIMITS.schedule + 1), prompt: 'x' } },
+      { tool: 'schedule_task', input: { schedule: 'every 1h', prompt: 'p'.repeat(LIMITS.taskPrompt + 1) } },
+      { tool: 'schedule_task', input: { schedule: 'every 1h', prompt: 'x', missed: 'all' } },
+      { tool: 'schedule_task', input: { schedule: 'every 1h', prompt: 'x', conversation: 'someone-else' } },
+      { tool: 'list_tasks', input: { all: true } },
+      { tool: 'change_task', input: { id: 0, action: 'pause' } },
+      { tool: 'change_task', input: { id: 3, action: 'delete' } },
+      { tool: 'propose_skill', input: { path: '' } },
+      { tool: 'propose_skill', input: { path: 'x', approve: true } },
+    ];
+    for (const m of refused) assert.equal(RunnerToHost.safeParse({ ...call, ...m }).success, false, JSON.stringify(m));
   });
 });

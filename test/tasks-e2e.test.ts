@@ -87,6 +87,8 @@ describe('scheduled tasks in a running gateway', () => {
     assert.ok(id > 0, reply);
     const listed = await cli(['tasks', 'list', '--all'], { NANOCLAW_HOME: home });
     assert.match(listed.stdout, /tide report/);
+    const status = await cli(['status'], { NANOCLAW_HOME: home });
+    assert.match(status.stdout, new RegExp(`next scheduled runs:[\\s\\S]*task #${id} "tide report" \\(every 2 hours`), status.stdout);
     const cancelled = await cli(['tasks', 'cancel', String(id)], { NANOCLAW_HOME: home });
     assert.equal(cancelled.code, 0, cancelled.stderr);
     now += 3 * HOUR;

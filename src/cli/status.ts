@@ -10,6 +10,9 @@ import { usd } from '../sandbox/budget.ts';
 import { openDatabase } from '../store/database.ts';
 import { Store } from '../store/store.ts';
 import { Outbox } from '../store/outbox.ts';
+import { describeSchedule } from '../tasks/schedule.ts';
+import { scheduleOf, TaskStore } from '../tasks/task-store.ts';
+import { formatInZone } from '../tasks/zone-time.ts';
 
 /** `nanoclaw status`: the API address and token, and every conversation with its container. */
 export async function runStatus(opts: { json?: boolean }): Promise<void> {
@@ -47,9 +50,14 @@ export async function runStatus(opts: { json?: boolean }): Promise<void> {
     undelivered: new Outbox(store.db).failedIn(c.id).map((m) => ({ id: m.id, at: new Date(m.createdAt).toISOString(), error: m.lastError })),
   }));
   const pool = containers.filter((c) => !conversationOf(c)).length;
+  // The scheduled tasks' next runs, soonest first (nanoclaw tasks list --all shows every task).
+  const tasks = new TaskStore(store.db).upcoming(10).map((t) => ({
+    id: t.id, conversation: t.conversationId, name: t.name, schedule: describeSchedule(scheduleOf(t), t.tz),
+    nextRun: new Date(t.nextRunAt!).toISOString(), nextRunLocal: formatInZone(t.nextRunAt!, t.tz),
+  }));
   const channels = running && token ? await channelHealth(gateway!.url, token) : [];
   if (opts.json) {
-    process.stdout.write(JSON.stringify({ home: layout.home, gateway: running ? gateway : null, token, pool, channels, conversations, engineError }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ home: layout.home, gateway: running ? gateway : null, token, pool, channels, conversations, tasks, engineError }, null, 2) + '\n');
     return;
   }
   const out = [
@@ -65,6 +73,7 @@ export async function runStatus(opts: { json?: boolean }): Promise<void> {
     ...conversations.map((c) => `  ${c.id}  ${c.channel}:${c.chat}${c.thread ? `/${c.thread}` : ''}  ${c.container ? `container ${c.container}` : 'no container'}` +
       `  ${c.agent ? `${c.agent.engine} engine, ${c.agent.providers.join(' then ')}  ` : ''}memory ${c.memory ? 'on' : 'off'}  ${c.usage.inputTokens}/${c.usage.outputTokens}/${c.usage.cacheWriteTokens}/${c.usage.cacheReadTokens} tokens in/out/cache write/cache read, ~${usd(c.usage.costUsd)}  last active ${c.lastActive}` +
       c.undelivered.map((u) => `\n    undelivered reply ${u.id} of ${u.at}: ${u.error}`).join('')),
+    ...(tasks.length ? ['', 'next scheduled runs:', ...tasks.map((t) => `  ${t.nextRunLocal}  task #${t.id} "${t.name}" (${t.schedule})  in ${t.conversation}`)] : []),
   ].filter((l, i) => l !== '' || i > 5);
   process.stdout.write(out.join('\n') + '\n');
 }
