@@ -13,7 +13,7 @@ export interface OpResult {
 
 /** Who asked for an operation, for the audit log and for permission checks. */
 export interface OpActor {
-  /** `cli`, `api`, `<channel>:<sender>`, or `agent:<conversation id>`. */
+  /** `cli`, `api`, `bundled` (bundled skills at start), `<channel>:<sender>`, or `task:<id>` (a scheduled task's run, never an owner). */
   actor: string;
   /** The owner (config access.owners, the terminal, the API, the CLI) may do everything; others only what the operation allows. */
   owner: boolean;
