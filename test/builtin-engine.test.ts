@@ -220,7 +220,7 @@ describe('transcripts, compaction and /model', () => {
   });
 
   it('compacts a conversation before it outgrows the model\'s context, and goes on', async () => {
-    const small = { providers: { anthropic: { kind: 'anthropic', baseUrl: fake.url, model: 'claude-sonnet-4-5', apiKeySecret: 'ANTHROPIC_API_KEY', contextTokens: 6000, maxOutputTokens: 512 } } };
+    const small = { providers: { anthropic: { kind: 'anthropic', baseUrl: fake.url, model: 'claude-sonnet-4-5', apiKeySecret: 'ANTHROPIC_API_KEY', contextTokens: 8000, maxOutputTokens: 512 } } };
     await withGateway(BUILTIN, small, async (g) => {
       const long = 'lorem ipsum '.repeat(600);
       for (let i = 0; i < 4; i++) assert.match(await g.ask('compact', `${i}: ${long}`), /^Echo: /);
@@ -228,7 +228,7 @@ describe('transcripts, compaction and /model', () => {
       assert.ok(summaries.length >= 1, 'a summary was asked for');
       const last = fake.requests.at(-1)!;
       assert.match(JSON.stringify(last.body?.messages), /summary of the conversation so far/);
-      assert.ok(JSON.stringify(last.body).length < 6000 * 3.5, 'the request fits the context again');
+      assert.ok(JSON.stringify(last.body).length < 8000 * 3.5, 'the request fits the context again');
     });
   });
 

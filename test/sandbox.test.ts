@@ -65,7 +65,7 @@ for (const runtime of runtimes) describe(`sandbox (${runtime}): a running agent 
     assert.doesNotMatch(reply, /^s\S+ .*docker\.sock$/m);
     assert.ok(!/docker\.sock$/m.test(reply.split('---')[1]));
     const mounts = reply.split('---')[1].trim().split('\n').map((l) => l.trim());
-    const allowed = [/^\/$/, /^\/workspace$/, /^\/global$/, /^\/run\/nanoclaw$/, /^\/home\/agent(\/\.claude)?$/, /^\/tmp$/, /^\/proc(\/.*)?$/, /^\/sys(\/.*)?$/, /^\/dev(\/.*)?$/, /^\/etc\/(hosts|hostname|resolv\.conf)$/,
+    const allowed = [/^\/$/, /^\/workspace$/, /^\/global$/, /^\/skills$/, /^\/run\/nanoclaw$/, /^\/home\/agent(\/\.claude)?$/, /^\/tmp$/, /^\/proc(\/.*)?$/, /^\/sys(\/.*)?$/, /^\/dev(\/.*)?$/, /^\/etc\/(hosts|hostname|resolv\.conf)$/,
       // The engine's init (tini), mounted read-only so PID 1 reaps zombies and forwards signals.
       /^\/(usr\/s?bin|sbin)\/docker-init$/];
     for (const m of mounts) assert.ok(allowed.some((re) => re.test(m)), `unexpected mount ${m}`);

@@ -72,12 +72,12 @@ describe('WhatsApp channel (real Baileys socket, local websocket server, real co
     assert.equal(reply.content.text, 'Echo: note to self');
     const requests = h.fake.requests.length;
     // WhatsApp echoes the account's own sends back; the channel knows their ids.
-    const sentId = (await channel.send(h.app.gateway.conversationFor({ channel: 'whatsapp', chat: jid(OWN.number), thread: '' })!, { kind: 'reply', text: 'marker', files: [], buttons: [] })).platformIds[0];
+    const sentId = (await channel.send(h.app.gateway.conversationFor({ channel: 'whatsapp', chat: jid(OWN.number), thread: '' })!, { kind: 'reply', text: 'own-echo-7731', files: [], buttons: [] })).platformIds[0];
     await wa.nextSent(jid(OWN.number));
-    wa.deliver({ chat: jid(OWN.number), fromMe: true, id: sentId, message: { conversation: 'marker' } });
+    wa.deliver({ chat: jid(OWN.number), fromMe: true, id: sentId, message: { conversation: 'own-echo-7731' } });
     wa.sendText({ from: FRIEND, text: 'after the echo' });
     assert.equal((await wa.nextSent(jid(FRIEND))).content.text, 'Echo: after the echo');
-    assert.ok(!modelSaw('marker'), 'its own message did not start a turn');
+    assert.ok(!modelSaw('own-echo-7731'), 'its own message did not start a turn');
     assert.ok(h.fake.requests.length > requests);
   });
 
