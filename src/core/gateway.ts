@@ -1,5 +1,4 @@
 import { EventEmitter } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/schema.ts';
 import type { HomeLayout } from '../config/home.ts';
 import type { AnswerResult, Channel, ChannelHost, ReceiveResult, TurnEvent } from '../channels/channel.ts';
@@ -19,6 +18,7 @@ import type { Logger } from './logger.ts';
 import { Delivery } from './delivery.ts';
 import { Outbox } from '../store/outbox.ts';
 import { TurnRunner, type Reply } from './turn-runner.ts';
+import { ConversationQueue } from './conversation-queue.ts';
 import { HostTools } from './host-tools.ts';
 import { channelHost } from './channel-host.ts';
 import { TurnIndicators } from './turn-indicators.ts';
@@ -57,21 +57,12 @@ export interface GatewayDeps {
  */
 export class Gateway extends EventEmitter {
   private readonly channels = new Map<string, Channel>();
-  private readonly draining = new Set<string>();
-  /** The drains in flight, so a graceful stop can wait for them to leave their messages pending. */
-  private readonly drains = new Set<Promise<void>>();
-  /**
-   * Control-lane commands being handled per conversation (chained): the drain
-   * waits for them before it looks for its next message, so the message after
-   * an /end never runs in the container being destroyed.
-   */
-  private readonly control = new Map<string, Promise<void>>();
+  /** The order of work in each conversation: drains, the control lane, the turn ledger. */
+  private readonly queue: ConversationQueue;
   private readonly containers: ConversationContainers;
   private readonly turns: TurnRunner;
   private stopped = false;
   private attachmentRetention?: { stop(): void };
-  /** Aborted by stop(): cuts short the pause before a failed turn is retried. */
-  private readonly stopping = new AbortController();
   readonly senders: SenderStore;
   readonly egressAllowlist: EgressAllowlistStore;
   private readonly access: AccessPolicy;
@@ -98,13 +89,19 @@ export class Gateway extends EventEmitter {
     };
     this.containers = new ConversationContainers({
       config, layout, store, runtime, log: deps.log, audit: deps.audit, containerDeps,
-      busy: (id) => this.draining.has(id),
+      busy: (id) => this.queue.busy(id),
       emit: (ev) => this.emitEvent(ev),
+    });
+    this.queue = new ConversationQueue({
+      config, store, log: deps.log, audit: deps.audit,
+      handle: (msg) => this.handle(msg),
+      finish: (msg, replies, outcome) => this.finish(msg, replies, outcome),
+      drained: () => this.containers.wake(),
     });
     this.management = new Management({
       config, layout, store, log: deps.log, audit: deps.audit, clock: deps.clock ?? Date.now,
       queued: (id) => {
-        this.kick(id);
+        this.queue.kick(id);
         void this.delivery.wake(id);
       },
     });
@@ -156,7 +153,7 @@ export class Gateway extends EventEmitter {
     await this.delivery.start();
     const pending = new Set(this.deps.store.pendingInbound().map((m) => m.conversationId));
     if (pending.size) this.deps.log.info(`resuming ${pending.size} conversation(s) with unanswered messages`);
-    for (const id of pending) this.kick(id);
+    for (const id of pending) this.queue.kick(id);
     this.management.start();
   }
 
@@ -186,7 +183,7 @@ export class Gateway extends EventEmitter {
     const conversation = store.conversation(key, this.deps.config.memory.enabledByDefault);
     const { message, duplicate } = store.acceptInbound(conversation.id, decision.kind === 'pair' ? { ...msg, attachments: [] } : msg, { attachmentRoot: this.deps.layout.attachments });
     if (duplicate) {
-      if (message.status === 'pending') this.kick(conversation.id);
+      if (message.status === 'pending') this.queue.kick(conversation.id);
       return { accepted: true, conversation, message, duplicate };
     }
     this.emitEvent({ type: 'accepted', conversationId: conversation.id, inboundId: message.id });
@@ -203,11 +200,11 @@ export class Gateway extends EventEmitter {
     }
     // /stop and /end must not wait behind the turn they are about: while the
     // drain is busy they run at once, beside it (stored first like any message).
-    if (command && CONTROL_COMMANDS.has(command.name) && this.draining.has(conversation.id)) {
+    if (command && CONTROL_COMMANDS.has(command.name) && this.queue.busy(conversation.id)) {
       this.runControl(conversation, message, command);
       return { accepted: true, conversation, message, duplicate };
     }
-    this.kick(conversation.id);
+    this.queue.kick(conversation.id);
     return { accepted: true, conversation, message, duplicate };
   }
 
@@ -243,17 +240,10 @@ export class Gateway extends EventEmitter {
 
   /** Handles a control-lane command beside the conversation's drain; its row is marked done with the answer. */
   private runControl(conv: Conversation, msg: Inbound, command: Command): void {
-    const before = this.control.get(conv.id) ?? Promise.resolve();
-    const work: Promise<void> = before.then(async () => {
+    this.queue.beside(conv.id, async () => {
       const text = await this.runCommandFor(conv, msg, command);
       await this.finish(msg, [{ kind: 'notice', text }]);
-    }).catch((err) => this.deps.log.error(`conversation ${conv.id}, command ${msg.id}: ${(err as Error).stack}`))
-      .finally(() => {
-        if (this.control.get(conv.id) === work) this.control.delete(conv.id);
-        this.drains.delete(work);
-      });
-    this.control.set(conv.id, work);
-    this.drains.add(work);
+    }, `command ${msg.id}`);
   }
 
   private runCommandFor(conv: Conversation, msg: Inbound, command: Command): Promise<string> {
@@ -283,72 +273,6 @@ export class Gateway extends EventEmitter {
   private emitEvent(ev: GatewayEvent): void {
     this.emit('event', ev);
     this.indicators.handle(ev);
-  }
-
-  /** Runs a conversation's pending messages in order; one drain per conversation at a time. */
-  private kick(conversationId: string): void {
-    if (this.draining.has(conversationId) || this.stopped) return;
-    this.draining.add(conversationId);
-    const drain = this.drain(conversationId)
-      .then(() => true, (err) => { this.deps.log.error(`conversation ${conversationId}: ${(err as Error).stack}`); return false; })
-      .then((clean) => {
-        this.draining.delete(conversationId);
-        this.drains.delete(drain);
-        // Its container is now idle and may be evicted by a conversation waiting for a slot.
-        this.containers.wake();
-        // A message stored after the drain's last look but before this point
-        // found the drain still marked running, so nothing kicked it.
-        if (clean && this.deps.store.nextPending(conversationId)) this.kick(conversationId);
-      });
-    this.drains.add(drain);
-  }
-
-  /**
-   * The turn ledger: each turn is counted before it starts (so a message whose
-   * turn crashes the gateway counts too), a turn that throws is retried after
-   * a pause, and a message that used up its attempts is answered with an
-   * error and set aside, so it can never wedge the conversation behind it.
-   */
-  private async drain(conversationId: string): Promise<void> {
-    const store = this.deps.store;
-    for (;;) {
-      if (this.stopped) return;
-      await this.control.get(conversationId);
-      const next = store.nextPending(conversationId);
-      if (!next) return;
-      if (next.attempts >= this.deps.config.container.turnAttempts) {
-        await this.giveUp(next);
-        continue;
-      }
-      // A scheduled task's run that was started and cut short (a crash, a
-      // stop) is not run again: what it did before may not be safe to do twice.
-      if (next.taskId !== null && next.attempts > 0) {
-        await this.taskCutShort(next);
-        continue;
-      }
-      const attempt = store.startAttempt(next.id);
-      try {
-        await this.handle(next);
-      } catch (err) {
-        const error = err as Error;
-        this.deps.log.error(`conversation ${conversationId}, message ${next.id} (attempt ${attempt}): ${error.stack}`);
-        store.recordFailure(next.id, error.message);
-        if (this.stopped) return store.releaseAttempt(next.id);
-        await sleep(Math.min(30_000, 1000 * 2 ** (attempt - 1)), undefined, { ref: false, signal: this.stopping.signal }).catch(() => {});
-      }
-    }
-  }
-
-  private async giveUp(msg: Inbound): Promise<void> {
-    this.deps.audit?.({ type: 'turn.failed', conversation: msg.conversationId, data: { inbound: msg.id, attempts: msg.attempts, error: msg.lastError ?? 'interrupted' } });
-    const why = msg.lastError ? `the last error was: ${msg.lastError}` : 'each attempt was cut short, for example by a crash';
-    await this.finish(msg, [{ kind: 'error', text: `Sorry, I could not handle this message after ${msg.attempts} attempts (${why}). I set it aside so the conversation can go on; send it again to retry.` }], 'failed');
-  }
-
-  private async taskCutShort(msg: Inbound): Promise<void> {
-    this.deps.audit?.({ type: 'task.cut_short', conversation: msg.conversationId, actor: msg.sender, data: { task: msg.taskId, inbound: msg.id, error: msg.lastError ?? 'interrupted' } });
-    const name = msg.senderName ? ` (${msg.senderName})` : '';
-    await this.finish(msg, [{ kind: 'notice', text: `Task #${msg.taskId}${name} was cut short${msg.lastError ? ` (${msg.lastError})` : ' when NanoClaw stopped during its run'} and is not run again, so nothing it did happens twice. It runs again at its next scheduled time; /tasks shows when.` }], 'failed');
   }
 
   private async handle(msg: Inbound): Promise<void> {
@@ -436,13 +360,13 @@ export class Gateway extends EventEmitter {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.stopping.abort();
+    this.queue.stop();
     this.management.stop();
     await this.deliveryWorker?.stop();
     await this.indicators.stop();
     this.attachmentRetention?.stop();
     for (const ch of this.channels.values()) await ch.stop().catch(() => {});
     await this.containers.stop();
-    await Promise.all(this.drains);
+    await this.queue.settled();
   }
 }

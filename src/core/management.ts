@@ -21,9 +21,6 @@ export interface ManagementDeps {
   queued: (conversationId: string) => void;
 }
 
-/** The host tools that manage tasks and skills (the rest are core/host-tools.ts's own). */
-export const MANAGE_TOOLS: ReadonlySet<string> = new Set(['schedule_task', 'list_tasks', 'change_task', 'propose_skill']);
-
 /**
  * What the owner manages beyond a conversation, and what acts without one:
  * scheduled tasks (their operations and the scheduler's clock) and skills.

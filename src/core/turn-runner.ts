@@ -126,7 +126,7 @@ export class TurnRunner {
       // A graceful stop ends turns as a crash would: the message stays
       // pending and runs again at the next start; it is never answered with
       // an error. A task's run keeps its attempt, so, as after a crash, it is
-      // not run again (gateway.ts).
+      // not run again (conversation-queue.ts).
       if (msg.taskId === null) this.deps.store.releaseAttempt(msg.id);
       return;
     }
