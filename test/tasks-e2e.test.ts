@@ -85,6 +85,9 @@ describe('scheduled tasks in a running gateway', () => {
     const reply = await h.ask('t-chat', 'tool: schedule_task {"schedule":"every 2h","prompt":"Say tide-report","name":"tide report"}');
     const id = Number(/Task #(\d+)/.exec(reply)?.[1]);
     assert.ok(id > 0, reply);
+    const offered = (h.fake.requests.findLast((r) => JSON.stringify(r.body?.messages ?? []).includes('Say tide-report'))?.body?.tools ?? []).map((t: any) => t.name);
+    assert.ok(offered.includes('mcp__nanoclaw__schedule_task'));
+    for (const own of ['ScheduleWakeup', 'CronCreate']) assert.ok(!offered.includes(own), `the CLI's own ${own} is not offered: its wake-ups would live only in the container`);
     const listed = await cli(['tasks', 'list', '--all'], { NANOCLAW_HOME: home });
     assert.match(listed.stdout, /tide report/);
     const status = await cli(['status'], { NANOCLAW_HOME: home });

@@ -27,6 +27,9 @@ const CLI_MEMORY_TUNING = {
   BUN_JSC_useEagerCodeBlockJettisonTiming: '1',
 };
 
+/** Claude Code's session-scoped schedulers (and their views), which NanoClaw's own tasks replace. */
+const CLI_SCHEDULERS = ['CronCreate', 'CronDelete', 'CronList', 'ScheduleWakeup', 'RemoteTrigger'];
+
 /**
  * The Claude Agent SDK in streaming-input mode: one live session per
  * container, each user message pushed into it as it arrives (no polling).
@@ -71,6 +74,10 @@ export class ClaudeEngine implements Engine {
         permissionMode: 'bypassPermissions',
         allowDangerouslySkipPermissions: true,
         settingSources: [],
+        // The CLI's own schedulers wake this session later by themselves: a
+        // turn no message asked for, lost with the container. Scheduling is
+        // the host's (schedule_task: durable, claimed once, audited).
+        disallowedTools: CLI_SCHEDULERS,
         systemPrompt: { type: 'preset', preset: 'claude_code', append: opts.systemPrompt || undefined },
         // The first Anthropic provider of the chain, through the model bridge
         // (the host adds its key); none named: the bridge's default route.
