@@ -48,6 +48,9 @@ npx --no-install tsc -p tsconfig.json
 # The compiled runner finds its packages (eventsource-parser, the MCP SDK) in
 # runner/node_modules, as it does in the image, so host tests can import it.
 ln -sfn ../../runner/node_modules dist/runner/node_modules
+# The dashboard's browser client, bundled once here into dist/dash (served as
+# static files; nothing is bundled while the gateway runs).
+node scripts/build-dashboard.mjs
 
 # `--build-only` (npm run test:unit): Node, dependencies and the build; no engine, no image.
 if [ "${1:-}" = "--build-only" ]; then say "ready (build only)"; exit 0; fi
@@ -63,10 +66,13 @@ bash image/build.sh
 # engine too (catatonit is its init), and Dovecot, the IMAP server the email
 # channel is tested against (run from the test's own config, never the
 # system's), and ripgrep, which the built-in engine's grep and glob tools run
-# (the image has its own). Where one cannot be installed, its tests skip, saying why.
+# (the image has its own), and Chromium for the dashboard's browser tests.
+# Where one cannot be installed, its tests skip, saying why.
 if [ "${1:-}" = "--for-tests" ]; then
   need_command rg ripgrep || say "continuing without ripgrep; the built-in engine's grep and glob tool tests will be skipped"
   need_command podman podman catatonit || say "continuing without Podman; its end-to-end tests will be skipped"
   need_command dovecot dovecot-imapd || say "continuing without Dovecot; the email channel's tests will be skipped"
+  # Debian's Chromium, driven by playwright-core, for the dashboard's browser tests (with a font for its screenshots).
+  need_command chromium chromium fonts-dejavu-core || say "continuing without Chromium; the dashboard's browser tests will be skipped"
 fi
 say "ready"

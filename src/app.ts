@@ -1,4 +1,5 @@
 import { writeFileSync, rmSync } from 'node:fs';
+import type { Hono } from 'hono';
 import type { Config } from './config/schema.ts';
 import { ensureHome, type HomeLayout } from './config/home.ts';
 import { loadConfig } from './config/load.ts';
@@ -10,7 +11,8 @@ import { OpenAiTranscriber } from './transcription/client.ts';
 import { Secrets } from './config/secrets.ts';
 import { configuredChains, planProblem } from './core/agent-plan.ts';
 import { Providers } from './config/providers.ts';
-import { AuditLog, auditLogPath, type AuditEvent, type AuditLogOptions } from './audit/audit-log.ts';
+import { AuditLog, auditLogPath, type AuditEvent, type AuditLogOptions, type AuditRecord } from './audit/audit-log.ts';
+import { dashboardName, dashboardRoutes, LOOPBACK_HOSTS, turnData, type DashboardEvent } from './dashboard/index.ts';
 import { Gateway } from './core/gateway.ts';
 import { createLogger, type Logger } from './core/logger.ts';
 import { AppleContainerRuntime } from './sandbox/apple/index.ts';
@@ -100,15 +102,36 @@ export async function startApp(opts: {
   const store = new Store(db);
   const token = ensureApiToken(layout.apiToken);
   const auditLog = AuditLog.open(auditLogPath(layout.home), opts.audit);
+  // Each record also goes to whoever watches live (the dashboard's event stream).
+  const auditWatchers = new Set<(r: AuditRecord) => void>();
   const audit = (e: AuditEvent) => {
-    try { auditLog.append(e); } catch (err) { log.error(`audit log: ${(err as Error).message}`); }
+    let record: AuditRecord;
+    try { record = auditLog.append(e); } catch (err) { log.error(`audit log: ${(err as Error).message}`); return; }
+    for (const watch of auditWatchers) watch(record);
   };
   const stt = config.transcription;
   const transcriber = stt.baseUrl ? new OpenAiTranscriber({ baseUrl: stt.baseUrl, model: stt.model, apiKey: secrets.get(stt.apiKeySecret), timeoutMs: stt.timeoutSec * 1000 }) : undefined;
   const gateway = new Gateway({ config, layout, store, runtime, providers, log, audit, onModelRequest: opts.onModelRequest, transcriber, clock: opts.clock });
   // The one place that wires config to channel implementations.
   const api = config.channels.api;
+  const name = dashboardName(layout.home);
+  const dashboard: Hono<any> | undefined = config.dashboard.enabled && LOOPBACK_HOSTS.has(api.host) ? dashboardRoutes({
+    db, clock: opts.clock ?? Date.now, audit, auditFile: auditLogPath(layout.home),
+    limits: { idleMs: config.dashboard.idleHours * 3600_000, maxAgeMs: config.dashboard.maxAgeDays * 86_400_000 },
+    host: (): string => `${name}:${new URL(http.url).port}`,
+    gateway,
+    views: { config, store, runtime, auditHead: () => (auditLog.last.seq ? auditLog.last : null) },
+    subscribe: (listener: (e: DashboardEvent) => void) => {
+      const onTurn = (ev: Parameters<typeof turnData>[0]) => listener({ event: 'turn', data: turnData(ev) });
+      const onAudit = (r: AuditRecord) => listener({ event: 'audit', data: r });
+      gateway.on('event', onTurn);
+      auditWatchers.add(onAudit);
+      return () => { gateway.off('event', onTurn); auditWatchers.delete(onAudit); };
+    },
+  }) : undefined;
+  if (config.dashboard.enabled && !dashboard) log.warn(`dashboard off: channels.api.host is ${api.host}, and the dashboard is served on loopback only (docs/dashboard.md)`);
   const http = new HttpChannel({
+    routes: dashboard,
     host: api.host, port: api.port, token, store, maxBodyBytes: api.maxBodyBytes,
     admin: {
       status: () => gateway.status(),

@@ -81,6 +81,7 @@ describe('configuration', () => {
       agent: { systemPrompt: '', engine: 'claude', providers: ['anthropic'], mcpServers: [], byChannel: {}, byConversation: {} },
       tools: { askTimeoutSec: 1800, outboxMaxFiles: 10 },
       tasks: { timezone: '', maxPerConversation: 50, minIntervalSec: 300 },
+      dashboard: { enabled: true, idleHours: 12, maxAgeDays: 7 },
       delivery: { maxAttempts: 8, backoffMs: 1000, maxBackoffMs: 300_000 },
     });
   });
@@ -271,6 +272,9 @@ describe('configuration', () => {
       ['tasks.timezone', '""', 'NANOCLAW_TASKS_TIMEZONE'],
       ['tasks.maxPerConversation', '50', 'NANOCLAW_TASKS_MAX_PER_CONVERSATION'],
       ['tasks.minIntervalSec', '300', 'NANOCLAW_TASKS_MIN_INTERVAL_SEC'],
+      ['dashboard.enabled', 'true', 'NANOCLAW_DASHBOARD_ENABLED'],
+      ['dashboard.idleHours', '12', 'NANOCLAW_DASHBOARD_IDLE_HOURS'],
+      ['dashboard.maxAgeDays', '7', 'NANOCLAW_DASHBOARD_MAX_AGE_DAYS'],
       ['delivery.maxAttempts', '8', 'NANOCLAW_DELIVERY_MAX_ATTEMPTS'],
       ['delivery.backoffMs', '1000', 'NANOCLAW_DELIVERY_BACKOFF_MS'],
       ['delivery.maxBackoffMs', '300000', 'NANOCLAW_DELIVERY_MAX_BACKOFF_MS'],

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { auditCommand } from './audit.ts';
 import { runChat } from './chat.ts';
 import { runConfig } from './config.ts';
+import { runDashboard } from './dashboard.ts';
 import { runDemo } from './demo.ts';
 import { runDoctor } from './doctor.ts';
 import { runMemoryLog } from './memory.ts';
@@ -44,6 +45,11 @@ pair.command('add <sender>').description('approve a sender who has not written y
 pair.command('list').description('approved senders and pending codes').action(runPairList);
 pair.command('revoke <sender>').description('forget an approved sender (channel:sender)').action(runPairRevoke);
 
+program.command('dashboard').description('open the web dashboard: a single-use login link (two minutes) for this machine\'s browser')
+  .option('--print', 'print the link instead of opening a browser')
+  .option('--sessions', 'list the browsers signed in')
+  .option('--revoke-all', 'sign every browser out')
+  .action(runDashboard);
 program.addCommand(auditCommand());
 registerTasksCommand(program);
 registerSkillsCommand(program);

@@ -145,6 +145,11 @@ export const ConfigSchema = z.strictObject({
     maxPerConversation: z.number().int().min(1).max(1000).default(50).describe('Most scheduled tasks (active or paused) one conversation may have.'),
     minIntervalSec: z.number().int().min(1).default(300).describe('Shortest interval a recurring task may have (`every`, or a cron expression\'s shortest gap): a task is a whole agent turn, paid for each time.'),
   }).prefault({}),
+  dashboard: z.strictObject({
+    enabled: z.boolean().default(true).describe('The web dashboard (`nanoclaw dashboard`), served under /dash on the HTTP API\'s listener; only while channels.api.host is a loopback address.'),
+    idleHours: z.number().min(0.05).max(24 * 30).default(12).describe('A dashboard session ends after this many hours without a request from its browser.'),
+    maxAgeDays: z.number().min(0.01).max(90).default(7).describe('A dashboard session ends this many days after its login, however active; `nanoclaw dashboard --revoke-all` ends every session at once.'),
+  }).prefault({}),
   delivery: z.strictObject({
     maxAttempts: z.number().int().min(1).max(50).default(8).describe('How often an outbound message is handed to its channel before it is given up as failed (the owner sees it in `nanoclaw status` and the agent is told on its next turn). A permanent error (a blocked bot, a deleted chat) fails it at once.'),
     backoffMs: z.number().int().min(10).default(1000).describe('Wait before the first retry of a failed send; it doubles with each further attempt, up to delivery.maxBackoffMs. A channel\'s own retry-after (HTTP 429) is honoured when longer.'),

@@ -69,10 +69,12 @@ export function normalizeEgressEntry(raw: string): string | undefined {
 /**
  * Runs one command in a conversation and returns the answer for the user.
  * Owner-only commands are checked against the sender (`who.owner`), never the chat.
+ * `who.via` names where a command came from when not typed in the chat (the
+ * dashboard), for the notes the user reads ("stopped by the dashboard").
  *
  *   await runCommand(ctx, conv, parseCommand('/allow example.com')!, { owner: true, actor: 'api:api' });
  */
-export async function runCommand(ctx: CommandContext, conv: Conversation, cmd: Command, who: { owner: boolean; actor: string }): Promise<string> {
+export async function runCommand(ctx: CommandContext, conv: Conversation, cmd: Command, who: { owner: boolean; actor: string; via?: string }): Promise<string> {
   const live = ctx.liveContainer(conv.id);
   const ownerOnly = `/${cmd.name} is for the owner only.`;
   const audit = (type: string, data: Record<string, unknown>) => ctx.audit?.({ type, conversation: conv.id, actor: who.actor, data });
@@ -98,9 +100,14 @@ export async function runCommand(ctx: CommandContext, conv: Conversation, cmd: C
     }
     case 'stop':
       // The runner aborts the turn and stays up; the turn's message is answered with the note.
-      if (live?.interrupt('stopped by /stop')) return 'Stopped.';
+      if (live?.interrupt(`stopped by ${who.via ?? '/stop'}`)) {
+        audit('admin.stop', { running: true });
+        return 'Stopped.';
+      }
       // A message waiting for its container (a slot, a cold start) is stopped before its turn begins.
-      return ctx.stopStarting(conv.id) ? 'Stopped: the message waiting for its sandbox will not run.' : 'Nothing is running.';
+      if (!ctx.stopStarting(conv.id)) return 'Nothing is running.';
+      audit('admin.stop', { running: false });
+      return 'Stopped: the message waiting for its sandbox will not run.';
     case 'memory': {
       if (cmd.arg === 'status' || !cmd.arg) return `Persistent memory is ${conv.memory ? 'on' : 'off'} for this conversation.`;
       if (!who.owner) return ownerOnly;

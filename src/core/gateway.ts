@@ -340,6 +340,41 @@ export class Gateway extends EventEmitter {
     return approved;
   }
 
+  /** Refuses a pending pairing request (the dashboard's Reject): the sender must ask again for a new code. */
+  rejectPairing(channel: string, sender: string, actor: string): boolean {
+    if (this.senders.get(channel, sender)?.status !== 'pending') return false;
+    this.senders.revoke(channel, sender);
+    this.deps.audit?.({ type: 'pairing.rejected', actor, data: { channel, sender } });
+    return true;
+  }
+
+  /**
+   * A chat command (`/stop`, `/allow example.com`) run in a conversation as
+   * its owner, for the dashboard: it may do what the owner's chat commands
+   * do, and nothing more. Undefined when there is no such conversation.
+   */
+  async ownerCommand(conversationId: string, text: string, actor: string): Promise<string | undefined> {
+    const conv = this.deps.store.getConversation(conversationId);
+    const command = parseCommand(text);
+    if (!conv || !command) return undefined;
+    return runCommand(this.commandContext, conv, command, { owner: true, actor, via: 'the dashboard' });
+  }
+
+  /**
+   * Stops a conversation's container (the dashboard's Stop): a running turn
+   * ends as stopped, the session is kept, and the next message starts a new
+   * container that resumes it. False when no live container has that name.
+   */
+  async stopContainer(name: string, actor: string): Promise<boolean> {
+    const found = this.containers.entries().find(([, c]) => c.name === name);
+    if (!found) return false;
+    const [id, c] = found;
+    c.interrupt('stopped by the dashboard');
+    await this.containers.end(id, c, 'stopped by the dashboard', false);
+    this.deps.audit?.({ type: 'admin.stop_container', conversation: id, container: name, actor, data: {} });
+    return true;
+  }
+
   /** Lets channels record security events (refused logins and the like). */
   recordAudit(event: AuditEvent): void {
     this.deps.audit?.(event);

@@ -97,7 +97,7 @@ export class TurnRunner {
     const voice = await voiceNotes(rows.filter((r) => r.voice), {
       transcriber: this.deps.transcriber, settings: this.deps.config.transcription, attachmentRoot: this.deps.layout.attachments,
       workspace: container.dirs.workspace, inbox: inboxOpts, audit: inboxOpts.audit, log: this.deps.log,
-      charge: (costUsd) => this.deps.store.addUsage(conv.id, { inputTokens: 0, outputTokens: 0, cacheWriteTokens: 0, cacheReadTokens: 0 }, costUsd),
+      charge: (costUsd) => this.deps.store.addUsage(conv.id, { inputTokens: 0, outputTokens: 0, cacheWriteTokens: 0, cacheReadTokens: 0, provider: 'transcription', model: this.deps.config.transcription.model }, costUsd),
     });
     const saved = [...inbox.saved, ...voice.saved];
     const text = this.deps.noteForAgent(conv.id) + (msg.text ? msg.text + voice.text : voice.text.trimStart()) + inbox.notes;

@@ -27,6 +27,8 @@ export interface ContainerRuntime {
    * needs the event, not just the exit status.
    */
   watchOutOfMemory?(labels: Record<string, string>, onOom: (name: string) => void): () => void;
+  /** Memory in use, its limit and the process count of a running container, for the dashboard. Optional: null fields where the engine does not say. */
+  stats?(name: string): Promise<{ memoryBytes: number | null; memoryLimitBytes: number | null; pids: number | null }>;
 }
 
 export interface ContainerExit {

@@ -276,6 +276,39 @@ export const MIGRATIONS: string[] = [
      actor TEXT NOT NULL,
      at INTEGER NOT NULL
    );`,
+  // The dashboard (src/dashboard/): usage by provider and model next to the
+  // per-conversation daily rows the budget reads (the charts split by both);
+  // single-use login codes and browser sessions, both stored only as hashes
+  // of their secrets, so a copy of the database opens no session.
+  `CREATE TABLE usage_models (
+     conversation_id TEXT NOT NULL,
+     day TEXT NOT NULL,
+     provider TEXT NOT NULL,
+     model TEXT NOT NULL,
+     requests INTEGER NOT NULL DEFAULT 0,
+     input_tokens INTEGER NOT NULL DEFAULT 0,
+     output_tokens INTEGER NOT NULL DEFAULT 0,
+     cache_write_tokens INTEGER NOT NULL DEFAULT 0,
+     cache_read_tokens INTEGER NOT NULL DEFAULT 0,
+     cost_usd REAL NOT NULL DEFAULT 0,
+     PRIMARY KEY (day, conversation_id, provider, model)
+   );
+   CREATE TABLE dashboard_logins (
+     code_hash TEXT PRIMARY KEY,
+     created_by TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL,
+     used_at INTEGER
+   );
+   CREATE TABLE dashboard_sessions (
+     id TEXT PRIMARY KEY,
+     secret_hash TEXT NOT NULL UNIQUE,
+     csrf TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     last_seen_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL,
+     revoked_at INTEGER
+   );`,
 ];
 
 function migrate(db: Database.Database): void {

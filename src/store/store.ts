@@ -279,16 +279,26 @@ export class Store {
     return this.db.prepare("SELECT name, conversation_id AS conversationId, state, created_at AS createdAt FROM containers WHERE ended_at IS NULL").all() as any;
   }
 
-  /** Adds one metered model call to its conversation's row for today (UTC), with its cost priced when it was made. */
-  addUsage(conversationId: string, u: UsageTokens, costUsd: number): void {
+  /**
+   * Adds one metered model call to its conversation's row for today (UTC),
+   * with its cost priced when it was made, and to the row of its provider and
+   * model (`usage_models`, what the dashboard's charts split by).
+   */
+  addUsage(conversationId: string, u: UsageTokens & { provider?: string; model?: string }, costUsd: number): void {
     const day = new Date().toISOString().slice(0, 10);
-    this.db.prepare(`INSERT INTO usage (conversation_id, day, requests, input_tokens, output_tokens, cache_write_tokens, cache_read_tokens, cost_usd)
-      VALUES (?, ?, 1, ?, ?, ?, ?, ?)
-      ON CONFLICT (conversation_id, day) DO UPDATE SET requests = requests + 1,
+    const sums = `requests = requests + 1,
         input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens,
         cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens, cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
-        cost_usd = cost_usd + excluded.cost_usd`)
-      .run(conversationId, day, u.inputTokens, u.outputTokens, u.cacheWriteTokens, u.cacheReadTokens, costUsd);
+        cost_usd = cost_usd + excluded.cost_usd`;
+    const tokens = [u.inputTokens, u.outputTokens, u.cacheWriteTokens, u.cacheReadTokens, costUsd];
+    this.db.transaction(() => {
+      this.db.prepare(`INSERT INTO usage (conversation_id, day, requests, input_tokens, output_tokens, cache_write_tokens, cache_read_tokens, cost_usd)
+        VALUES (?, ?, 1, ?, ?, ?, ?, ?) ON CONFLICT (conversation_id, day) DO UPDATE SET ${sums}`)
+        .run(conversationId, day, ...tokens);
+      this.db.prepare(`INSERT INTO usage_models (conversation_id, day, provider, model, requests, input_tokens, output_tokens, cache_write_tokens, cache_read_tokens, cost_usd)
+        VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?) ON CONFLICT (day, conversation_id, provider, model) DO UPDATE SET ${sums}`)
+        .run(conversationId, day, (u.provider ?? '').slice(0, 100), (u.model ?? '').slice(0, 200), ...tokens);
+    })();
   }
 
   /**

@@ -74,7 +74,7 @@ function problem(c: Context, status: 400 | 401 | 404 | 413 | 415, message: strin
  * fit channels.api.maxBodyBytes, as every other route's body does.
  *   GET  /api/v1/conversations/{id}/events                        -> server-sent events
  */
-export function createApi(opts: { host: ChannelHost; admin: ApiAdmin; store: Store; token: string; maxBodyBytes: number }): Hono {
+export function createApi(opts: { host: ChannelHost; admin: ApiAdmin; store: Store; token: string; maxBodyBytes: number; routes?: Hono<any> }): Hono {
   const { host, admin, store } = opts;
   const outbox = new Outbox(store.db);
   const publicMessage = (m: Outbound) => ({
@@ -101,6 +101,8 @@ export function createApi(opts: { host: ChannelHost; admin: ApiAdmin; store: Sto
     invalidToken: { message: { error: { status: 401, message: 'Invalid bearer token (see `nanoclaw status` for the current one).' } } },
     invalidAuthenticationHeader: { message: (c: Context) => c.json({ error: { status: 401, message: 'Malformed Authorization header; expected "Bearer <token>".' } }, 401) },
   }));
+  // Mounted after the bearer check: their `/api` routes need the token too.
+  if (opts.routes) app.route('/', opts.routes);
   app.use('/api/v1/conversations/:id/*', async (c, next) => {
     if (!ID.test(c.req.param('id'))) return problem(c, 400, 'Invalid conversation id: use 1-128 letters, digits, ".", "_", ":" or "-", starting with a letter or digit.');
     await next();

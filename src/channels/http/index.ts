@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
+import type { Hono } from 'hono';
 import type { Channel, ChannelCapabilities, ChannelHost, SendResult } from '../channel.ts';
 import type { Store } from '../../store/store.ts';
 import { createApi, type ApiAdmin } from './handler.ts';
@@ -37,10 +38,11 @@ export class HttpChannel implements Channel {
   private server?: ServerType;
   url = '';
 
-  constructor(private readonly opts: { host: string; port: number; token: string; store: Store; maxBodyBytes: number; admin: ApiAdmin }) {}
+  /** `routes`: more routes on this listener (the dashboard's); under `/api` they sit behind the bearer token like the API's own. */
+  constructor(private readonly opts: { host: string; port: number; token: string; store: Store; maxBodyBytes: number; admin: ApiAdmin; routes?: Hono<any> }) {}
 
   async start(host: ChannelHost): Promise<void> {
-    const app = createApi({ host, admin: this.opts.admin, store: this.opts.store, token: this.opts.token, maxBodyBytes: this.opts.maxBodyBytes });
+    const app = createApi({ host, admin: this.opts.admin, store: this.opts.store, token: this.opts.token, maxBodyBytes: this.opts.maxBodyBytes, routes: this.opts.routes });
     await new Promise<void>((resolve, reject) => {
       this.server = serve({ fetch: app.fetch, hostname: this.opts.host, port: this.opts.port }, (info: AddressInfo) => {
         this.url = `http://${info.address.includes(':') ? `[${info.address}]` : info.address}:${info.port}`;

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { EngineApi } from './engine-api.ts';
+import { containerStats, EngineApi } from './engine-api.ts';
 import { RuntimeError, type ContainerExit, type ContainerRuntime, type ContainerSpec } from '../runtime.ts';
 
 /**
@@ -70,6 +70,10 @@ export class DockerRuntime implements ContainerRuntime {
       if (isGone(err)) return false;
       throw err;
     }
+  }
+
+  stats(name: string) {
+    return containerStats(this.api, name);
   }
 
   async version(): Promise<string> {

@@ -1,6 +1,6 @@
 import { DockerRuntime } from '../docker/index.ts';
 import { createBody as dockerCreateBody } from '../docker/runtime.ts';
-import { EngineApi } from '../docker/engine-api.ts';
+import { containerStats, EngineApi } from '../docker/engine-api.ts';
 import { RuntimeError, type ContainerExit, type ContainerRuntime, type ContainerSpec } from '../runtime.ts';
 
 /**
@@ -85,6 +85,10 @@ export class PodmanRuntime implements ContainerRuntime {
 
   hasImage(image: string): Promise<boolean> {
     return this.compat.hasImage(image);
+  }
+
+  stats(name: string) {
+    return containerStats(this.api, name);
   }
 
   async version(): Promise<string> {
