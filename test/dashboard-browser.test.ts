@@ -25,7 +25,11 @@ import { pollUntil, turnReceived } from './support/wait.ts';
 
 const MINUTE = 60_000;
 
-/** A live turn: a tool call, some text, another tool call that runs for ten minutes (only a stop ends it in time). */
+/**
+ * A live turn: text and a tool call, then more text and a second tool call,
+ * then the model takes ten minutes to answer (only a stop ends it in time).
+ * Not a `sleep 600` command: Claude Code refuses a standalone sleep.
+ */
 const LIVE = 'show me a live turn';
 /** A turn that stalls in the model for ten minutes, for the attacks on the stop route. */
 const STALL = 'stall for ten minutes';
@@ -47,12 +51,10 @@ const script: ScriptFn = (body) => {
   if (text === LIVE) {
     return { blocks: [{ type: 'text', text: 'Looking around first.' }, { type: 'tool_use', name: 'Bash', input: { command: 'echo live-tool-output', description: 'Look around' } }] };
   }
-  // The answer to the live turn's first tool result: talk, then a command that takes ten minutes.
   const all = JSON.stringify(body.messages ?? []);
-  if (text === undefined && all.includes(LIVE) && all.includes('live-tool-output') && !all.includes('sleep 600')) {
-    return { blocks: [{ type: 'text', text: 'Found it; now a long job.' }, { type: 'tool_use', name: 'Bash', input: { command: 'sleep 600', description: 'A long job' } }] };
-  }
-  return undefined;
+  if (text !== undefined || !all.includes(LIVE)) return undefined;
+  if (all.includes('step-two-done')) return { blocks: [{ type: 'text', text: 'Done thinking.' }], delayMs: 600_000 };
+  return { blocks: [{ type: 'text', text: 'Found it; now a long job.' }, { type: 'tool_use', name: 'Bash', input: { command: 'echo step-two-done', description: 'Step two' } }] };
 };
 
 /** Raw GET with any Host header: what a DNS-rebinding page's request looks like to the server. */
@@ -73,8 +75,9 @@ function getWithHost(port: number, host: string, path: string): Promise<{ status
 function tamperAuditLog(file: string): { seq: number; undo: () => void } {
   const text = readFileSync(file, 'utf8');
   let offset = 0;
-  for (const line of text.split('\n').slice(1, -1)) {
-    const m = /"data":\{"[a-zA-Z]+":"([a-zA-Z])/.exec(line);
+  for (const [i, line] of text.split('\n').entries()) {
+    // Not the first record: an early one in the middle, with records after it.
+    const m = i > 0 ? /"data":\{"[a-zA-Z]+":"([a-zA-Z])/.exec(line) : null;
     if (m) {
       const at = offset + Buffer.byteLength(line.slice(0, m.index + m[0].length - 1));
       const seq = (JSON.parse(line) as { seq: number }).seq;
@@ -238,17 +241,19 @@ describe('the dashboard in a real browser', { skip: chromiumSkipReason(), timeou
     await page.locator(`[data-testid="conv-row"][data-id="${conv}"] a`).first().click();
     await page.getByTestId('page-conversation').waitFor();
 
-    // The request after the first tool ran; its answer starts the ten-minute command.
-    const secondStep = turnReceived(h.fake, 'live-tool-output', 60_000);
+    // The request after the second tool ran: the model takes ten minutes to answer it.
+    const thinking = turnReceived(h.fake, 'step-two-done', 60_000);
     const answered = h.send(chat, LIVE);
-    await secondStep;
+    await thinking;
     const log = page.getByTestId('turn-log');
     const entry = (kind: string) => log.locator(`[data-testid="turn-entry"][data-kind="${kind}"]`);
     await entry('tool_use').first().waitFor();
     await entry('text').first().waitFor();
     await entry('usage').first().waitFor();
-    await pollUntil('the long job shows', async () => (await log.innerText()).includes('sleep 600'), 20_000);
+    await pollUntil('the second tool\'s result shows', async () => (await log.innerText()).includes('step-two-done'), 20_000);
+    await entry('tool_result').first().waitFor();
     assert.match(await log.innerText(), /Bash/);
+    assert.match(await log.innerText(), /echo live-tool-output/);
     assert.match(await log.innerText(), /Found it; now a long job\./);
     assert.equal(await page.getByTestId('turn-state').innerText(), 'running');
     await screenshot(page, 'conversation-live');
@@ -479,8 +484,9 @@ describe('the dashboard in a real browser', { skip: chromiumSkipReason(), timeou
     const res = await h.api('/api/v1/dashboard/revoke', { method: 'POST', body: '{}' });
     assert.equal(res.status, 200);
     assert.ok((await res.json() as any).revoked >= 1);
-    await nav(page, 'overview').catch(() => {});
+    await page.getByTestId('nav-overview').click();
     await page.getByTestId('page-signed-out').waitFor({ timeout: 10_000 });
+    assert.match(await page.getByTestId('page-signed-out').innerText(), /nanoclaw dashboard/);
     await screenshot(page, 'signed-out');
   });
 });
