@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { cli } from './support/cli.ts';
 import { startHarness, REAL_KEY, type Harness } from './support/harness.ts';
@@ -27,6 +28,30 @@ describe('the nanoclaw command', () => {
     const { code, stderr } = await cli(['chat'], { ...env, NANOCLAW_HOME: '/nonexistent-nanoclaw-home' });
     assert.equal(code, 1);
     assert.match(stderr, /no gateway is running .*`nanoclaw start`/);
+  });
+
+  it('dashboard: prints a single-use login link on the install\'s own name; --sessions lists the browser, --revoke-all signs it out', async () => {
+    const { code, stdout } = await cli(['dashboard', '--print'], env);
+    assert.equal(code, 0);
+    const link = /http:\/\/(nanoclaw-[a-z0-9]{10}\.localhost:(\d+))\/dash\/login#code=([A-Za-z0-9_-]{43})/.exec(stdout);
+    assert.ok(link, stdout);
+    assert.equal(link[2], new URL(h.app.http.url).port);
+    const login = () => new Promise<number>((resolve, reject) => {
+      const body = JSON.stringify({ code: link[3] });
+      const req = http.request(`${h.app.http.url}/dash/api/login`, {
+        method: 'POST', headers: { host: link[1], origin: `http://${link[1]}`, 'content-type': 'application/json', 'content-length': body.length },
+      }, (res) => { res.resume(); resolve(res.statusCode!); });
+      req.on('error', reject);
+      req.end(body);
+    });
+    assert.equal(await login(), 200);
+    assert.equal(await login(), 401, 'the link works once');
+    assert.match((await cli(['dashboard', '--sessions'], env)).stdout, /^[0-9a-f]{12} +signed in /m);
+    assert.match((await cli(['dashboard', '--revoke-all'], env)).stdout, /Signed out 1 dashboard session;/);
+    assert.equal((await cli(['dashboard', '--sessions'], env)).stdout, 'No dashboard sessions.\n');
+    const none = await cli(['dashboard'], { ...env, NANOCLAW_HOME: '/nonexistent-nanoclaw-home' });
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /the gateway is not running: start it with `nanoclaw start`/);
   });
 
   it('status: prints the API address, the token and each conversation with its container', async () => {
