@@ -11,8 +11,8 @@ import { html } from './html';
 export interface Series { name: string; className: string }
 export interface Column { label: string; values: number[]; title: string }
 
-const W = 640;
-const H = 220;
+const W = 960;
+const H = 280;
 const PAD = { left: 48, right: 8, top: 12, bottom: 26 };
 
 /** A "nice" axis maximum (1, 2 or 5 times a power of ten) at or above `n`. */
@@ -59,8 +59,8 @@ export function ColumnChart(props: {
         ${i % labelEvery === 0 ? html`<text class="xlabel" x=${x + barW / 2} y=${H - 8} text-anchor="middle">${col.label}</text>` : null}
       </g>`;
     })}
-    ${budget ? html`<g class="budget">
-      <line data-testid="budget-line" data-value=${budget} x1=${PAD.left} x2=${W - PAD.right} y1=${y(budget)} y2=${y(budget)} />
+    ${budget ? html`<g class="budget" data-testid="budget-line" data-value=${budget}>
+      <line x1=${PAD.left} x2=${W - PAD.right} y1=${y(budget)} y2=${y(budget)} />
       <text x=${W - PAD.right - 2} y=${y(budget) - 4} text-anchor="end">${props.budgetLabel ?? `budget ${format(budget)}`}</text>
     </g>` : null}
   </svg>`;
@@ -71,8 +71,8 @@ export interface Row { label: string; value: number; title: string }
 /** Horizontal bars with their labels on the left and values on the right (per model, per conversation). */
 export function RowChart(props: { testid: string; rows: Row[]; format: (n: number) => string; className?: string }) {
   const rowH = 26;
-  const labelW = 230;
-  const valueW = 70;
+  const labelW = 320;
+  const valueW = 80;
   const h = Math.max(1, props.rows.length) * rowH + 4;
   const max = Math.max(1, ...props.rows.map((r) => r.value));
   const barSpace = W - labelW - valueW;
@@ -80,7 +80,7 @@ export function RowChart(props: { testid: string; rows: Row[]; format: (n: numbe
     ${props.rows.length === 0 ? html`<text class="muted-text" x=${W / 2} y=${rowH / 2 + 4} text-anchor="middle">No usage in this window.</text>` : null}
     ${props.rows.map((r, i) => {
       const yTop = 2 + i * rowH;
-      const label = r.label.length > 34 ? `${r.label.slice(0, 33)}…` : r.label;
+      const label = r.label.length > 40 ? `${r.label.slice(0, 39)}…` : r.label;
       return html`<g>
         <title>${r.title}</title>
         <text class="rlabel" x=${labelW - 8} y=${yTop + rowH / 2 + 4} text-anchor="end">${label}</text>

@@ -113,7 +113,7 @@ export function AuditPage() {
           <td class="nowrap"><${When} iso=${rec.ts} text=${time(rec.ts)} /></td>
           <td><span class=${`type t-${rec.type.split('.')[0]}${rec.type.endsWith('denied') ? ' t-denied' : ''}`}>${rec.type}</span></td>
           <td>${rec.actor ?? html`<span class="muted">–</span>`}</td>
-          <td>${rec.conversation ? html`<a href=${conversationPath(rec.conversation)}><${Mono} text=${rec.conversation} /></a>` : html`<span class="muted">–</span>`}</td>
+          <td>${rec.conversation ? html`<a href=${conversationPath(rec.conversation)}><${Mono} text=${rec.conversation} max=${14} /></a>` : html`<span class="muted">–</span>`}</td>
           <td class="summary"><code>${summarize(rec.data)}</code></td>
         </tr>
         ${open === rec.seq ? html`<tr class="expanded"><td colspan="6"><pre class="json">${JSON.stringify(rec, null, 2)}</pre></td></tr>` : null}`)}

@@ -5,9 +5,9 @@
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from './api';
-import { Badge, Card, Empty, Mono, PageFrame, Status, When } from './blocks';
+import { Card, Empty, Mono, PageFrame, Status, When } from './blocks';
 import { subscribe } from './events';
-import { ago, count, time, usd } from './format';
+import { ago, clock, count, time, usd } from './format';
 import { html } from './html';
 import { useResource } from './resource';
 import { act } from './toast';
@@ -87,7 +87,7 @@ function TurnLogView(props: { log: TurnLog }) {
     ${entries.length === 0 ? html`<li class="muted turn-empty">Nothing yet: what the agent does in its next turn shows here as it happens.</li>` : null}
     ${entries.map((e) => html`<li key=${e.n} class=${`turn-entry k-${e.kind}${e.denied ? ' denied' : ''}`} data-testid="turn-entry" data-kind=${e.kind}>
       <span class="k">${KIND_LABEL[e.kind]}</span>
-      <span class="t"><${When} iso=${e.at} text=${time(e.at).split(', ').pop() ?? ''} /></span>
+      <span class="t"><${When} iso=${e.at} text=${clock(e.at)} /></span>
       <div class="b">
         <div class="title">${e.title}</div>
         ${e.text ? html`<pre class="text">${e.text}</pre>` : null}

@@ -46,7 +46,7 @@ export function EgressPage() {
     e.preventDefault();
     if (await allow(form.conversation, form.host)) setForm({ conversation: form.conversation, host: '' });
   };
-  const known = eg ? [...new Set([...eg.conversations.map((c) => c.id), ...eg.recent.map((d) => d.conversation).filter(Boolean)])] : [];
+  const known = eg ? [...new Set([...eg.conversations.map((c) => c.id), ...eg.recent.flatMap((d) => (d.conversation ? [d.conversation] : []))])] : [];
 
   return html`<${PageFrame} id="page-egress" title="Egress">
     <${Status} loading=${r.loading} error=${r.error} hasData=${!!eg} />
@@ -81,15 +81,15 @@ export function EgressPage() {
       <${Card} title="Recent decisions" wide>
         ${eg.recent.length === 0 ? html`<${Empty}>No requests through the egress proxy yet.<//>` : html`<div class="table-wrap"><table>
           <thead><tr><th>Decision</th><th>Host</th><th>Method</th><th>Reason</th><th>Conversation</th><th>Time</th><th></th></tr></thead>
-          <tbody>${eg.recent.map((d) => html`<tr data-testid="egress-decision" data-decision=${d.decision} data-host=${d.host}>
+          <tbody>${eg.recent.map((d) => html`<tr data-testid="egress-decision" data-decision=${d.decision} data-host=${d.host ?? ''}>
             <td><${Badge} tone=${d.decision === 'allowed' ? 'ok' : 'bad'}>${d.decision}<//>${d.status ? html` <span class="muted small">${d.status}</span>` : null}</td>
-            <td><${Mono} text=${`${d.host}:${d.port}`} max=${48} /></td>
-            <td>${d.method}</td>
+            <td><${Mono} text=${`${d.host ?? '?'}${d.port ? `:${d.port}` : ''}`} max=${48} /></td>
+            <td>${d.method ?? ''}</td>
             <td class="small">${d.reason ?? ''}</td>
             <td>${d.conversation ? html`<a href=${conversationPath(d.conversation)}><${Mono} text=${d.conversation} /></a>` : html`<span class="muted">–</span>`}</td>
             <td class="nowrap"><${When} iso=${d.ts} text=${time(d.ts)} /></td>
-            <td class="row-actions">${d.decision === 'denied' && d.conversation
-              ? html`<button type="button" class="small-btn" data-testid="egress-allow" onClick=${() => allow(d.conversation, d.host)}>Allow…</button>` : null}</td>
+            <td class="row-actions">${d.decision === 'denied' && d.conversation && d.host
+              ? html`<button type="button" class="small-btn" data-testid="egress-allow" onClick=${() => allow(d.conversation!, d.host!)}>Allow…</button>` : null}</td>
           </tr>`)}</tbody>
         </table></div>`}
       <//>

@@ -54,8 +54,7 @@ export function OverviewPage() {
         <p class="muted small">${count(o.today.requests)} model requests (UTC day)</p>
         <${BudgetMeter} label="Tokens" used=${o.today.tokens} limit=${o.today.budgets.globalTokensPerDay} format=${count} />
         <${BudgetMeter} label="Cost" used=${o.today.costUsd} limit=${o.today.budgets.globalCostPerDayUsd} format=${usd} />
-        <p class="muted small">Per conversation: ${o.today.budgets.conversationTokensPerDay ? `${count(o.today.budgets.conversationTokensPerDay)} tokens` : 'no token limit'},
-          ${o.today.budgets.conversationCostPerDayUsd ? usd(o.today.budgets.conversationCostPerDayUsd) : 'no cost limit'} a day. <a href="/dash/usage">Tokens and cost</a></p>
+        <p class="muted small">${`Per conversation: ${o.today.budgets.conversationTokensPerDay ? `${count(o.today.budgets.conversationTokensPerDay)} tokens` : 'no token limit'}, ${o.today.budgets.conversationCostPerDayUsd ? usd(o.today.budgets.conversationCostPerDayUsd) : 'no cost limit'} a day. `}<a href="/dash/usage">Tokens and cost</a></p>
       <//>
       <${Card} title="Pairing" testid="overview-pairings">
         <div class="stats"><div><span class="stat">${count(o.pairings.pending)}</span><span class="muted">pending requests</span></div></div>

@@ -36,8 +36,8 @@ export async function act<T>(action: () => Promise<T>, describe: (result: T) => 
 export function ToastHost() {
   const toast = current.value;
   if (!toast) return null;
-  return html`<div class=${toast.error ? 'toast toast-error' : 'toast'} role=${toast.error ? 'alert' : 'status'} data-testid="toast" key=${toast.n}>
-    <span>${toast.text}</span>
+  return html`<div class=${toast.error ? 'toast toast-error' : 'toast'} role=${toast.error ? 'alert' : 'status'} key=${toast.n}>
+    <span data-testid="toast" data-error=${toast.error ? 'true' : 'false'}>${toast.text}</span>
     <button type="button" class="link" aria-label="Dismiss" onClick=${() => { current.value = null; }}>×</button>
   </div>`;
 }

@@ -25,11 +25,11 @@ export interface TurnEntry {
 
 export interface TurnLog {
   running: boolean;
-  inboundId?: string;
+  inboundId?: number | string;
   /** Tokens of all kinds the running (or last) turn used so far, from its model.request records. */
   turnTokens: number;
   entries: TurnEntry[];
-  replyIds: string[];
+  replyIds: (number | string)[];
   next: number;
 }
 
@@ -52,9 +52,9 @@ function push(log: TurnLog, entry: Omit<TurnEntry, 'n' | 'at'> & { at?: string }
 }
 
 function reply(log: TurnLog, message: OutMessage): TurnLog {
-  if (message.id && log.replyIds.includes(message.id)) return log;
+  if (message.id !== undefined && message.id !== null && log.replyIds.includes(message.id)) return log;
   const next = push(log, { kind: 'reply', title: message.kind && message.kind !== 'text' ? `reply (${message.kind})` : 'reply', text: str(message.text) });
-  return { ...next, replyIds: message.id ? [...log.replyIds.slice(-200), message.id] : log.replyIds };
+  return { ...next, replyIds: message.id !== undefined && message.id !== null ? [...log.replyIds.slice(-200), message.id] : log.replyIds };
 }
 
 export function applyEvent(log: TurnLog, event: LiveEvent, conversation: string): TurnLog {

@@ -42,22 +42,22 @@ export interface Overview {
 export interface Usage { requests: number; tokens: number; costUsd: number }
 export interface Conversation {
   id: string; channel: string; chat: string; thread: string; title?: string;
-  container: string | null; busy: boolean; memory: boolean; lastActiveAt: string; usage: Usage;
+  container: string | null; busy: boolean; memory: boolean; lastActiveAt: string | null; usage: Usage;
 }
 export interface ConversationList { channels: string[]; conversations: Conversation[] }
-export interface Message { direction: 'in' | 'out'; sender?: string; text: string; at: string }
+export interface Message { direction: 'in' | 'out'; sender?: string; kind?: string; text: string; at: string }
 export interface ConversationDetail {
   conversation: Conversation;
   messages: Message[];
-  turn: { inboundId: string; container: string } | null;
+  turn: { inboundId: number | string; container: string | null } | null;
   egress: string[];
 }
 
 export interface ContainerInfo {
-  name: string; conversation: string | null; state: string; profile: string; createdAt: string; uptimeSec: number;
+  name: string; conversation: string | null; state: string; profile: string; createdAt: string | null; uptimeSec: number;
   memoryBytes: number | null; memoryLimitBytes: number | null; pids: number | null; busy: boolean;
 }
-export interface EndedContainer { name: string; conversation: string | null; createdAt: string; endedAt: string; reason: string }
+export interface EndedContainer { name: string; conversation: string | null; createdAt: string | null; endedAt: string | null; reason: string | null }
 export interface ContainerList {
   runtime: { engine: string; version: string | null };
   pool: number;
@@ -77,14 +77,14 @@ export interface UsageRow {
 }
 export interface UsageReport { from: string; to: string; budgets: Budgets; rows: UsageRow[] }
 
-export interface PairingRequest { channel: string; sender: string; code: string; requestedAt: string; expiresAt: string }
+export interface PairingRequest { channel: string; sender: string; code: string; requestedAt: string | null; expiresAt: string | null }
 export interface ApprovedSender { channel: string; sender: string; approvedAt: string | null }
 export interface Pairing { pending: PairingRequest[]; approved: ApprovedSender[] }
 
-export interface EgressEntry { entry: string; addedBy: string; addedAt: string }
+export interface EgressEntry { entry: string; addedBy: string; addedAt: string | null }
 export interface EgressDecision {
-  seq: number; ts: string; decision: 'allowed' | 'denied'; conversation: string; host: string; port: number;
-  method: string; reason?: string; status?: number;
+  seq: number; ts: string; decision: 'allowed' | 'denied'; conversation: string | null; host: string | null; port: number | null;
+  method: string | null; reason?: string | null; status?: number | null;
 }
 export interface Egress {
   global: string[];
@@ -93,13 +93,13 @@ export interface Egress {
 }
 
 /** A reply or message the agent sent, as turn events carry it. */
-export interface OutMessage { id: string; kind: string; text: string }
+export interface OutMessage { id: number | string; kind: string; text: string }
 
 /** One `turn` event from the stream: the gateway's turn event plus the conversation it belongs to. */
 export interface TurnEvent {
   conversation: string;
   type: 'accepted' | 'turn_start' | 'progress' | 'outbound' | 'question' | 'turn_end' | 'container';
-  inboundId?: string;
+  inboundId?: number | string;
   container?: string;
   kind?: 'text' | 'tool_use' | 'tool_result';
   tool?: string;
