@@ -29,6 +29,7 @@ import { docker, timeBareDockerRun } from './docker-probe.ts';
 import { engineMatrix, FOLLOW_UP_PAUSE_MS, type BenchEngine, type EngineCell } from './engine-matrix.ts';
 import { appendCostMs, besideEgressLoad, summarizeRun, type EgressLoadRun } from './egress-load.ts';
 import { measureGatewayRss, type GatewayRss } from './gateway-rss.ts';
+import { measureDashboardRss, type DashboardRss } from './dashboard-rss.ts';
 import { channelLatency, chatChannelsEnv, startChatStandIns, startOtherChannels, type ChannelLatency } from './channel-latency.ts';
 import { medianOf, summarize, type Summary } from './stats.ts';
 
@@ -104,6 +105,10 @@ async function main(): Promise<void> {
     const rssCold = await measureGatewayRss({ root: ROOT, fakeUrl: fake.url, prestart: 0, settleMs: n.idleSeconds * 1000, cleanup });
     const rssPool = await measureGatewayRss({ root: ROOT, fakeUrl: fake.url, prestart: n.prestart, settleMs: n.idleSeconds * 1000, cleanup });
 
+    say(`  then with the dashboard: never opened, one Chromium page on the overview with its event stream, after it closed`);
+    const dashboard = await measureDashboardRss({ root: ROOT, fakeUrl: fake.url, settleMs: n.idleSeconds * 1000, cleanup })
+      .catch((err: Error) => ({ failed: err.message }));
+
     say(`3/6 engines x runner runtimes: each engine on node and on bun, pool of ${n.prestart}`);
     const engines = await engineMatrix({ fake, cleanup, prestart: n.prestart, newConversations: n.newConversations, followUps: n.followUps, say });
 
@@ -129,7 +134,7 @@ async function main(): Promise<void> {
     say(`6/6 follow-ups by way in (the HTTP API, Telegram, Slack, Discord), ${n.channelFollowUps} rounds: message available -> model request`);
     const channels = await channelLatency({ fake, cleanup, followUps: n.channelFollowUps, say });
 
-    const report = buildReport({ n, machine, started, baseline, rssCold, rssPool, engines, egress, rssChannels, rssAllChannels: { rss: rssAllChannels, note: others.note }, channels });
+    const report = buildReport({ n, machine, started, baseline, rssCold, rssPool, dashboard, engines, egress, rssChannels, rssAllChannels: { rss: rssAllChannels, note: others.note }, channels });
     printReport(report);
     if (values.json) {
       writeFileSync(values.json, JSON.stringify(report, null, 2) + '\n');
@@ -208,7 +213,7 @@ function cellFigures(cell: EngineCell, baseline: Summary) {
 function buildReport(r: {
   n: { newConversations: number; followUps: number; baselineRuns: number; prestart: number; idleSeconds: number; egressFollowUps: number; egressRate: number; egressSeconds: number; channelFollowUps: number }; machine: Awaited<ReturnType<typeof describeMachine>>; started: number;
   rssChannels: GatewayRss; rssAllChannels: { rss: GatewayRss; note: string }; channels: ChannelLatency;
-  baseline: Summary; rssCold: GatewayRss; rssPool: GatewayRss; engines: EngineCell[];
+  baseline: Summary; rssCold: GatewayRss; rssPool: GatewayRss; dashboard: DashboardRss | { failed: string }; engines: EngineCell[];
   egress: { group: EgressLoadRun; each: EgressLoadRun; appendMs: { groupCommit: number; syncWriter: number } };
 }) {
   const egressFigures = (run: EgressLoadRun) => ({ followUpMs: summarizeRun(run), auditedPerSec: run.auditedPerSec, eventLoopDelayMs: run.loopDelayMs });
@@ -236,6 +241,14 @@ function buildReport(r: {
       engines: r.engines.map((cell) => cellFigures(cell, r.baseline)),
       bareDockerRunMs: r.baseline,
       followUpBesideEgressLoad: { groupCommit: egressFigures(r.egress.group), syncWriter: egressFigures(r.egress.each), auditAppendMs: r.egress.appendMs },
+      gatewayRssWithDashboard: 'failed' in r.dashboard ? { failed: r.dashboard.failed } : {
+        neverOpenedMiB: Math.round(r.dashboard.idle.rssKb / 102.4) / 10,
+        onePageOpenMiB: Math.round(r.dashboard.open.rssKb / 102.4) / 10,
+        afterCloseMiB: Math.round(r.dashboard.closed.rssKb / 102.4) / 10,
+        openAddedMiB: Math.round((r.dashboard.open.rssKb - r.dashboard.idle.rssKb) / 102.4) / 10,
+        neverOpenedVsPlainGatewayMiB: Math.round((r.dashboard.idle.rssKb - r.rssCold.rssKb) / 102.4) / 10,
+        openSeconds: Math.round(r.dashboard.openMs / 1000), streamStatus: r.dashboard.streamStatus,
+      },
       gatewayIdleRssWithChatChannels: {
         rssMiB: Math.round(r.rssChannels.rssKb / 102.4) / 10, anonMiB: Math.round(r.rssChannels.anonKb / 102.4) / 10,
         addedMiB: Math.round((r.rssChannels.rssKb - r.rssCold.rssKb) / 102.4) / 10,
@@ -268,6 +281,12 @@ function printReport(rep: Report): void {
     ['Figure', 'Measured', 'Target', 'Result'],
     ['1. Gateway RSS, idle (prestart=0)', `${f.gatewayIdleRss.prestart0.rssMiB} MiB`, `<= ${f.gatewayIdleRss.targetMiB} MiB`, verdict(f.gatewayIdleRss.met)],
     [`   same, pool on (prestart=${f.gatewayIdleRss.pooled.prestart})`, `${f.gatewayIdleRss.pooled.rssMiB} MiB (+ ${f.gatewayIdleRss.pooled.poolContainerCgroupMiB} MiB per pooled container)`, '-', 'info'],
+    ...('failed' in f.gatewayRssWithDashboard
+      ? [['   same, with the dashboard', `not measured: ${f.gatewayRssWithDashboard.failed}`, '-', 'info']]
+      : [
+        ['   same, dashboard never opened', `${f.gatewayRssWithDashboard.neverOpenedMiB} MiB (${f.gatewayRssWithDashboard.neverOpenedVsPlainGatewayMiB >= 0 ? '+' : ''}${f.gatewayRssWithDashboard.neverOpenedVsPlainGatewayMiB} MiB vs the run above)`, '-', 'info'],
+        ['   same, one dashboard page open (event stream on)', `${f.gatewayRssWithDashboard.onePageOpenMiB} MiB (+${f.gatewayRssWithDashboard.openAddedMiB} MiB); after it closed ${f.gatewayRssWithDashboard.afterCloseMiB} MiB`, '-', 'info'],
+      ]),
     ['2-4. Each engine on each runner runtime', 'see the next table', '-', '-'],
     ['5. Baseline: bare docker run (entrypoint true)', pct(f.bareDockerRunMs), '-', 'info'],
     ['6. Follow-up beside an egress-heavy turn', `${pct(eg.followUpMs.loaded)} (alone: ${pct(eg.followUpMs.idle)})`, '-', 'info'],

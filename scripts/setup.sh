@@ -75,4 +75,9 @@ if [ "${1:-}" = "--for-tests" ]; then
   # Debian's Chromium, driven by playwright-core, for the dashboard's browser tests (with a font for its screenshots).
   need_command chromium chromium fonts-dejavu-core || say "continuing without Chromium; the dashboard's browser tests will be skipped"
 fi
+# `--for-bench` (npm run bench): Chromium, whose page on the dashboard the
+# gateway's memory is measured with.
+if [ "${1:-}" = "--for-bench" ]; then
+  need_command chromium chromium fonts-dejavu-core || say "continuing without Chromium; the dashboard's memory figures will be skipped"
+fi
 say "ready"
