@@ -130,6 +130,8 @@ test('only the install name with its port is answered: other Host headers (DNS r
     assert.match(r.body.error.message, /nanoclaw dashboard/);
   }
   assert.equal(lastRecord('auth.denied')?.data?.reason, 'wrong host');
+  const refused = await request('GET', '/dash/api/session', { headers: { host: `evil.example:${port}` } });
+  assert.match(String(refused.headers['content-security-policy']), /default-src 'none'/, 'refusals carry the headers too');
   const page = await request('GET', '/dash/', { headers: { host: `evil.example:${port}` } });
   assert.equal(page.status, 421);
 });

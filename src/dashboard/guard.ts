@@ -61,14 +61,7 @@ export function dashboardGuard(opts: {
       opts.onRefused({ reason, path, origin: c.req.header('origin')?.slice(0, 200), host: c.req.header('host')?.slice(0, 200) });
       return refuse(c, status, message);
     };
-    const peer = c.env?.incoming?.socket?.remoteAddress ?? '';
-    if (!LOOPBACK.test(peer)) return report(403, 'not loopback', 'The dashboard answers only on this machine (loopback).');
-    const expected = opts.host();
-    if ((c.req.header('host') ?? '').toLowerCase() !== expected) {
-      return report(421, 'wrong host', `The dashboard answers only at http://${expected}/dash/: run \`nanoclaw dashboard\` to open it.`);
-    }
-    await next();
-    // After the route: headers on every answer, refusals and errors included.
+    // Set first: they go on every answer, refusals and errors included.
     c.header('content-security-policy', CSP);
     c.header('referrer-policy', 'no-referrer');
     c.header('x-content-type-options', 'nosniff');
@@ -76,6 +69,13 @@ export function dashboardGuard(opts: {
     c.header('cross-origin-opener-policy', 'same-origin');
     c.header('cross-origin-resource-policy', 'same-origin');
     if (path.startsWith('/dash/api/')) c.header('cache-control', 'no-store');
+    const peer = c.env?.incoming?.socket?.remoteAddress ?? '';
+    if (!LOOPBACK.test(peer)) return report(403, 'not loopback', 'The dashboard answers only on this machine (loopback).');
+    const expected = opts.host();
+    if ((c.req.header('host') ?? '').toLowerCase() !== expected) {
+      return report(421, 'wrong host', `The dashboard answers only at http://${expected}/dash/: run \`nanoclaw dashboard\` to open it.`);
+    }
+    await next();
   };
 }
 
