@@ -11,7 +11,7 @@ import { ago, clock, count, time, usd } from './format';
 import { html } from './html';
 import { useResource } from './resource';
 import { act } from './toast';
-import { applyEvent, emptyLog, type TurnEntry, type TurnLog } from './turn-log';
+import { applyEvent, emptyLog, withServerTurn, type TurnEntry, type TurnLog } from './turn-log';
 import type { ConversationDetail } from './types';
 
 const KIND_LABEL: Record<TurnEntry['kind'], string> = {
@@ -28,11 +28,9 @@ export function ConversationPage(props: { id: string }) {
   const [stopResult, setStopResult] = useState<string>();
 
   useEffect(() => subscribe((event) => setLog((l) => applyEvent(l, event, id))), [id]);
-  // The server knows best whether a turn runs (events may have been missed while the tab was hidden).
-  const running = r.data?.turn;
-  useEffect(() => {
-    if (r.data) setLog((l) => (l.running === !!running ? l : { ...l, running: !!running, inboundId: running?.inboundId ?? l.inboundId }));
-  }, [r.data]);
+  // The page's fetch says whether a turn runs when the view opens or the stream reconnects; the
+  // stream's turn_start and turn_end are newer than any fetch after that (turn-log.ts).
+  useEffect(() => { if (r.data) setLog((l) => withServerTurn(l, r.data!.turn)); }, [r.data]);
 
   const stop = async () => {
     setStopping(true);

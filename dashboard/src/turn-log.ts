@@ -25,6 +25,12 @@ export interface TurnEntry {
 
 export interface TurnLog {
   running: boolean;
+  /**
+   * Whether `running` came from a turn_start or turn_end seen on the current stream. Then it is
+   * newer than any page fetch could be, and a fetch answered meanwhile must not undo it; after a
+   * (re)connect (`ready`) events may have been missed, and the server's word counts again.
+   */
+  known: boolean;
   inboundId?: number | string;
   /** Tokens of all kinds the running (or last) turn used so far, from its model.request records. */
   turnTokens: number;
@@ -33,12 +39,18 @@ export interface TurnLog {
   next: number;
 }
 
+/** Takes the server's answer on whether a turn runs, unless the stream has said so since it (re)connected. */
+export function withServerTurn(log: TurnLog, turn: { inboundId: number | string } | null): TurnLog {
+  if (log.known || log.running === !!turn) return log;
+  return { ...log, running: !!turn, inboundId: turn?.inboundId ?? log.inboundId };
+}
+
 /** Bounds: a long turn keeps its latest entries, and one huge tool output does not stall the page. */
 export const MAX_ENTRIES = 400;
 export const MAX_TEXT = 4_000;
 
 export function emptyLog(running = false): TurnLog {
-  return { running, turnTokens: 0, entries: [], replyIds: [], next: 1 };
+  return { running, known: false, turnTokens: 0, entries: [], replyIds: [], next: 1 };
 }
 
 const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
@@ -58,7 +70,7 @@ function reply(log: TurnLog, message: OutMessage): TurnLog {
 }
 
 export function applyEvent(log: TurnLog, event: LiveEvent, conversation: string): TurnLog {
-  if (event.name === 'ready') return log;
+  if (event.name === 'ready') return { ...log, known: false };
   if (event.data.conversation !== conversation) return log;
   if (event.name === 'audit') {
     const { type, data, ts } = event.data;
@@ -81,7 +93,7 @@ export function applyEvent(log: TurnLog, event: LiveEvent, conversation: string)
   const e = event.data;
   switch (e.type) {
     case 'turn_start':
-      return push({ ...log, running: true, inboundId: e.inboundId, turnTokens: 0 }, { kind: 'start', title: `turn started${e.container ? ` in ${e.container}` : ''}` });
+      return push({ ...log, running: true, known: true, inboundId: e.inboundId, turnTokens: 0 }, { kind: 'start', title: `turn started${e.container ? ` in ${e.container}` : ''}` });
     case 'progress':
       if (e.kind === 'tool_use') return push(log, { kind: 'tool_use', title: e.tool || 'tool', text: str(e.text) });
       if (e.kind === 'tool_result') return push(log, { kind: 'tool_result', title: `${e.tool || 'tool'} result`, text: str(e.text) });
@@ -95,7 +107,7 @@ export function applyEvent(log: TurnLog, event: LiveEvent, conversation: string)
     case 'turn_end': {
       let next = log;
       for (const r of Array.isArray(e.replies) ? e.replies : []) next = reply(next, r);
-      return push({ ...next, running: false }, { kind: 'end', title: `turn ended · ${next.turnTokens.toLocaleString()} tokens` });
+      return push({ ...next, running: false, known: true }, { kind: 'end', title: `turn ended · ${next.turnTokens.toLocaleString()} tokens` });
     }
     default:
       return log;
