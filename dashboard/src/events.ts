@@ -17,10 +17,14 @@ export type LiveState = 'off' | 'connecting' | 'connected' | 'paused' | 'reconne
 export const liveState = signal<LiveState>('off');
 
 type Listener = (event: LiveEvent) => void;
+const RETRY_FIRST_MS = 3_000;
+const RETRY_MAX_MS = 60_000;
 const listeners = new Set<Listener>();
 let source: EventSource | null = null;
 let wanted = false;
 let retryTimer: ReturnType<typeof setTimeout> | undefined;
+/** Grows while the stream keeps failing (a restart, too many tabs: 429), back to the start on `ready`. */
+let retryMs = RETRY_FIRST_MS;
 
 /** Calls `listener` with every event until the returned function is called. */
 export function subscribe(listener: Listener): () => void {
@@ -86,6 +90,7 @@ function open(): void {
   stream.addEventListener('open', () => { liveState.value = 'connected'; });
   stream.addEventListener('ready', () => {
     liveState.value = 'connected';
+    retryMs = RETRY_FIRST_MS;
     emit({ name: 'ready' });
   });
   stream.addEventListener('turn', (message) => {
@@ -100,15 +105,18 @@ function open(): void {
     if (source !== stream) return;
     liveState.value = 'reconnecting';
     // CONNECTING: the browser retries by itself (the server ends streams every 30 minutes).
-    // CLOSED: it gave up, usually on a 401 or a restart; ask whether the session still holds
-    // (a 401 there shows the signed-out screen) and try again a little later.
+    // CLOSED: it gave up (a 401, a 429 for too many tabs, a restart); ask whether the session
+    // still holds (a 401 there shows the signed-out screen) and try again, less often each time.
     if (stream.readyState !== EventSource.CLOSED) return;
     source = null;
+    const wait = retryMs;
+    retryMs = Math.min(RETRY_MAX_MS, retryMs * 2);
     retryTimer = setTimeout(() => {
       retryTimer = undefined;
-      api<SessionAnswer>('/session')
-        .then((answer) => { session.value = { ...session.value, ...answer }; open(); })
-        .catch(() => { if (wanted && !document.hidden) retryTimer = setTimeout(open, 10_000); });
-    }, 3_000);
+      api<SessionAnswer>('/session').then(
+        (answer) => { session.value = { ...session.value, ...answer }; open(); },
+        () => { if (wanted && !document.hidden) retryTimer = setTimeout(open, retryMs); },
+      );
+    }, wait);
   });
 }
