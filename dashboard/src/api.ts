@@ -32,7 +32,8 @@ export async function api<T>(path: string, options: ApiOptions = {}): Promise<T>
     response = await fetch(API_BASE + path, {
       method: post ? 'POST' : 'GET',
       credentials: 'same-origin',
-      headers: post ? { 'content-type': 'application/json', 'x-csrf-token': csrf() } : { accept: 'application/json' },
+      // The login POST is the one write before a session exists: it has no token to send.
+      headers: post ? { 'content-type': 'application/json', ...(csrf() ? { 'x-csrf-token': csrf() } : {}) } : { accept: 'application/json' },
       body: post ? JSON.stringify(options.body) : undefined,
     });
   } catch (err) {

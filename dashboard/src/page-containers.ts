@@ -43,7 +43,9 @@ export function ContainersPage() {
           <td><${When} iso=${c.createdAt} text=${duration(c.uptimeSec)} /></td>
           <td class="num">${bytes(c.memoryBytes)}${c.memoryLimitBytes ? html`<span class="muted"> / ${bytes(c.memoryLimitBytes)}</span>` : null}</td>
           <td class="num">${count(c.pids)}</td>
-          <td class="row-actions"><button type="button" class="danger small-btn" data-testid="stop-container" onClick=${() => stop(c)}>Stop</button></td>
+          <td class="row-actions">${c.conversation
+            ? html`<button type="button" class="danger small-btn" data-testid="stop-container" onClick=${() => stop(c)}>Stop</button>`
+            : html`<span class="muted small" title="A warm container no conversation has taken yet">warm</span>`}</td>
         </tr>`)}</tbody>
       </table></div>`}
       <${Card} title="Recently ended" wide>

@@ -34,7 +34,7 @@ export function ConversationsPage() {
       <label>State <select data-testid="conv-filter-state" value=${state} onChange=${(e: Event) => setState(value(e))}>
         <option value="">all</option><option value="busy">busy</option><option value="idle">idle</option><option value="live">live container</option>
       </select></label>
-      <label class="grow">Search <input type="search" data-testid="conv-search" placeholder="chat, title or id" value=${typed}
+      <label class="grow">Search <input type="search" data-testid="conv-search" placeholder="chat, thread or id" value=${typed}
         onInput=${(e: Event) => setTyped(value(e))} /></label>
     </div>
     <${Status} loading=${r.loading} error=${r.error} hasData=${!!list} />
@@ -48,7 +48,7 @@ export function ConversationsPage() {
         <td><${Mono} text=${c.chat} max=${28} />${c.thread ? html`<div class="muted small">thread <${Mono} text=${c.thread} max=${20} /></div>` : null}</td>
         <td>${c.busy ? html`<${Badge} tone="busy">busy<//>` : html`<${Badge} tone="idle">idle<//>`}${c.memory ? html` <${Badge} tone="idle">memory<//>` : null}</td>
         <td>${c.container ? html`<${Mono} text=${c.container} max=${24} />` : html`<span class="muted">none</span>`}</td>
-        <td><${When} iso=${c.lastActiveAt} text=${ago(c.lastActiveAt)} /></td>
+        <td class="nowrap"><${When} iso=${c.lastActiveAt} text=${ago(c.lastActiveAt)} /></td>
         <td class="num">${count(c.usage.tokens)}</td>
         <td class="num">${usd(c.usage.costUsd)}</td>
       </tr>`)}</tbody>
