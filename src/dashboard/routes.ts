@@ -114,7 +114,7 @@ export function createDashboard(deps: DashboardDeps): Hono<DashboardEnv> {
     setCookie(c, COOKIE, r.cookie, { path: '/', secure: true, httpOnly: true, sameSite: 'Strict', maxAge: Math.floor((r.session.expiresAt - r.session.createdAt) / 1000) });
     return c.json({ csrf: r.session.csrf, session: publicSession(r.session) });
   });
-  app.get('/dash/api/session', (c) => c.json({ csrf: c.get('session').csrf, session: publicSession(c.get('session')), name: deps.host().replace(/:\d+$/, '') }));
+  app.get('/dash/api/session', (c) => c.json({ csrf: c.get('session').csrf, session: publicSession(c.get('session')), name: deps.host() }));
   app.post('/dash/api/logout', (c) => {
     sessions.revoke(c.get('session').id);
     deps.audit({ type: 'dashboard.logout', actor: actor(c), data: { session: c.get('session').id } });
