@@ -72,7 +72,7 @@ function Shell(props: { page: Page; id?: string }) {
   return html`<div class="shell">
     <header class="top">
       <a class="brand" href="/dash/"><img src="/dash/assets/icon.svg" alt="" width="22" height="22" /><span>NanoClaw</span></a>
-      <span class="install mono" title="This install's dashboard name">${info.name ?? location.host}</span>
+      <span class="install mono" title="This install's dashboard name">${info.name ?? location.hostname}</span>
       <span class="spacer"></span>
       <span class=${`live live-${live}`} title="Live event stream" data-testid="live-state" data-state=${live}><i></i>${LIVE_TEXT[live]}</span>
       <span class="session muted">session <${Mono} text=${info.session.id} /></span>
