@@ -115,10 +115,11 @@ export async function startApp(opts: {
   // The one place that wires config to channel implementations.
   const api = config.channels.api;
   const name = dashboardName(layout.home);
-  const dashboard: Hono<any> | undefined = config.dashboard.enabled && LOOPBACK_HOSTS.has(api.host) ? dashboardRoutes({
+  const dashboard: Hono<any> | undefined = config.dashboard.enabled && api.enabled && LOOPBACK_HOSTS.has(api.host) ? dashboardRoutes({
     db, clock: opts.clock ?? Date.now, audit, auditFile: auditLogPath(layout.home),
     limits: { idleMs: config.dashboard.idleHours * 3600_000, maxAgeMs: config.dashboard.maxAgeDays * 86_400_000 },
-    host: (): string => `${name}:${new URL(http.url).port}`,
+    // The Host header a browser sends: no port when it is the scheme's own (80).
+    host: (): string => (new URL(http.url).port ? `${name}:${new URL(http.url).port}` : name),
     gateway,
     views: { config, store, runtime, auditHead: () => (auditLog.last.seq ? auditLog.last : null) },
     subscribe: (listener: (e: DashboardEvent) => void) => {
@@ -129,7 +130,10 @@ export async function startApp(opts: {
       return () => { gateway.off('event', onTurn); auditWatchers.delete(onAudit); };
     },
   }) : undefined;
-  if (config.dashboard.enabled && !dashboard) log.warn(`dashboard off: channels.api.host is ${api.host}, and the dashboard is served on loopback only (docs/dashboard.md)`);
+  if (config.dashboard.enabled && !dashboard) {
+    log.warn(api.enabled ? `dashboard off: channels.api.host is ${api.host}, and the dashboard is served on loopback only (docs/dashboard.md)`
+      : 'dashboard off: it is served on the HTTP API\'s listener, and channels.api.enabled is false');
+  }
   const http = new HttpChannel({
     routes: dashboard,
     host: api.host, port: api.port, token, store, maxBodyBytes: api.maxBodyBytes,

@@ -348,7 +348,11 @@ describe('the dashboard in a real browser', { skip: chromiumSkipReason(), timeou
       ['/dash/api/egress/allow', { conversation: conv, host: 'attacker.example', confirm: true }],
       ['/dash/api/logout', {}],
     ] as const;
-    for (const from of attacker.urls) {
+    // The attacker's port under the dashboard's own name too: that page is sent
+    // the dashboard's cookie (ports do not separate cookies), so it is the case
+    // the Origin, Sec-Fetch-Site and CSRF checks exist for.
+    const sameName = `http://${new URL(origin).hostname}:${new URL(attacker.urls[0]).port}/`;
+    for (const from of [...attacker.urls, sameName]) {
       const evil = await context.newPage();
       await evil.goto(from);
       const outcome = await evil.evaluate(async ({ origin, writes }) => {

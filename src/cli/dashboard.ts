@@ -14,6 +14,7 @@ async function callGateway(method: 'GET' | 'POST', path: string): Promise<any> {
   const layout = homeLayout(resolveHome());
   const gateway = runningGateway(layout);
   if (!gateway) throw new Error('the gateway is not running: start it with `nanoclaw start` (the dashboard is part of it), then run `nanoclaw dashboard` again');
+  if (!gateway.url) throw new Error('the dashboard is off: it is served on the HTTP API\'s listener, and channels.api.enabled is false (docs/dashboard.md)');
   const res = await fetch(`${gateway.url}/api/v1/dashboard/${path}`, {
     method, headers: { authorization: `Bearer ${readFileSync(layout.apiToken, 'utf8').trim()}` },
   });
@@ -44,7 +45,7 @@ export async function runDashboard(opts: DashboardOptions): Promise<void> {
   if (opts.sessions) {
     const { sessions } = await callGateway('GET', 'sessions');
     process.stdout.write(sessions.length
-      ? sessions.map((s: any) => `${s.id}  signed in ${s.createdAt}, last seen ${s.lastSeenAt}, ends by ${s.expiresAt}`).join('\n') + '\n'
+      ? sessions.map((s: any) => `${s.id}  signed in ${s.createdAt}, last seen ${s.lastSeenAt}, ends by ${s.endsBy} at the latest`).join('\n') + '\n'
       : 'No dashboard sessions.\n');
     return;
   }

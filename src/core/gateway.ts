@@ -388,6 +388,7 @@ export class Gateway extends EventEmitter {
       channels: [...this.channels.values()].map((c) => ({ name: c.name, health: c.health?.() ?? null })),
       conversations: this.deps.store.listConversations().map((c) => ({
         ...c, container: live.get(c.id)?.name ?? null, busy: live.get(c.id) ? !live.get(c.id)!.idle : false,
+        proxies: live.get(c.id)?.proxiesListening ?? null,
         usage: this.deps.store.usage(c.id),
       })),
     };

@@ -39,6 +39,8 @@ export function dashboardRoutes(opts: Omit<DashboardDeps, 'sessions'> & {
   });
   app.get('/api/v1/dashboard/sessions', (c) => c.json({ sessions: sessions.list().map((s) => ({
     id: s.id, createdAt: new Date(s.createdAt).toISOString(), lastSeenAt: new Date(s.lastSeenAt).toISOString(), expiresAt: new Date(s.expiresAt).toISOString(),
+    // Whichever comes first: the absolute limit, or the idle limit if no request comes meanwhile.
+    endsBy: new Date(Math.min(s.expiresAt, s.lastSeenAt + opts.limits.idleMs)).toISOString(),
   })) }));
   app.post('/api/v1/dashboard/revoke', (c) => {
     const revoked = sessions.revokeAll();

@@ -70,14 +70,17 @@ export function createDashboard(deps: DashboardDeps): Hono<DashboardEnv> {
   const views = new DashboardViews({ ...deps.views, gateway, lastCheck: () => checker.last });
   const hub = new EventHub(deps.subscribe);
   const origin = () => `http://${deps.host()}`;
-  let refusals = { start: 0, count: 0 };
+  // A window opens with the first refusal; when it closes, what went past the
+  // cap is written as one count.
+  let refused = 0;
   const onRefused = (r: { reason: string; path: string; origin?: string; host?: string }) => {
-    const now = Date.now();
-    if (now - refusals.start > 60_000) {
-      if (refusals.count > REFUSALS_PER_MINUTE) deps.audit({ type: 'auth.denied', data: { channel: 'dashboard', reason: 'more refusals', count: refusals.count - REFUSALS_PER_MINUTE } });
-      refusals = { start: now, count: 0 };
+    if (++refused === 1) {
+      setTimeout(() => {
+        if (refused > REFUSALS_PER_MINUTE) deps.audit({ type: 'auth.denied', data: { channel: 'dashboard', reason: 'more refusals', count: refused - REFUSALS_PER_MINUTE } });
+        refused = 0;
+      }, 60_000).unref();
     }
-    if (++refusals.count <= REFUSALS_PER_MINUTE) deps.audit({ type: 'auth.denied', data: { channel: 'dashboard', ...r } });
+    if (refused <= REFUSALS_PER_MINUTE) deps.audit({ type: 'auth.denied', data: { channel: 'dashboard', ...r } });
   };
   const actor = (c: Context<DashboardEnv>) => `dashboard:${c.get('session').id}`;
   const app = new Hono<DashboardEnv>();

@@ -103,7 +103,9 @@ export class DashboardSessions {
     const now = this.clock();
     return this.db.transaction(() => {
       this.db.prepare('UPDATE dashboard_logins SET used_at = ? WHERE used_at IS NULL').run(now);
-      return this.db.prepare('UPDATE dashboard_sessions SET revoked_at = ? WHERE revoked_at IS NULL AND expires_at > ?').run(now, now).changes;
+      const live = this.list().length;
+      this.db.prepare('UPDATE dashboard_sessions SET revoked_at = ? WHERE revoked_at IS NULL').run(now);
+      return live;
     })();
   }
 

@@ -22,7 +22,7 @@ export interface GatewayView {
   status(): {
     pool: number;
     channels: Array<{ name: string; health: ChannelHealth | null }>;
-    conversations: Array<{ id: string; channel: string; chat: string; thread: string; container: string | null; busy: boolean; memory: boolean; lastActiveAt: number; usage: UsageTotals }>;
+    conversations: Array<{ id: string; channel: string; chat: string; thread: string; container: string | null; busy: boolean; memory: boolean; lastActiveAt: number; usage: UsageTotals; proxies: boolean | null }>;
   };
   readonly senders: SenderStore;
   readonly egressAllowlist: EgressAllowlistStore;
@@ -77,16 +77,19 @@ export class DashboardViews {
   async overview() {
     const status = this.deps.gateway.status();
     const live = status.conversations.filter((c) => c.container);
+    const down = live.filter((c) => c.proxies === false);
     const today = this.deps.store.usageToday();
     const runtime = await this.runtimeInfo();
     return {
       gateway: { version: VERSION, pid: process.pid, startedAt: iso(STARTED), uptimeSec: Math.round((Date.now() - STARTED) / 1000), rssBytes: process.memoryUsage.rss(), node: process.version },
       runtime,
       // Each container's credential and egress proxies are servers in this
-      // process on that container's sockets: they live and end with it.
+      // process on that container's sockets: they start and end with it.
       proxies: {
-        ok: runtime.ok, containers: live.length,
-        detail: live.length ? `${live.length} container(s), each with its credential proxy and egress proxy on its own sockets` : 'no container running; each one gets its own credential and egress proxy',
+        ok: down.length === 0, containers: live.length,
+        detail: down.length ? `not listening for ${down.map((c) => c.container).join(', ')}: those containers cannot reach the model or the web; stop them (Containers) and the next message starts fresh ones`
+          : live.length ? `listening for all ${live.length} container(s): one credential proxy and one egress proxy each, on its own sockets`
+          : 'no container running; each one gets its own credential and egress proxy',
       },
       channels: status.channels.map((c) => ({ name: c.name, ...(c.health ? { ...c.health, since: iso(c.health.since) } : { state: 'connected' }) })),
       containers: { live: live.length, busy: live.filter((c) => c.busy).length, pool: status.pool },

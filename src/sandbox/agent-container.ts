@@ -226,6 +226,8 @@ export class AgentContainer extends EventEmitter {
   }
 
   get alive(): boolean { return !this.exitReason; }
+  /** Both of its proxies (credentials, egress) still listen on its sockets. */
+  get proxiesListening(): boolean { return this.proxy.listening && this.egress.listening; }
   get idle(): boolean { return !this.busy; }
 
   /**

@@ -83,6 +83,8 @@ export type ModelCall = Partial<MeteredUsage> & {
 export interface CredentialProxy {
   /** Makes the token useless from now on; in-flight streams are cut. */
   revoke(): void;
+  /** Whether it still accepts connections on its socket (the dashboard's health view). */
+  readonly listening: boolean;
   close(): Promise<void>;
 }
 
@@ -293,6 +295,7 @@ export async function startCredentialProxy(opts: CredentialProxyOptions): Promis
       revoked = true;
       for (const r of inFlight) r.destroy();
     },
+    get listening() { return server.listening && !revoked; },
     close: () => new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();

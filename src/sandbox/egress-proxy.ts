@@ -66,6 +66,8 @@ export interface EgressDecision {
 export interface EgressProxy {
   /** Cuts every open request and tunnel and refuses new ones. */
   revoke(): void;
+  /** Whether it still accepts connections on its socket (the dashboard's health view). */
+  readonly listening: boolean;
   close(): Promise<void>;
 }
 
@@ -321,6 +323,7 @@ export async function startEgressProxy(opts: EgressProxyOptions): Promise<Egress
   };
   return {
     revoke,
+    get listening() { return server.listening; },
     close: () => new Promise<void>((resolve) => {
       revoke();
       server.close(() => resolve());

@@ -278,8 +278,9 @@ export const MIGRATIONS: string[] = [
    );`,
   // The dashboard (src/dashboard/): usage by provider and model next to the
   // per-conversation daily rows the budget reads (the charts split by both);
-  // single-use login codes and browser sessions, both stored only as hashes
-  // of their secrets, so a copy of the database opens no session.
+  // single-use login codes and browser sessions. A login code and a session
+  // cookie are stored only as hashes, so a copy of the database opens no
+  // session (a session's CSRF token is kept as is: it is no use without the cookie).
   `CREATE TABLE usage_models (
      conversation_id TEXT NOT NULL,
      day TEXT NOT NULL,
