@@ -54,3 +54,12 @@ export function Mono(props: { text: string | null | undefined; max?: number }) {
 export function When(props: { iso: string | null | undefined; text: string }) {
   return html`<time datetime=${props.iso ?? undefined} title=${props.iso ?? undefined}>${props.text}</time>`;
 }
+
+/**
+ * A server message as text, with its `backticked` parts (commands to run) shown as code.
+ *
+ *   <${WithCode} text="Run `nanoclaw dashboard` for a new one." />
+ */
+export function WithCode(props: { text: string }) {
+  return html`${props.text.split('`').map((part, i) => (i % 2 ? html`<code>${part}</code>` : part))}`;
+}

@@ -1,5 +1,5 @@
 /**
- * Containers: every live container (its conversation, security profile, uptime, memory and pids)
+ * Containers: every live container (its conversation, security profile and OCI runtime, uptime, memory and pids)
  * with a Stop button that asks first, the warm pool, and the containers that ended lately with
  * the reason each one ended.
  */
@@ -38,7 +38,7 @@ export function ContainersPage() {
         <tbody>${list.containers.map((c) => html`<tr data-testid="container-row" data-name=${c.name}>
           <td><${Mono} text=${c.name} /></td>
           <td>${c.conversation ? html`<a href=${conversationPath(c.conversation)}><${Mono} text=${c.conversation} /></a>` : html`<span class="muted">pool</span>`}</td>
-          <td><${Badge} tone=${c.profile === 'runsc' ? 'ok' : 'idle'}>${c.profile}<//></td>
+          <td><${Badge} tone=${c.runtime === 'runsc' ? 'ok' : 'idle'}>${c.profile} · ${c.runtime}<//></td>
           <td>${c.busy ? html`<${Badge} tone="busy">busy<//>` : html`<${Badge} tone="idle">${c.state || 'idle'}<//>`}</td>
           <td><${When} iso=${c.createdAt} text=${duration(c.uptimeSec)} /></td>
           <td class="num">${bytes(c.memoryBytes)}${c.memoryLimitBytes ? html`<span class="muted"> / ${bytes(c.memoryLimitBytes)}</span>` : null}</td>
@@ -50,7 +50,7 @@ export function ContainersPage() {
       </table></div>`}
       <${Card} title="Recently ended" wide>
         <div data-testid="containers-recent">
-          ${list.recent.length === 0 ? html`<${Empty}>None ended since the gateway started.<//>` : html`<div class="table-wrap"><table>
+          ${list.recent.length === 0 ? html`<${Empty}>No container has ended yet.<//>` : html`<div class="table-wrap"><table>
             <thead><tr><th>Name</th><th>Conversation</th><th>Started</th><th>Ended</th><th>Reason</th></tr></thead>
             <tbody>${list.recent.map((c) => html`<tr>
               <td><${Mono} text=${c.name} /></td>

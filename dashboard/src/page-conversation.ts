@@ -52,10 +52,9 @@ export function ConversationPage(props: { id: string }) {
           ${c.title ? html`<div><dt>Title</dt><dd>${c.title}</dd></div>` : null}
           <div><dt>Container</dt><dd>${c.container ? html`<${Mono} text=${c.container} />` : html`<span class="muted">none</span>`}</dd></div>
           <div><dt>Memory</dt><dd>${c.memory ? 'persistent memory on' : 'off'}</dd></div>
-          <div><dt>Usage</dt><dd>${count(c.usage.requests)} requests · ${count(c.usage.tokens)} tokens · ${usd(c.usage.costUsd)}</dd></div>
+          <div><dt>Usage</dt><dd>${count(c.usage.requests)} ${c.usage.requests === 1 ? 'request' : 'requests'} · ${count(c.usage.tokens)} tokens · ${usd(c.usage.costUsd)}</dd></div>
           <div><dt>Last active</dt><dd><${When} iso=${c.lastActiveAt} text=${ago(c.lastActiveAt)} /></dd></div>
-          <div><dt>Egress allowlist</dt><dd>${d!.egress.length ? d!.egress.map((h) => html`<${Mono} text=${h} /> `) : html`<span class="muted">none of its own</span>`}
-            <a class="small" href="/dash/egress">Egress</a></dd></div>
+          <div><dt>Egress allowlist</dt><dd>${d!.egress.length ? d!.egress.map((h) => html`<${Mono} text=${h} /> `) : html`<span class="muted">none of its own</span>`}${' · '}<a class="small" href="/dash/egress">Egress</a></dd></div>
         </dl>
       <//>
     </div>` : null}

@@ -8,6 +8,7 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import { api } from './api';
+import { WithCode } from './blocks';
 import { html } from './html';
 import { navigate } from './router';
 import { session } from './session';
@@ -46,8 +47,8 @@ export function LoginPage() {
       ${state.busy
         ? html`<p class="muted">Signing in…</p>`
         : html`<div data-testid="login-error" role="alert">
-            <p class="note note-error">${state.error}</p>
-            <p>${NEW_LINK_HINT}</p>
+            <p class="note note-error"><${WithCode} text=${state.error} /></p>
+            ${state.error?.includes('nanoclaw dashboard') ? null : html`<p>${NEW_LINK_HINT}</p>`}
           </div>`}
     </div>
   </div>`;

@@ -5,15 +5,18 @@
  *   await act(() => api('/pairing/approve', { body: { code } }), (r) => `Approved ${r.approved.sender}.`);
  */
 import { signal } from '@preact/signals';
+import { WithCode } from './blocks';
 import { html } from './html';
+import { route } from './router';
 
-interface Toast { text: string; error: boolean; n: number }
+/** `path`: the page it was shown on; it is not carried to other pages. */
+interface Toast { text: string; error: boolean; n: number; path: string }
 const current = signal<Toast | null>(null);
 let hideTimer: ReturnType<typeof setTimeout> | undefined;
 let counter = 0;
 
 export function showToast(text: string, error = false): void {
-  current.value = { text, error, n: ++counter };
+  current.value = { text, error, n: ++counter, path: route.value };
   clearTimeout(hideTimer);
   hideTimer = setTimeout(() => { current.value = null; }, error ? 12_000 : 6_000);
 }
@@ -35,9 +38,9 @@ export async function act<T>(action: () => Promise<T>, describe: (result: T) => 
 
 export function ToastHost() {
   const toast = current.value;
-  if (!toast) return null;
+  if (!toast || toast.path !== route.value) return null;
   return html`<div class=${toast.error ? 'toast toast-error' : 'toast'} role=${toast.error ? 'alert' : 'status'} key=${toast.n}>
-    <span data-testid="toast" data-error=${toast.error ? 'true' : 'false'}>${toast.text}</span>
+    <span data-testid="toast" data-error=${toast.error ? 'true' : 'false'}><${WithCode} text=${toast.text} /></span>
     <button type="button" class="link" aria-label="Dismiss" onClick=${() => { current.value = null; }}>×</button>
   </div>`;
 }

@@ -54,7 +54,7 @@ export interface ConversationDetail {
 }
 
 export interface ContainerInfo {
-  name: string; conversation: string | null; state: string; profile: string; createdAt: string | null; uptimeSec: number;
+  name: string; conversation: string | null; state: string; profile: string; runtime: string; createdAt: string | null; uptimeSec: number;
   memoryBytes: number | null; memoryLimitBytes: number | null; pids: number | null; busy: boolean;
 }
 export interface EndedContainer { name: string; conversation: string | null; createdAt: string | null; endedAt: string | null; reason: string | null }
