@@ -12,7 +12,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$NANOCLAW_ROOT"
-UNIT="agent-plan dashboard-server runner-skills tasks-schedule scheduler task-ops skills skill-ops setup-provider attachment-store attachments builtin-state builtin-providers builtin-tools fake-openai mcp-tools audit audit-durability channel-format control-channel credential-proxy delivery docs egress-policy egress-proxy fake-anthropic mount-policy planted-links runtime-apple setup-scripts store host-tools turn-indicators"
+UNIT="agent-plan dashboard-server text-deltas runner-skills tasks-schedule scheduler task-ops skills skill-ops setup-provider attachment-store attachments builtin-state builtin-providers builtin-tools fake-openai mcp-tools audit audit-durability channel-format control-channel credential-proxy delivery docs egress-policy egress-proxy fake-anthropic mount-policy planted-links runtime-apple setup-scripts store host-tools turn-indicators"
 ALONE="failures lifecycle turns pool"
 # Run a second time with the runner on Node (the default is Bun), so both runtimes stay tested end to end.
 ON_NODE="e2e builtin-engine"

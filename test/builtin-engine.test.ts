@@ -16,6 +16,7 @@ import { startFakeAnthropic, type FakeAnthropic, type MessagesRequest } from '..
 import { startFakeOpenAI, type FakeOpenAI } from '../src/devtools/fake-openai.ts';
 import type { Failure } from '../src/devtools/fake-failure.ts';
 import { REAL_KEY, startHarness, type Harness } from './support/harness.ts';
+import { assertTextStreams } from './support/turns.ts';
 
 const OPENAI_KEY = 'sk-openai-REAL-KEY-fedcba9876543210';
 
@@ -60,6 +61,10 @@ describe('the built-in engine against the Anthropic Messages API stand-in', () =
     assert.match(JSON.stringify(req.body?.system), /sandboxed Linux container/);
     const env = await h.ask('b-echo', 'tool: shell {"command":"env | grep -c sk-ant-test-REAL || true; id -u"}');
     assert.match(env, /^Tool output:\n0\n61000\n\nExit code 0\.$/);
+  });
+
+  it('streams the agent\'s text as the model writes it (text_delta), then its whole text', async () => {
+    await assertTextStreams(h, 'b-deltas');
   });
 
   it('runs a tool loop over several steps and reports each step as progress', async () => {

@@ -273,6 +273,26 @@ describe('the dashboard in a real browser', { skip: chromiumSkipReason(), timeou
     await screenshot(page, 'conversation-stopped');
   });
 
+  it('shows the agent\'s text as the model writes it, then its whole text', async () => {
+    const { page } = victim;
+    const chat = 'dash-stream';
+    const conv = apiConversationId(chat);
+    assert.match(await h.ask(chat, 'hello'), /Echo: hello/);
+    await page.goto(`${victim.origin}/dash/conversations/${conv}`);
+    await page.getByTestId('page-conversation').waitFor();
+    // The stand-in writes a 16-character delta every 100 ms: about four seconds.
+    const sentence = 'Streaming, word by word: the live view shows what the model writes while it writes it, and then the whole answer once it is done.';
+    const answered = h.send(chat, `slowly: ${sentence}`);
+    const streaming = page.locator('[data-testid="turn-entry"][data-kind="text"][data-streaming="true"]');
+    await streaming.waitFor({ timeout: 20_000 });
+    const partial = (await streaming.innerText()).replace(/^.*agent\s*/s, '').trim();
+    assert.ok(partial.length > 0 && partial.length < sentence.length && sentence.startsWith(partial.replace(/▍$/, '')), `part of the sentence while it is written: ${partial}`);
+    await screenshot(page, 'conversation-streaming');
+    assert.equal((await answered).status, 200);
+    const done = page.locator('[data-testid="turn-entry"][data-kind="text"]').last();
+    await pollUntil('the whole text replaces the deltas', async () => (await done.getAttribute('data-streaming')) === null && (await done.innerText()).includes(sentence), 20_000);
+  });
+
   it('approves a pending sender on the pairing page, audited as the session', async () => {
     const { page, session } = victim;
     const pending = h.app.gateway.senders.requestPairing('telegram', '424242');

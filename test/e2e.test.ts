@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { startHarness, REAL_KEY, type Harness } from './support/harness.ts';
+import { assertTextStreams } from './support/turns.ts';
 
 const runtimes = ['runc', ...(execFileSync('docker', ['info', '--format', '{{json .Runtimes}}'], { encoding: 'utf8' }).includes('runsc') ? ['runsc'] : [])];
 
@@ -57,6 +58,10 @@ for (const runtime of runtimes) describe(`end to end (${runtime}): HTTP API -> h
     assert.match(stream, /event: progress\ndata: .*"tool":"Bash"/);
     assert.match(stream, /event: progress\ndata: .*streamed-output/);
     assert.match(stream, /event: outbound\ndata: .*Tool output/);
+  });
+
+  it('streams the agent\'s text as the model writes it (text_delta), then its whole text', async () => {
+    await assertTextStreams(h, 'e2e-deltas');
   });
 
   it('keeps the real API key in the gateway: the model endpoint gets it, the container never does', async () => {

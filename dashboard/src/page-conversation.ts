@@ -82,7 +82,7 @@ function TurnLogView(props: { log: TurnLog }) {
   }, [entries.length]);
   return html`<ol class="turn-log" data-testid="turn-log" ref=${end} aria-live="polite">
     ${entries.length === 0 ? html`<li class="muted turn-empty">Nothing yet: what the agent does in its next turn shows here as it happens.</li>` : null}
-    ${entries.map((e) => html`<li key=${e.n} class=${`turn-entry k-${e.kind}${e.denied ? ' denied' : ''}`} data-testid="turn-entry" data-kind=${e.kind}>
+    ${entries.map((e) => html`<li key=${e.n} class=${`turn-entry k-${e.kind}${e.denied ? ' denied' : ''}${e.streaming ? ' streaming' : ''}`} data-testid="turn-entry" data-kind=${e.kind} data-streaming=${e.streaming ? 'true' : undefined}>
       <span class="k">${KIND_LABEL[e.kind]}</span>
       <span class="t"><${When} iso=${e.at} text=${clock(e.at)} /></span>
       <div class="b">

@@ -21,6 +21,8 @@ export interface TurnEntry {
   text?: string;
   /** For egress entries: whether the request went out. */
   denied?: boolean;
+  /** For text entries: still being written (text_delta); the step's whole text replaces it. */
+  streaming?: boolean;
 }
 
 export interface TurnLog {
@@ -69,6 +71,21 @@ function reply(log: TurnLog, message: OutMessage): TurnLog {
   return { ...next, replyIds: message.id !== undefined && message.id !== null ? [...log.replyIds.slice(-200), message.id] : log.replyIds };
 }
 
+/**
+ * The agent's text: a delta is added to the text being written (a new entry when there is
+ * none); the step's whole text then replaces it, since deltas sent before a reconnect may have
+ * been missed. A usage or egress entry may have come in between: the entry is found by kind.
+ */
+function streamText(log: TurnLog, text: string, delta: boolean): TurnLog {
+  let at = -1;
+  for (let i = log.entries.length - 1; i >= 0; i--) if (log.entries[i].kind === 'text' && log.entries[i].streaming) { at = i; break; }
+  if (at < 0) return push(log, { kind: 'text', title: 'agent', text, streaming: delta || undefined });
+  const entries = log.entries.slice();
+  const was = entries[at];
+  entries[at] = { ...was, text: cut(delta ? (was.text ?? '') + text : text), streaming: delta || undefined };
+  return { ...log, entries };
+}
+
 export function applyEvent(log: TurnLog, event: LiveEvent, conversation: string): TurnLog {
   if (event.name === 'ready') return { ...log, known: false };
   if (event.data.conversation !== conversation) return log;
@@ -95,6 +112,7 @@ export function applyEvent(log: TurnLog, event: LiveEvent, conversation: string)
     case 'turn_start':
       return push({ ...log, running: true, known: true, inboundId: e.inboundId, turnTokens: 0 }, { kind: 'start', title: `turn started${e.container ? ` in ${e.container}` : ''}` });
     case 'progress':
+      if (e.kind === 'text_delta' || e.kind === 'text') return streamText(log, str(e.text), e.kind === 'text_delta');
       if (e.kind === 'tool_use') return push(log, { kind: 'tool_use', title: e.tool || 'tool', text: str(e.text) });
       if (e.kind === 'tool_result') return push(log, { kind: 'tool_result', title: `${e.tool || 'tool'} result`, text: str(e.text) });
       return push(log, { kind: 'text', title: 'agent', text: str(e.text) });
@@ -105,7 +123,8 @@ export function applyEvent(log: TurnLog, event: LiveEvent, conversation: string)
       return push(log, { kind: 'reply', title: 'question', text: `${str(e.question)}${choices}` });
     }
     case 'turn_end': {
-      let next = log;
+      // Text still marked as being written is as complete as it will get.
+      let next = log.entries.some((x) => x.streaming) ? { ...log, entries: log.entries.map((x) => (x.streaming ? { ...x, streaming: undefined } : x)) } : log;
       for (const r of Array.isArray(e.replies) ? e.replies : []) next = reply(next, r);
       return push({ ...next, running: false, known: true }, { kind: 'end', title: `turn ended · ${next.turnTokens.toLocaleString()} tokens` });
     }

@@ -101,7 +101,7 @@ export interface TurnEvent {
   type: 'accepted' | 'turn_start' | 'progress' | 'outbound' | 'question' | 'turn_end' | 'container';
   inboundId?: number | string;
   container?: string;
-  kind?: 'text' | 'tool_use' | 'tool_result';
+  kind?: 'text' | 'text_delta' | 'tool_use' | 'tool_result';
   tool?: string;
   text?: string;
   message?: OutMessage;

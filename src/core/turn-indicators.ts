@@ -58,7 +58,8 @@ export class TurnIndicators {
         const turn = this.current(ev);
         // The agent goes on (after an answer, say): typing shows again.
         turn?.typing?.resume();
-        turn?.progress?.update(doing(ev));
+        // Text as it streams is for live views; the step's whole text says what the agent does.
+        if (ev.kind !== 'text_delta') turn?.progress?.update(doing(ev));
       } else if (ev.type === 'question') {
         // Nobody is typing while the agent waits for the person's answer.
         const turn = this.current(ev);

@@ -21,7 +21,7 @@
  * What the model answers is the script in ./fake-anthropic/script.ts (its
  * header lists the rules: `run: <cmd>` calls Bash, `tool: <name> <json>`
  * calls any tool offered (a bare name is one of the host's tools),
- * `sleep: <ms>` waits, tool results are quoted back, anything else is echoed).
+ * `sleep: <ms>` waits, `slowly: <text>` streams it at a model's pace, tool results are quoted back, anything else is echoed).
  *
  *   const fake = await startFakeAnthropic();
  *   const client = new Anthropic({ apiKey: 'test', baseURL: fake.url });
@@ -147,7 +147,11 @@ export class FakeAnthropic extends FakeApiServer<RecordedRequest> {
     if (body.stream === true) {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', ...(gzip ? { 'content-encoding': 'gzip' } : {}) });
       if (!gzip) {
-        for (const f of streamFrames(message)) res.write(f);
+        for (const f of streamFrames(message)) {
+          if (reply.frameDelayMs) await new Promise((r) => setTimeout(r, reply.frameDelayMs));
+          if (res.destroyed) return;
+          res.write(f);
+        }
         return void res.end();
       }
       // Flushed per frame, so the client gets (compressed) events as they happen, not one block at the end.

@@ -57,7 +57,8 @@ export class TerminalChannel implements Channel {
     let convId = '';
     const off = host.onTurn((ev: TurnEvent) => {
       if (ev.conversationId !== convId) return;
-      if (ev.type === 'progress') write({ type: 'progress', kind: ev.kind, tool: ev.tool, text: ev.text });
+      // The chat prints each step's whole text and tool calls, not the text as it streams.
+      if (ev.type === 'progress' && ev.kind !== 'text_delta') write({ type: 'progress', kind: ev.kind, tool: ev.tool, text: ev.text });
       else if (ev.type === 'turn_end') write({ type: 'turn_end' });
     });
     sock.on('close', () => { this.clients.delete(sock); off(); });

@@ -24,6 +24,8 @@
  *      every tool named; otherwise `No such tool: <name>.`, and
  *      `Not a JSON object: <input>` for an input that does not parse as one;
  *    - a line starting with `sleep: <ms>` -> waits that long, then `Slept <ms> ms.`;
+ *    - a line starting with `slowly: <text>` -> `<text>`, streamed a 16-character
+ *      delta every 100 ms, as a model writing at its own pace (live views);
  *    - anything else -> `Echo: <text>`.
  *
  * The rules apply to agent turns only: requests that offer tools. Claude Code
@@ -35,10 +37,11 @@
  */
 import type { ContentBlockParam, MessagesRequest, ReplyBlock } from './wire.ts';
 
-/** An answer: the blocks to send and an optional delay before sending them. */
+/** An answer: the blocks to send, an optional delay before sending them, and an optional pause between streamed events. */
 export interface Reply {
   blocks: ReplyBlock[];
   delayMs?: number;
+  frameDelayMs?: number;
 }
 
 /**
@@ -100,6 +103,9 @@ export function defaultScript(body: MessagesRequest): Reply {
 
   const sleep = /^sleep: (\d+)/m.exec(userText);
   if (sleep) return { ...text(`Slept ${sleep[1]} ms.`), delayMs: Number(sleep[1]) };
+
+  const slowly = /^slowly: (.+)$/m.exec(userText);
+  if (slowly) return { ...text(slowly[1]), frameDelayMs: 100 };
 
   return text(`Echo: ${userText}`);
 }
