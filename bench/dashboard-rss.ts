@@ -1,11 +1,9 @@
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { chromiumSkipReason, launchChromium } from '../test/support/browser.ts';
 import type { Cleanup } from './cleanup.ts';
+import { startGatewayProcess } from './gateway-rss.ts';
 
 /** One reading of /proc/<pid>/status, in kB. */
 export interface RssSample {
@@ -47,57 +45,17 @@ export async function measureDashboardRss(opts: { root: string; fakeUrl: string;
   const skip = chromiumSkipReason();
   if (skip) throw new Error(`cannot measure the dashboard: ${skip}`);
   const openMs = opts.openMs ?? 10_000;
-  const home = opts.cleanup.tempHome();
-  const port = await freePort();
-  const child = spawn(join(opts.root, 'bin/nanoclaw'), ['start'], {
-    cwd: opts.root,
-    env: {
-      PATH: process.env.PATH,
-      DOCKER_SOCKET: process.env.DOCKER_SOCKET,
-      NANOCLAW_HOME: home,
-      ANTHROPIC_API_KEY: 'bench',
-      ANTHROPIC_BASE_URL: opts.fakeUrl,
-      NANOCLAW_CHANNELS_API_PORT: String(port),
-      NANOCLAW_LOG: 'warn',
-      NANOCLAW_CONTAINER_PRESTART: '0',
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => { stderr += d.toString('utf8'); });
-  let exited = false;
-  const exit = new Promise<void>((resolve) => child.once('exit', () => { exited = true; resolve(); }));
-  const stop = async () => {
-    if (exited) return;
-    child.kill('SIGTERM');
-    if (await Promise.race([exit.then(() => true), sleep(15_000, false)])) return;
-    child.kill('SIGKILL');
-    await exit;
-  };
-  opts.cleanup.defer(stop);
-
-  const base = `http://127.0.0.1:${port}`;
-  const t0 = performance.now();
-  while (!(await fetch(`${base}/api/v1/health`).then((r) => r.ok, () => false))) {
-    if (exited) throw new Error(`the gateway (nanoclaw start) exited during start-up: ${stderr.trim() || 'no output'}`);
-    if (performance.now() - t0 > 30_000) throw new Error(`the gateway did not answer ${base}/api/v1/health within 30 s: ${stderr.trim()}`);
-    await sleep(50);
-  }
-  const sample = (): RssSample & { peakKb: number } => {
-    if (exited) throw new Error(`the gateway exited during the measurement: ${stderr.trim()}`);
-    const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-    const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-    return { rssKb: field('VmRSS'), anonKb: field('RssAnon'), fileKb: field('RssFile'), peakKb: field('VmHWM') };
-  };
+  const gw = await startGatewayProcess(opts);
+  const base = `http://127.0.0.1:${gw.port}`;
   const reading = (): RssSample => {
-    const { peakKb: _peak, ...rss } = sample();
+    const { peakKb: _peak, ...rss } = gw.status();
     return rss;
   };
   await sleep(opts.settleMs);
   const idle = reading();
 
   // A login link as `nanoclaw dashboard --print` gets it (the token is the gateway's bearer token, made at start).
-  const token = readFileSync(join(home, 'api-token'), 'utf8').trim();
+  const token = readFileSync(join(gw.home, 'api-token'), 'utf8').trim();
   const res = await fetch(`${base}/api/v1/dashboard/link`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{}' });
   if (!res.ok) throw new Error(`POST /api/v1/dashboard/link answered ${res.status}: ${await res.text()}`);
   const { url } = await res.json() as { url: string };
@@ -116,18 +74,7 @@ export async function measureDashboardRss(opts: { root: string; fakeUrl: string;
   await browser.close();
 
   await sleep(opts.settleMs);
-  const { peakKb, ...closed } = sample();
-  await stop();
-  return { pid: child.pid!, idle, open, closed, peakRssKb: peakKb, openMs, streamStatus };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
+  const { peakKb, ...closed } = gw.status();
+  await gw.stop();
+  return { pid: gw.pid, idle, open, closed, peakRssKb: peakKb, openMs, streamStatus };
 }

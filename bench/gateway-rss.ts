@@ -38,11 +38,44 @@ export async function measureGatewayRss(opts: {
   /** Puts files into the gateway's home before it starts (a channel's session). */
   prepare?: (home: string) => Promise<void>;
 }): Promise<GatewayRss> {
+  const gw = await startGatewayProcess({ ...opts, env: { NANOCLAW_CONTAINER_PRESTART: String(opts.prestart), ...opts.env } });
+  let poolContainer: ContainerMemory | undefined;
+  if (opts.prestart > 0) {
+    const deadline = performance.now() + 60_000;
+    while ((await containersOf(gw.home)).length < opts.prestart) {
+      if (performance.now() > deadline) throw new Error(`the gateway did not pre-start ${opts.prestart} container(s) within 60 s: ${gw.stderr()}`);
+      await sleep(100);
+    }
+    await waitUntilQuiet(gw.home);
+  }
+  await sleep(opts.settleMs);
+  const status = gw.status();
+  if (opts.prestart > 0) poolContainer = await containerMemory((await containersOf(gw.home))[0]);
+  await gw.stop();
+  return { prestart: opts.prestart, pid: gw.pid, startMs: gw.startMs, rssKb: status.rssKb, peakRssKb: status.peakKb, anonKb: status.anonKb, fileKb: status.fileKb, poolContainer };
+}
+
+/** A gateway process's memory from /proc/<pid>/status, in kB. */
+export interface ProcStatus { rssKb: number; anonKb: number; fileKb: number; peakKb: number }
+
+/**
+ * `nanoclaw start` as a child process on a temporary home of its own,
+ * through bin/nanoclaw as an operator starts it (it execs node with the
+ * gateway's flags: same pid), answering its HTTP API on a free port. Stopped
+ * by `stop()` or at cleanup.
+ *
+ *   const gw = await startGatewayProcess({ root, fakeUrl, cleanup });
+ *   gw.status().rssKb; await gw.stop();
+ */
+export async function startGatewayProcess(opts: {
+  root: string; fakeUrl: string; cleanup: Cleanup;
+  env?: Record<string, string>;
+  prepare?: (home: string) => Promise<void>;
+}): Promise<{ home: string; port: number; pid: number; startMs: number; status(): ProcStatus; stderr(): string; stop(): Promise<void> }> {
   const home = opts.cleanup.tempHome();
   await opts.prepare?.(home);
   const port = await freePort();
   const t0 = performance.now();
-  // bin/nanoclaw, as an operator starts it (it execs node with the gateway's flags: same pid).
   const child = spawn(join(opts.root, 'bin/nanoclaw'), ['start'], {
     cwd: opts.root,
     env: {
@@ -53,7 +86,7 @@ export async function measureGatewayRss(opts: {
       ANTHROPIC_BASE_URL: opts.fakeUrl,
       NANOCLAW_CHANNELS_API_PORT: String(port),
       NANOCLAW_LOG: 'warn',
-      NANOCLAW_CONTAINER_PRESTART: String(opts.prestart),
+      NANOCLAW_CONTAINER_PRESTART: '0',
       ...opts.env,
     },
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -80,24 +113,16 @@ export async function measureGatewayRss(opts: {
     if (ok) break;
     await sleep(50);
   }
-  const startMs = performance.now() - t0;
-
-  let poolContainer: ContainerMemory | undefined;
-  if (opts.prestart > 0) {
-    const deadline = performance.now() + 60_000;
-    while ((await containersOf(home)).length < opts.prestart) {
-      if (performance.now() > deadline) throw new Error(`the gateway did not pre-start ${opts.prestart} container(s) within 60 s: ${stderr.trim()}`);
-      await sleep(100);
-    }
-    await waitUntilQuiet(home);
-  }
-  await sleep(opts.settleMs);
-  if (exited) throw new Error(`the gateway exited while idle: ${stderr.trim()}`);
-  const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-  if (opts.prestart > 0) poolContainer = await containerMemory((await containersOf(home))[0]);
-  await stop();
-  return { prestart: opts.prestart, pid: child.pid!, startMs, rssKb: field('VmRSS'), peakRssKb: field('VmHWM'), anonKb: field('RssAnon'), fileKb: field('RssFile'), poolContainer };
+  return {
+    home, port, pid: child.pid!, startMs: performance.now() - t0, stop,
+    stderr: () => stderr.trim(),
+    status: () => {
+      if (exited) throw new Error(`the gateway exited during the measurement: ${stderr.trim()}`);
+      const text = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+      const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN);
+      return { rssKb: field('VmRSS'), anonKb: field('RssAnon'), fileKb: field('RssFile'), peakKb: field('VmHWM') };
+    },
+  };
 }
 
 function freePort(): Promise<number> {

@@ -114,7 +114,7 @@ export async function startApp(opts: {
   const gateway = new Gateway({ config, layout, store, runtime, providers, log, audit, onModelRequest: opts.onModelRequest, transcriber, clock: opts.clock });
   // The one place that wires config to channel implementations.
   const api = config.channels.api;
-  const name = dashboardName(layout.home);
+  const name = dashboardName(layout);
   const dashboard: Hono<any> | undefined = config.dashboard.enabled && api.enabled && LOOPBACK_HOSTS.has(api.host) ? dashboardRoutes({
     db, clock: opts.clock ?? Date.now, audit, auditFile: auditLogPath(layout.home),
     limits: { idleMs: config.dashboard.idleHours * 3600_000, maxAgeMs: config.dashboard.maxAgeDays * 86_400_000 },

@@ -36,7 +36,7 @@ let now = Date.parse('2026-12-02T10:00:00Z');
 const clock = () => now;
 const runtime = { version: async () => 'Test Engine 1.0' } as unknown as ContainerRuntime;
 const gateway = new Gateway({ config, layout: home, store, runtime, providers: Providers.load(config, new Secrets(home.secrets, {})), log: createLogger('error'), audit: (e) => auditLog.append(e) });
-const name = dashboardName(home.home);
+const name = dashboardName(home);
 let port = 0;
 let server: ServerType;
 const host = () => `${name}:${port}`;

@@ -208,7 +208,7 @@ describe('HTTP API: authentication, validation and idempotent retries', () => {
     }
     assert.ok(!h.app.store.pendingInbound().some((m) => m.text === 'path trick'), 'no trick reached the store');
     assert.deepEqual(tree(h.home), before, 'no file or folder appeared in the home folder');
-    const top = readdirSync(h.home).filter((f) => !/^(nanoclaw\.db(-wal|-shm)?|api-token|gateway\.pid|chat\.sock|run|conversations|memory|memory-history|global|skills|attachments|audit\.log(\.head|\.lock)?)$/.test(f));
+    const top = readdirSync(h.home).filter((f) => !/^(nanoclaw\.db(-wal|-shm)?|api-token|gateway\.pid|chat\.sock|run|conversations|memory|memory-history|global|skills|attachments|dashboard-name|audit\.log(\.head|\.lock)?)$/.test(f));
     assert.deepEqual(top, [], 'the home folder holds only its fixed layout');
     for (const escaped of ['etc', 'pwned', 'x', 'passwd']) assert.equal(existsSync(join(h.home, '..', escaped)), false, escaped);
     assert.equal(existsSync('/tmp/pwned'), false);

@@ -43,6 +43,8 @@ export function homeLayout(home: string) {
      */
     skills: join(home, 'skills'),
     skillsLive: join(home, 'skills', 'live'),
+    /** The dashboard's per-install host name (dashboard/install-name.ts). */
+    dashboardName: join(home, 'dashboard-name'),
   };
 }
 

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import type { HomeLayout } from '../config/home.ts';
 
 const ALPHABET = 'abcdefghijkmnpqrstuvwxyz23456789';
 const NAME = /^nanoclaw-[a-z0-9]{10}\.localhost$/;
@@ -14,10 +14,10 @@ const NAME = /^nanoclaw-[a-z0-9]{10}\.localhost$/;
  * name of its own keeps the `__Host-` cookie to the dashboard, and the exact
  * Host check refuses DNS-rebinding pages, which arrive under their own name.
  *
- *   dashboardName(home)   // 'nanoclaw-k3x9q2mf7d.localhost', the same every time
+ *   dashboardName(layout)   // 'nanoclaw-k3x9q2mf7d.localhost', the same every time
  */
-export function dashboardName(home: string): string {
-  const file = join(home, 'dashboard-name');
+export function dashboardName(layout: Pick<HomeLayout, 'dashboardName'>): string {
+  const file = layout.dashboardName;
   try {
     const name = readFileSync(file, 'utf8').trim();
     if (NAME.test(name)) return name;
