@@ -139,7 +139,7 @@ export async function startApp(opts: {
     host: api.host, port: api.port, token, store, maxBodyBytes: api.maxBodyBytes,
     admin: {
       status: () => gateway.status(),
-      approvePairing: (code, actor) => gateway.approvePairing(code, actor),
+      approvePairing: (code, actor) => gateway.owner.approvePairing(code, actor),
       openQuestion: (id) => gateway.openQuestion(id),
       manage: (area, op, args, actor) => gateway.manage(area, op, args, actor),
       attachmentRoot: layout.attachments,

@@ -361,18 +361,10 @@ describe('protocol 5: engines, providers and MCP servers', () => {
   });
 });
 
-describe('protocol 7: text as the model streams it', () => {
-  it('is version 7', () => assert.equal(PROTOCOL_VERSION, 7));
-
-  it('takes text_delta progress, bounded like any progress text', () => {
-    assert.ok(RunnerToHost.safeParse({ type: 'progress', id: '1', kind: 'text_delta', text: 'Hel' }).success);
-    assert.equal(RunnerToHost.safeParse({ type: 'progress', id: '1', kind: 'text_delta', text: 'x'.repeat(LIMITS.text + 1) }).success, false);
-    assert.equal(RunnerToHost.safeParse({ type: 'progress', id: '1', kind: 'thinking', text: 'hm' }).success, false, 'no other kinds');
-  });
-});
-
 describe('protocol 6: the task and skill host tools', () => {
   const call = { type: 'call', id: 'm1', call: 1 };
+
+  it('is version 6', () => assert.equal(PROTOCOL_VERSION, 6));
 
   it('schedule_task, list_tasks, change_task and propose_skill take strict, bounded input', () => {
     assert.deepEqual([...HOST_TOOLS].slice(4), ['schedule_task', 'list_tasks', 'change_task', 'propose_skill']);

@@ -4,6 +4,7 @@
  * clients talking to the socket as the container's engine does (raw HTTP, and
  * the real `@anthropic-ai/sdk` with a fetch that dials the socket).
  */
+import { UsageMeter } from '../src/sandbox/usage-meter.ts';
 import Anthropic from '@anthropic-ai/sdk';
 import assert from 'node:assert/strict';
 import { EventEmitter, once } from 'node:events';
@@ -235,6 +236,29 @@ describe('credential proxy (container token in, real key out)', () => {
     assert.equal(usage.length, 1);
     assert.ok(usage[0].inputTokens > 0 && usage[0].outputTokens > 0, JSON.stringify(usage));
     assert.deepEqual(usage[0], { provider: 'anthropic', model: MODEL, inputTokens: message.usage.input_tokens, outputTokens: message.usage.output_tokens, cacheWriteTokens: 0, cacheReadTokens: 0 });
+  });
+
+  it('hands on the answer\'s text as it streams (live views), and nothing from a whole answer', async () => {
+    const texts: string[] = [];
+    const { socketPath, token } = await proxy({ onText: (t) => texts.push(t) });
+    const client = new Anthropic({ apiKey: token, baseURL: 'http://model.invalid', maxRetries: 0, fetch: unixFetch(socketPath) as any });
+    const message = await client.messages
+      .stream({ model: MODEL, max_tokens: 256, tools: [BASH_TOOL], messages: [{ role: 'user', content: 'a sentence long enough to come in several pieces' }] })
+      .finalMessage();
+    const said = message.content.map((b) => (b.type === 'text' ? b.text : '')).join('');
+    assert.ok(texts.length > 1, JSON.stringify(texts));
+    assert.equal(texts.join(''), said);
+    texts.length = 0;
+    await client.messages.create({ model: MODEL, max_tokens: 256, tools: [BASH_TOOL], messages: [{ role: 'user', content: 'whole, please' }] });
+    assert.deepEqual(texts, []);
+  });
+
+  it('reads the text of an OpenAI-compatible stream too, one piece per chunk', () => {
+    const texts: string[] = [];
+    const meter = new UsageMeter('text/event-stream', 'openai', (t) => texts.push(t));
+    const chunk = (content: string | null) => `data: ${JSON.stringify({ choices: [{ index: 0, delta: content === null ? {} : { content } }] })}\n\n`;
+    for (const c of [chunk('Hel'), chunk('lo'), chunk(null), chunk(' there'), 'data: [DONE]\n\n']) meter.push(Buffer.from(c));
+    assert.deepEqual(texts, ['Hel', 'lo', ' there']);
   });
 
   it('reads usage from a whole (non-streamed) answer', async () => {

@@ -48,7 +48,7 @@ describe('delivery failures through the gateway', () => {
   });
   it('tells the owner in their own chat when a reply to someone else could not be delivered', async () => {
     const { code } = h.app.gateway.senders.requestPairing('testchat', 'friend');
-    h.app.gateway.approvePairing(code!, 'test');
+    h.app.gateway.owner.approvePairing(code!, 'test');
     chat.failNext(new DeliveryError('permanent', 'Forbidden: user is deactivated'));
     chat.say('friend', 'friend', 'hello from a friend');
     const notice = await chat.nextTo('owner-1');

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TextDeltas } from '../runner/src/text-deltas.ts';
+import { TextDeltas } from '../src/core/text-deltas.ts';
 
 describe('text as the model streams it, gathered before it crosses to the host', () => {
   const recorder = () => {

@@ -1,11 +1,10 @@
 import net from 'node:net';
-import { CONTAINER_EGRESS_PORT, CONTAINER_PATHS, HostToRunner, LIMITS, PROTOCOL_VERSION, describeIssues, type ProgressKind, type RunnerToHost } from '../../src/protocol/messages.ts';
+import { CONTAINER_EGRESS_PORT, CONTAINER_PATHS, HostToRunner, LIMITS, PROTOCOL_VERSION, describeIssues, type RunnerToHost } from '../../src/protocol/messages.ts';
 import { LineReader } from '../../src/protocol/lines.ts';
 import { clip, fitOutcome } from './bounds.ts';
 import type { Engine, EngineEvents, EngineOptions } from './engines/engine.ts';
 import { HostTools } from './host-tools.ts';
 import { startModelBridge } from './model-bridge.ts';
-import { TextDeltas } from './text-deltas.ts';
 
 /**
  * The agent runner: the container's main process. It connects to the host's
@@ -35,19 +34,11 @@ async function main(): Promise<void> {
   // (HTTP_PROXY, with the container token as the password) at creation.
   await startModelBridge(CONTAINER_PATHS.egress, CONTAINER_EGRESS_PORT);
   const hostTools = new HostTools(send);
-  const progress = (id: string, kind: ProgressKind, text: string, tool?: string) =>
-    send({ type: 'progress', id, kind, text: clip(text, LIMITS.text), tool: tool ? clip(tool, LIMITS.name) : undefined });
-  const deltas = new TextDeltas((id, text) => progress(id, 'text_delta', text));
   const events: EngineEvents = {
     session: (sessionId) => { if (sessionId && sessionId.length <= LIMITS.id) send({ type: 'session', sessionId }); },
     // The tool's name comes from the model: clipped like any text.
-    progress: (id, kind, text, tool) => {
-      if (kind === 'text_delta') return deltas.add(id, text);
-      if (kind === 'text') deltas.drop(id); else deltas.flush(id);
-      progress(id, kind, text, tool);
-    },
+    progress: (id, kind, text, tool) => send({ type: 'progress', id, kind, text: clip(text, LIMITS.text), tool: tool ? clip(tool, LIMITS.name) : undefined }),
     turnEnd: (id, result) => {
-      deltas.drop(id);
       hostTools.endTurn(id);
       const fitted = fitOutcome(result);
       send(fitted.ok ? { type: 'turn_end', id, ok: true, replies: fitted.replies } : { type: 'turn_end', id, ok: false, code: fitted.code, error: fitted.error });

@@ -23,6 +23,7 @@ import { HostTools } from './host-tools.ts';
 import { channelHost } from './channel-host.ts';
 import { TurnIndicators } from './turn-indicators.ts';
 import { Management } from './management.ts';
+import { OwnerActions } from './owner-actions.ts';
 import type { OpResult } from './ops.ts';
 
 /** What channels see of a turn as it runs (channels/channel.ts). */
@@ -70,6 +71,8 @@ export class Gateway extends EventEmitter {
   private readonly indicators: TurnIndicators;
   /** Scheduled tasks and skills: their operations and the scheduler. */
   readonly management: Management;
+  /** What the owner may do from outside a chat (the dashboard): the chat commands' powers. */
+  readonly owner: OwnerActions;
 
   constructor(private readonly deps: GatewayDeps) {
     super();
@@ -82,6 +85,7 @@ export class Gateway extends EventEmitter {
     const containerDeps = {
       runtime, config, layout, providers,
       onUsage: (id: string, u: Parameters<Budget['cost']>[0]) => store.addUsage(id, u, budget.cost(u)),
+      onText: (id: string, text: string) => this.turns.streamed(id, text),
       onModelRequest: deps.onModelRequest,
       checkBudget: (id: string) => budget.check(id),
       audit: deps.audit,
@@ -103,6 +107,13 @@ export class Gateway extends EventEmitter {
       queued: (id) => {
         this.queue.kick(id);
         void this.delivery.wake(id);
+      },
+    });
+    this.owner = new OwnerActions({
+      commands: () => this.commandContext, senders: this.senders, audit: deps.audit,
+      containerNamed: (name) => {
+        const found = this.containers.entries().find(([, c]) => c.name === name);
+        return found && { conversationId: found[0], container: found[1] };
       },
     });
     this.hostTools = new HostTools({
@@ -318,7 +329,7 @@ export class Gateway extends EventEmitter {
       liveContainer: (id) => this.containers.live(id),
       stopStarting: (id) => this.turns.stopStarting(id),
       endContainer: (id, c, reason, endSession) => this.containers.end(id, c, reason, endSession),
-      approvePairing: (code, actor) => this.approvePairing(code, actor),
+      approvePairing: (code, actor) => this.owner.approvePairing(code, actor),
       tasks: this.management.tasks,
       skills: this.management.skills,
     };
@@ -331,48 +342,6 @@ export class Gateway extends EventEmitter {
       this.deps.store.addNotice(c.id, text);
       void this.delivery.wake(c.id);
     }
-  }
-
-  /** Approves a pairing code (from the owner's chat, the CLI or the API) and audits it. */
-  approvePairing(code: string, actor: string) {
-    const approved = this.senders.approve(code);
-    if (approved) this.deps.audit?.({ type: 'pairing.approved', actor, data: { channel: approved.channel, sender: approved.sender } });
-    return approved;
-  }
-
-  /** Refuses a pending pairing request (the dashboard's Reject): the sender must ask again for a new code. */
-  rejectPairing(channel: string, sender: string, actor: string): boolean {
-    if (this.senders.get(channel, sender)?.status !== 'pending') return false;
-    this.senders.revoke(channel, sender);
-    this.deps.audit?.({ type: 'pairing.rejected', actor, data: { channel, sender } });
-    return true;
-  }
-
-  /**
-   * A chat command (`/stop`, `/allow example.com`) run in a conversation as
-   * its owner, for the dashboard: it may do what the owner's chat commands
-   * do, and nothing more. Undefined when there is no such conversation.
-   */
-  async ownerCommand(conversationId: string, text: string, actor: string): Promise<string | undefined> {
-    const conv = this.deps.store.getConversation(conversationId);
-    const command = parseCommand(text);
-    if (!conv || !command) return undefined;
-    return runCommand(this.commandContext, conv, command, { owner: true, actor, via: 'the dashboard' });
-  }
-
-  /**
-   * Stops a conversation's container (the dashboard's Stop): a running turn
-   * ends as stopped, the session is kept, and the next message starts a new
-   * container that resumes it. False when no live container has that name.
-   */
-  async stopContainer(name: string, actor: string): Promise<boolean> {
-    const found = this.containers.entries().find(([, c]) => c.name === name);
-    if (!found) return false;
-    const [id, c] = found;
-    c.interrupt('stopped by the dashboard');
-    await this.containers.end(id, c, 'stopped by the dashboard', false);
-    this.deps.audit?.({ type: 'admin.stop_container', conversation: id, container: name, actor, data: {} });
-    return true;
   }
 
   /** Lets channels record security events (refused logins and the like). */

@@ -1,3 +1,4 @@
+import { TextDeltas } from './text-deltas.ts';
 import type { Config } from '../config/schema.ts';
 import type { HomeLayout } from '../config/home.ts';
 import type { ChannelCapabilities } from '../channels/channel.ts';
@@ -57,7 +58,25 @@ export class TurnRunner {
   /** Of those, the ones /stop stopped before the agent began. */
   private readonly stopped = new Set<string>();
 
+  /** The message each conversation's running turn answers: the model's streamed text is shown as that turn's. */
+  private readonly running = new Map<string, number>();
+  /**
+   * The model's answer text as it streams through the credential proxy,
+   * gathered into a `text_delta` progress event about every 100 ms for live
+   * views (the dashboard). Read on the host, so the container pays nothing
+   * for it; the runner's `text` progress (the step's whole text) replaces it.
+   */
+  private readonly deltas = new TextDeltas((conversationId, text) => {
+    const inboundId = this.running.get(conversationId);
+    if (inboundId !== undefined) this.deps.emit({ type: 'progress', conversationId, inboundId, kind: 'text_delta', text: text.slice(0, 8192) });
+  });
+
   constructor(private readonly deps: TurnRunnerDeps) {}
+
+  /** Answer text the credential proxy saw stream for a conversation's container; dropped when no turn runs there. */
+  streamed(conversationId: string, text: string): void {
+    if (this.running.has(conversationId)) this.deltas.add(conversationId, text);
+  }
 
   /** Stops a turn still waiting for its container; false when the conversation has none waiting. */
   stopStarting(conversationId: string): boolean {
@@ -104,6 +123,7 @@ export class TurnRunner {
     const callContext = { conversation: conv, message: msg, workspace: container.dirs.workspace };
     /** Set when a model other than the chain's first answered: the person is told which, and why. */
     let answeredBy: Extract<RunnerToHost, { type: 'model' }> | undefined;
+    this.running.set(conv.id, msg.id);
     const result: TurnResult = await container.runTurn(
       {
         type: 'message', id: String(msg.id), text, sender: { id: msg.sender, ...(msg.senderName ? { name: msg.senderName } : {}) },
@@ -117,11 +137,16 @@ export class TurnRunner {
           return;
         }
         if (p.type !== 'progress') return;
+        // Streamed text goes out before what follows it, and the step's whole text replaces it.
+        if (p.kind === 'text') this.deltas.drop(conv.id); else this.deltas.flush(conv.id);
         this.deps.emit({ type: 'progress', conversationId: conv.id, inboundId: msg.id, kind: p.kind, tool: p.tool, text: p.text });
         if (p.kind === 'tool_use') this.deps.audit?.({ type: 'tool.call', conversation: conv.id, container: container.name, data: { tool: p.tool, input: p.text.slice(0, 300) } });
       },
       (call, signal) => this.deps.hostTools.handle(callContext, call, signal),
-    );
+    ).finally(() => {
+      this.running.delete(conv.id);
+      this.deltas.drop(conv.id);
+    });
     if (this.deps.stopped()) {
       // A graceful stop ends turns as a crash would: the message stays
       // pending and runs again at the next start; it is never answered with

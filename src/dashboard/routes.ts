@@ -2,6 +2,7 @@ import { Hono, type Context } from 'hono';
 import { setCookie, deleteCookie } from 'hono/cookie';
 import type { AuditEvent } from '../audit/record.ts';
 import { normalizeEgressEntry } from '../core/commands.ts';
+import type { OwnerActions } from '../core/owner-actions.ts';
 import { auditPage, ChainChecker } from './audit-view.ts';
 import { EventHub, type DashboardEvent } from './events.ts';
 import { apiGuard, COOKIE, dashboardGuard, type DashboardEnv } from './guard.ts';
@@ -9,12 +10,9 @@ import type { DashboardSessions } from './session-store.ts';
 import { clientFile } from './static-files.ts';
 import { DashboardViews, usageCsv, type GatewayView } from './views.ts';
 
-/** What the dashboard may do to the gateway: the owner's chat commands' powers, and no more (no config, no terminal, no sandbox changes). */
+/** What the dashboard may do to the gateway: the owner's chat commands' powers (core/owner-actions.ts), and no more (no config, no terminal, no sandbox changes). */
 export interface GatewayActions extends GatewayView {
-  ownerCommand(conversationId: string, text: string, actor: string): Promise<string | undefined>;
-  stopContainer(name: string, actor: string): Promise<boolean>;
-  approvePairing(code: string, actor: string): { channel: string; sender: string } | undefined;
-  rejectPairing(channel: string, sender: string, actor: string): boolean;
+  readonly owner: Pick<OwnerActions, 'command' | 'stopContainer' | 'approvePairing' | 'rejectPairing'>;
 }
 
 export interface DashboardDeps {
@@ -169,11 +167,11 @@ export function createDashboard(deps: DashboardDeps): Hono<DashboardEnv> {
     return c.json(result);
   });
   app.post('/dash/api/conversations/:id/stop', async (c) => {
-    const result = await gateway.ownerCommand(c.req.param('id'), '/stop', actor(c));
+    const result = await gateway.owner.command(c.req.param('id'), '/stop', actor(c));
     return result === undefined ? problem(c, 404, 'No such conversation.') : c.json({ result });
   });
   app.post('/dash/api/containers/:name/stop', async (c) => {
-    const stopped = await gateway.stopContainer(c.req.param('name'), actor(c));
+    const stopped = await gateway.owner.stopContainer(c.req.param('name'), actor(c));
     return stopped ? c.json({ stopped: true, result: 'Stopped; the conversation keeps its session, and its next message starts a new container.' })
       : problem(c, 404, 'No running container of a conversation has that name (it may have ended already).');
   });
@@ -183,7 +181,7 @@ export function createDashboard(deps: DashboardDeps): Hono<DashboardEnv> {
     const { body } = read;
     const code = str(body.code, 16);
     if (!code || !/^[A-Za-z0-9]{4,16}$/.test(code)) return problem(c, 400, 'Expected {"code": "<pairing code>"}.');
-    const approved = gateway.approvePairing(code, actor(c));
+    const approved = gateway.owner.approvePairing(code, actor(c));
     return approved ? c.json({ approved: { channel: approved.channel, sender: approved.sender } })
       : problem(c, 404, `No pending pairing code ${code.toUpperCase()} (codes are single-use and expire after an hour).`);
   });
@@ -194,7 +192,7 @@ export function createDashboard(deps: DashboardDeps): Hono<DashboardEnv> {
     const channel = str(body.channel, 64);
     const sender = str(body.sender, 500);
     if (!channel || !sender) return problem(c, 400, 'Expected {"channel": "...", "sender": "..."}.');
-    return gateway.rejectPairing(channel, sender, actor(c)) ? c.json({ rejected: true }) : problem(c, 404, 'No pending pairing request from that sender.');
+    return gateway.owner.rejectPairing(channel, sender, actor(c)) ? c.json({ rejected: true }) : problem(c, 404, 'No pending pairing request from that sender.');
   });
   app.post('/dash/api/egress/:verb{allow|disallow}', async (c) => {
     const read = await jsonBody(c);
@@ -212,7 +210,7 @@ export function createDashboard(deps: DashboardDeps): Hono<DashboardEnv> {
       });
     }
     const had = gateway.egressAllowlist.list(conversation).includes(entry);
-    const result = await gateway.ownerCommand(conversation, `/${allow ? 'allow' : 'disallow'} ${entry}`, actor(c));
+    const result = await gateway.owner.command(conversation, `/${allow ? 'allow' : 'disallow'} ${entry}`, actor(c));
     if (result === undefined) return problem(c, 404, 'No such conversation.');
     return allow ? c.json({ allowed: entry, conversation, result }) : c.json({ removed: had, conversation, result });
   });

@@ -20,7 +20,7 @@ import { z } from 'zod';
  * host: a runner from another build is stopped with a clear reason instead of
  * half-understanding the stream. Bump it with any change to a message's shape.
  */
-export const PROTOCOL_VERSION = 7;
+export const PROTOCOL_VERSION = 6;
 
 /**
  * Bounds on every field, in characters (UTF-16 code units, what
@@ -192,16 +192,11 @@ const Hello = z.strictObject({
 });
 /** The engine's session id, so a fresh container can resume it after a crash. */
 const Session = z.strictObject({ type: z.literal('session'), sessionId: id });
-/**
- * Progress during a turn (tool calls, interim text), for live views.
- * `text_delta` is text as the model streams it (gathered by the runner into a
- * message every 100 ms or so); the step's whole text follows as `text` and
- * replaces what its deltas showed.
- */
+/** Progress during a turn (tool calls, interim text), for live views. */
 const Progress = z.strictObject({
   type: z.literal('progress'),
   id,
-  kind: z.enum(['tool_use', 'text', 'tool_result', 'text_delta']),
+  kind: z.enum(['tool_use', 'text', 'tool_result']),
   tool: name.optional(),
   text,
 });

@@ -29,6 +29,8 @@ export interface AgentContainerDeps {
   /** The model providers: the credential proxy routes `/p/<name>/...` to each, with its key. */
   providers: Providers;
   onUsage?: (conversationId: string, usage: MeteredUsage) => void;
+  /** The model's answer text as it streams through the credential proxy (live views). */
+  onText?: (conversationId: string, text: string) => void;
   onModelRequest?: (container: string) => void;
   /** Refuses a model call with a message when a budget is spent. */
   checkBudget?: (conversationId: string) => string | undefined;
@@ -118,6 +120,7 @@ export class AgentContainer extends EventEmitter {
       routes: deps.providers.routes(),
       defaultRoute: prewarmProvider(deps.config, deps.providers),
       onUsage: (u) => { if (self?.conversationId) deps.onUsage?.(self.conversationId, u); },
+      onText: deps.onText && ((text) => { if (self?.conversationId) deps.onText!(self.conversationId, text); }),
       onRequest: () => deps.onModelRequest?.(name),
       checkBudget: () => (self?.conversationId ? deps.checkBudget?.(self.conversationId) : undefined),
       maxInFlight: deps.config.model.maxCallsInFlight,

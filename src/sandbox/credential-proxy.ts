@@ -51,6 +51,8 @@ export interface CredentialProxyOptions {
   upstream?: string;
   apiKey?: string;
   /** Each answered call's tokens by kind, the model that answered and the provider it went to. */
+  /** Answer text as the model streams it, for live views (the dashboard); the container pays nothing for it. */
+  onText?: (text: string) => void;
   onUsage?: (usage: MeteredUsage) => void;
   /** Called as each allowed request starts (benchmarks time the first one). */
   onRequest?: (path: string) => void;
@@ -240,7 +242,7 @@ export async function startCredentialProxy(opts: CredentialProxyOptions): Promis
         delete outHeaders['content-length'];
       }
       res.writeHead(status, outHeaders);
-      const meter = new UsageMeter(String(upRes.headers['content-type'] ?? ''), route.kind);
+      const meter = new UsageMeter(String(upRes.headers['content-type'] ?? ''), route.kind, opts.onText);
       let broken: string | undefined;
       let settled = false;
       // Once, whichever comes first: the end, an error, or a cut (revoke, client gone).

@@ -40,7 +40,8 @@ export class UsageMeter {
   private eventSize = 0;
   private readonly sse: boolean;
 
-  constructor(contentType: string | undefined, private readonly format: 'anthropic' | 'openai' = 'anthropic') {
+  /** `onText`: each piece of answer text as the stream brings it (live views); only for streamed answers. */
+  constructor(contentType: string | undefined, private readonly format: 'anthropic' | 'openai' = 'anthropic', private readonly onText?: (text: string) => void) {
     this.sse = String(contentType ?? '').includes('text/event-stream');
   }
 
@@ -121,6 +122,12 @@ export class UsageMeter {
     else {
       this.readOpenAI(ev.usage);
       this.readOpenAI(ev.x_groq?.usage);
+    }
+    if (this.sse && this.onText) {
+      const text = this.format === 'anthropic'
+        ? (ev.type === 'content_block_delta' && ev.delta?.type === 'text_delta' ? ev.delta.text : undefined)
+        : ev.choices?.[0]?.delta?.content;
+      if (typeof text === 'string' && text) this.onText(text);
     }
   }
 

@@ -78,8 +78,6 @@ export class ClaudeEngine implements Engine {
         // turn no message asked for, lost with the container. Scheduling is
         // the host's (schedule_task: durable, claimed once, audited).
         disallowedTools: CLI_SCHEDULERS,
-        // The text as the model streams it, for live views (the dashboard).
-        includePartialMessages: true,
         systemPrompt: { type: 'preset', preset: 'claude_code', append: opts.systemPrompt || undefined },
         // The first Anthropic provider of the chain, through the model bridge
         // (the host adds its key); none named: the bridge's default route.
@@ -163,11 +161,7 @@ export class ClaudeEngine implements Engine {
     }
     const id = this.turns[0];
     if (!id) return;
-    if (m.type === 'stream_event') {
-      // Text as the model writes it (includePartialMessages); a subagent's stays out of the live view.
-      const e = m.event;
-      if (m.parent_tool_use_id === null && e.type === 'content_block_delta' && e.delta.type === 'text_delta') this.events.progress(id, 'text_delta', e.delta.text);
-    } else if (m.type === 'assistant') {
+    if (m.type === 'assistant') {
       for (const block of m.message.content) {
         if (block.type === 'tool_use') {
           this.events.progress(id, 'tool_use', truncate(summarizeInput(block.input)), block.name);

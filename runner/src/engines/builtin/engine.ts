@@ -148,14 +148,14 @@ export class BuiltinEngine implements Engine {
       for (let step = 0; ; step++) {
         if (step >= MAX_STEPS) throw new TurnError(`the agent made ${MAX_STEPS} model calls in this turn without finishing; it was stopped`);
         await this.compactIfNeeded(system, defs, signal);
-        const answer = await this.ask(job.id, system, defs, signal);
+        const answer = await this.ask(system, defs, signal);
         answeredBy = { provider: answer.provider, model: answer.model };
         for (const p of answer.passedOver) if (!passedOver.some((q) => q.provider === p.provider)) passedOver.push(p);
         const calls = answer.blocks.filter((b): b is Extract<Block, { type: 'tool_call' }> => b.type === 'tool_call');
         const text = answer.blocks.flatMap((b) => (b.type === 'text' ? [b.text] : [])).join('\n\n').trim();
         if (answer.blocks.length) this.messages.push({ role: 'assistant', blocks: answer.blocks });
         if (!calls.length) {
-          // As the Claude engine does: the last step's whole text is progress too (live views replace its deltas with it).
+          // As the Claude engine does: the last step's whole text is progress too (live views replace its streamed text with it).
           if (text) this.events.progress(job.id, 'text', truncate(text));
           this.save();
           if (answeredBy.provider.name !== this.chain[0].spec.name) this.events.modelUsed(job.id, answeredBy.provider.name, answeredBy.model, passedOver);
@@ -195,17 +195,15 @@ export class BuiltinEngine implements Engine {
   }
 
   /** One answer from the chain; a request too long for the model's context is compacted and asked once more. */
-  private async ask(id: string, system: string, defs: ToolDef[], signal: AbortSignal) {
+  private async ask(system: string, defs: ToolDef[], signal: AbortSignal) {
     const request = (link: ChainLink) => ({ system, messages: this.messages, tools: defs, maxTokens: link.spec.maxOutputTokens, signal });
     const onRetry = (provider: string, err: ProviderError, ms: number) => this.events.log('info', `${provider}: ${err.kind}, retrying in ${ms} ms`);
-    // The text as it streams, for live views; the step's whole text follows (engine events).
-    const onText = (delta: string) => this.events.progress(id, 'text_delta', delta);
     try {
-      return await answerFromChain(this.chain, request, onRetry, onText);
+      return await answerFromChain(this.chain, request, onRetry);
     } catch (err) {
       if (!(err instanceof ProviderError) || err.kind !== 'context_overflow') throw err;
       await this.compactIfNeeded(system, defs, signal, true);
-      return answerFromChain(this.chain, request, onRetry, onText);
+      return answerFromChain(this.chain, request, onRetry);
     }
   }
 

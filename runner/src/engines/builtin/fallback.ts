@@ -43,14 +43,14 @@ export const MAX_RATE_LIMIT_WAIT_MS = 10_000;
  *
  *   const answer = await answerFromChain(chain, (link) => ({ system, messages, tools, maxTokens: link.spec.maxOutputTokens, signal }));
  */
-export async function answerFromChain(chain: ChainLink[], request: (link: ChainLink) => ModelRequest, onRetry?: (provider: string, err: ProviderError, delayMs: number) => void, onText?: (delta: string) => void): Promise<StepAnswer> {
+export async function answerFromChain(chain: ChainLink[], request: (link: ChainLink) => ModelRequest, onRetry?: (provider: string, err: ProviderError, delayMs: number) => void): Promise<StepAnswer> {
   const passedOver: Array<{ provider: string; error: string }> = [];
   let last: ProviderError | undefined;
   for (const link of chain) {
     const client = withRetries(link.client, { maxRetryAfterMs: MAX_RATE_LIMIT_WAIT_MS, onRetry: (err, _n, ms) => onRetry?.(link.spec.name, err, ms) });
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
-        return { ...(await collect(client, request(link), onText)), provider: link.spec, passedOver };
+        return { ...(await collect(client, request(link))), provider: link.spec, passedOver };
       } catch (err) {
         const e = err instanceof ProviderError ? err : new ProviderError('network', (err as Error).message, { cause: err });
         if (e.kind === 'aborted' || e.kind === 'context_overflow' || isBudgetRefusal(e)) throw e;
@@ -64,17 +64,14 @@ export async function answerFromChain(chain: ChainLink[], request: (link: ChainL
   throw new ChainFailed(passedOver, last ?? new ProviderError('invalid_request', 'no provider is configured for this conversation'));
 }
 
-async function collect(client: ModelClient, req: ModelRequest, onText?: (delta: string) => void): Promise<Omit<StepAnswer, 'provider' | 'passedOver'>> {
+async function collect(client: ModelClient, req: ModelRequest): Promise<Omit<StepAnswer, 'provider' | 'passedOver'>> {
   const blocks: Block[] = [];
   let text = '';
   let usage: Usage | undefined;
   let stopReason: StepAnswer['stopReason'] = 'other';
   let model = client.model;
   for await (const ev of client.stream(req)) {
-    if (ev.type === 'text') {
-      text += ev.text;
-      onText?.(ev.text);
-    }
+    if (ev.type === 'text') text += ev.text;
     else if (ev.type === 'tool_call') {
       if (text) { blocks.push({ type: 'text', text }); text = ''; }
       blocks.push({ type: 'tool_call', id: ev.id, name: ev.name, input: ev.input });

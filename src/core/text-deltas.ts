@@ -1,12 +1,12 @@
 /**
- * Gathers an engine's text deltas before they cross to the host: a model
- * streams dozens of small deltas a second, and one progress message every
- * `everyMs` is plenty for a live view. Order is kept: a turn's gathered text
- * goes out before any other progress of that turn, and is dropped when the
- * step's whole text arrives, which replaces it.
+ * Gathers the model's streamed text per conversation before it goes to live
+ * views: a model streams dozens of small deltas a second, and one event every
+ * `everyMs` is plenty. Order is kept: a turn's gathered text goes out before
+ * any other progress of that turn, and is dropped when the step's whole text
+ * arrives, which replaces it.
  *
- *   const deltas = new TextDeltas((id, text) => send({ type: 'progress', id, kind: 'text_delta', text }));
- *   deltas.add('7', 'Hel'); deltas.add('7', 'lo');   // one message "Hello", 100 ms later
+ *   const deltas = new TextDeltas((id, text) => emit({ type: 'progress', conversationId: id, kind: 'text_delta', text }));
+ *   deltas.add('c-1', 'Hel'); deltas.add('c-1', 'lo');   // one event "Hello", 100 ms later
  */
 export class TextDeltas {
   private readonly pending = new Map<string, string>();
@@ -30,14 +30,14 @@ export class TextDeltas {
     this.timer ??= setTimeout(() => this.flushAll(), this.everyMs);
   }
 
-  /** Sends turn `id`'s gathered text now (before its next progress message). */
+  /** Sends `id`'s gathered text now (before its next progress event). */
   flush(id: string): void {
     const gathered = this.pending.get(id);
     this.pending.delete(id);
     if (gathered) this.send(id, gathered);
   }
 
-  /** Forgets turn `id`'s gathered text: its whole text, or its end, supersedes it. */
+  /** Forgets `id`'s gathered text: the step's whole text, or the turn's end, supersedes it. */
   drop(id: string): void {
     this.pending.delete(id);
   }
