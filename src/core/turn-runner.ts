@@ -1,4 +1,3 @@
-import { TextDeltas } from './text-deltas.ts';
 import type { Config } from '../config/schema.ts';
 import type { HomeLayout } from '../config/home.ts';
 import type { ChannelCapabilities } from '../channels/channel.ts';
@@ -16,6 +15,7 @@ import type { ConversationContainers } from './conversation-containers.ts';
 import type { GatewayEvent } from './gateway.ts';
 import type { HostTools } from './host-tools.ts';
 import type { Logger } from './logger.ts';
+import { TextDeltas } from './text-deltas.ts';
 
 /** One message to the user that a turn produces, before it is stored (text, and files from the outbox). */
 export type Reply = NewOutbound;

@@ -162,14 +162,13 @@ export class DashboardViews {
   }
 
   pairing() {
-    const all = this.deps.gateway.senders.list();
     const pending = this.pendingPairings().map((s) => {
       const requestedAt = this.deps.store.db.prepare('SELECT created_at FROM senders WHERE channel = ? AND sender = ?').get(s.channel, s.sender) as { created_at: number } | undefined;
       return { channel: s.channel, sender: s.sender, code: s.code, requestedAt: iso(requestedAt?.created_at), expiresAt: iso(s.codeExpiresAt) };
     });
     const approved = (this.deps.store.db.prepare("SELECT channel, sender, approved_at FROM senders WHERE status = 'approved' ORDER BY approved_at DESC LIMIT 500").all() as any[])
       .map((r) => ({ channel: r.channel, sender: r.sender, approvedAt: iso(r.approved_at) }));
-    return { pending, approved, total: all.length };
+    return { pending, approved };
   }
 
   egressLists() {
