@@ -1,6 +1,5 @@
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readAgentFile } from '../inbox/safe-fs.ts';
 
 /** Where the build puts the client (scripts/build-dashboard.mjs): dist/dash, next to dist/src. */
 export const CLIENT_DIR = fileURLToPath(new URL('../../dash/', import.meta.url));
@@ -24,25 +23,12 @@ const MAX_BYTES = 4 * 1024 * 1024;
  */
 export function clientFile(name: string, dir = CLIENT_DIR): { body: Uint8Array<ArrayBuffer>; type: string } | undefined {
   if (name !== 'index.html' && !ASSET.test(name)) return undefined;
-  const file = name === 'index.html' ? join(dir, name) : join(dir, 'assets', name);
-  let fd: number;
+  let body: Buffer;
   try {
-    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+    // Links refused at every level and the size bounded, as for any file read from disk on a request.
+    body = readAgentFile(dir, name === 'index.html' ? name : `assets/${name}`, MAX_BYTES);
   } catch {
     return undefined;
   }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile() || st.size > MAX_BYTES) return undefined;
-    const body = Buffer.alloc(st.size);
-    let at = 0;
-    while (at < st.size) {
-      const n = readSync(fd, body, at, st.size - at, at);
-      if (n === 0) break;
-      at += n;
-    }
-    return { body: new Uint8Array(body.buffer as ArrayBuffer, body.byteOffset, at), type: TYPES[name.split('.').pop()!] };
-  } finally {
-    closeSync(fd);
-  }
+  return { body: new Uint8Array(body.buffer as ArrayBuffer, body.byteOffset, body.length), type: TYPES[name.split('.').pop()!] };
 }
